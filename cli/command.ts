@@ -1,0 +1,51 @@
+// The shape every `warren` subcommand has, and the options all of them share.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { resolve } from 'node:path';
+
+export interface CommonOptions {
+  /** The tenant tree (default ./tenants). */
+  tenants: string;
+  /** Where warren keeps its databases and sockets (default ./data). */
+  data: string;
+}
+
+export interface Command {
+  /** One line for `warren --help`. */
+  summary: string;
+  /** Full usage text for `warren <command> --help`. */
+  usage: string;
+  /** Returns the process exit code. */
+  run(argv: string[], common: CommonOptions): Promise<number>;
+}
+
+/** A usage error: printed with the command's usage, exit code 2. */
+export class UsageError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export const COMMON_OPTIONS = {
+  tenants: { type: 'string' },
+  data: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies Options;
+
+export const COMMON_USAGE = `Common options:
+  --tenants DIR   the tenant tree (default: ./tenants)
+  --data DIR      databases and sockets (default: ./data)
+  -h, --help      this help`;
+
+export function commonFrom(values: { tenants?: unknown; data?: unknown }): CommonOptions {
+  return {
+    tenants: resolve(typeof values.tenants === 'string' ? values.tenants : process.env.WARREN_TENANTS ?? 'tenants'),
+    data: resolve(typeof values.data === 'string' ? values.data : process.env.WARREN_DATA ?? 'data'),
+  };
+}
+
+/** parseArgs with the common options added; unknown options are usage errors, not silently ignored. */
+export function parse<O extends Options>(argv: string[], options: O, allowPositionals = true) {
+  try {
+    return parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...options }, allowPositionals, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}

@@ -1,0 +1,20 @@
+// Every `warren` subcommand: its one-line summary and where its code lives (loaded only when run).
+import type { Command } from './command.js';
+
+export interface CommandEntry {
+  summary: string;
+  load(): Promise<Command>;
+}
+
+const lazy = (summary: string, load: () => Promise<{ default: Command }>): CommandEntry => ({
+  summary,
+  load: async () => (await load()).default,
+});
+
+export const COMMANDS: Record<string, CommandEntry> = {
+  gated: lazy('run the capability-gated MCP broker in the foreground', () => import('../gated/cli/gated.js')),
+  connect: lazy("bridge stdio to a tenant's gated socket (what MCP clients launch)", () => import('../gated/cli/connect.js')),
+  grants: lazy('show tier defaults or explain a grant decision', () => import('../gated/cli/grants.js')),
+  audit: lazy('read the audit log of tool calls', () => import('../gated/cli/audit.js')),
+  tenants: lazy('list tenants, their tiers and any configuration errors', () => import('../gated/cli/tenants.js')),
+};

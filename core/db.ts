@@ -1,0 +1,38 @@
+// SQLite access: one file per store, WAL mode, migrations applied by name exactly once.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type Db = Database.Database;
+
+export interface Migration {
+  /** Unique, stable name; never rename or edit a migration that has shipped. */
+  name: string;
+  sql: string;
+}
+
+export function openDb(file: string, migrations: readonly Migration[] = []): Db {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db, migrations);
+  return db;
+}
+
+export function migrate(db: Db, migrations: readonly Migration[]): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`);
+  const applied = new Set(
+    (db.prepare('SELECT name FROM migrations').all() as { name: string }[]).map((r) => r.name),
+  );
+  const record = db.prepare('INSERT INTO migrations (name, applied_at) VALUES (?, ?)');
+  for (const m of migrations) {
+    if (applied.has(m.name)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      record.run(m.name, new Date().toISOString());
+    })();
+  }
+}

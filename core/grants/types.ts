@@ -1,0 +1,37 @@
+// The grant model shared by the parser, the evaluator, gated, and `warren grants`.
+import type { Tier, TenantPath } from '../tenant-path.js';
+
+/** Where a rule came from: shown by `warren grants explain`, in denials, and in tools/list descriptions. */
+export type RuleSource =
+  | { kind: 'tier-default'; tier: Tier }
+  | { kind: 'file'; file: string; line: number; /** the tenant whose grants file holds the rule */ tenant: TenantPath };
+
+export type ArgPredicate =
+  /** `arg=glob`: the argument must be present, a string or a number, and match the glob after canonicalisation. */
+  | { name: string; kind: 'match'; glob: string }
+  /** `!arg`: the argument must be absent. */
+  | { name: string; kind: 'absent' };
+
+export interface Rule {
+  /** The rule as written (trimmed, without comment), e.g. `!send_message(chat=tg:*)`. */
+  text: string;
+  effect: 'allow' | 'deny';
+  /** Tool-name glob. */
+  tool: string;
+  args: ArgPredicate[];
+  source: RuleSource;
+}
+
+export interface Decision {
+  allowed: boolean;
+  /** The deciding rule: the first matching deny, else the first matching allow; null when nothing matched. */
+  rule: Rule | null;
+  /** One sentence an agent or operator can act on. */
+  reason: string;
+}
+
+/** Facts the evaluator may consult that are not in the call itself (kept minimal so decisions stay pure). */
+export interface DecisionContext {
+  /** True when `chat` (canonical) is routed to the calling tenant; used by the `$routed` value. */
+  isRoutedChat(chat: string): boolean;
+}

@@ -1,0 +1,37 @@
+// What the tenant tree loader produces for each tenant folder.
+import type { ConfigError } from '../config-error.js';
+import type { Rule } from '../grants/types.js';
+import type { AllowlistEntry } from '../allowlist.js';
+import type { Tier, TenantPath } from '../tenant-path.js';
+import type { PersonaFrontmatter } from './persona.js';
+
+export interface Skill {
+  name: string;
+  description: string;
+  always: string[];
+  never: string[];
+  /** Absolute path of SKILL.md. */
+  file: string;
+}
+
+export interface TenantConfig {
+  path: TenantPath;
+  tier: Tier;
+  /** Absolute path of the tenant folder. */
+  dir: string;
+  persona: { frontmatter: PersonaFrontmatter; body: string };
+  /** Rules from this tenant's own `grants` file (not tier defaults, not ancestors'). Missing file = no rules. */
+  grants: Rule[];
+  /** Entries of this tenant's own `allowlist` file. Missing file = no entries. */
+  allowlist: AllowlistEntry[];
+  skills: Skill[];
+}
+
+/** The state of one tenant as the registry keeps it. */
+export interface TenantState {
+  path: TenantPath;
+  /** Last good configuration; null if the tenant never had one (then it gets no socket). */
+  config: TenantConfig | null;
+  /** Problems with the current files; empty when the current files are good. */
+  errors: ConfigError[];
+}
