@@ -10,7 +10,9 @@ export type ArgPredicate =
   /** `arg=glob`: the argument must be present, a string or a number, and match the glob after canonicalisation. */
   | { name: string; kind: 'match'; glob: string }
   /** `!arg`: the argument must be absent. */
-  | { name: string; kind: 'absent' };
+  | { name: string; kind: 'absent' }
+  /** `chat=$routed`: the chat (canonical) must be routed to the calling tenant (see DecisionContext). */
+  | { name: string; kind: 'routed' };
 
 export interface Rule {
   /** The rule as written (trimmed, without comment), e.g. `!send_message(chat=tg:*)`. */

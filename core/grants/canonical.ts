@@ -1,0 +1,123 @@
+// The one table of argument canonicalisation, keyed by argument name. The evaluator canonicalises call arguments
+// with it before matching, the parser canonicalises rule values with it (so a rule written `chat=TG:*` means what it
+// says), and gated uses the same functions to resolve what a tool actually acts on. One table, so the value that
+// was checked is the value that is used.
+
+/** The tenant's home folder as agents see it inside their container. */
+export const HOME = '/home/node';
+
+/**
+ * An agent path as a path relative to the home folder: `/home/node/reports/a.pdf`, `reports/./a.pdf` and
+ * `reports/a.pdf` all give `reports/a.pdf`; the home folder itself is `.`. Null when the path is empty, contains
+ * NUL, is absolute outside home, or steps out of home at any point (`../x`, `a/../../x`): such a call is refused.
+ */
+export function canonicalPath(raw: string): string | null {
+  if (typeof raw !== 'string' || raw.length === 0 || raw.includes('\0')) return null;
+  let rest: string;
+  if (raw.startsWith('/')) {
+    if (raw === HOME) rest = '';
+    else if (raw.startsWith(HOME + '/')) rest = raw.slice(HOME.length + 1);
+    else return null;
+  } else {
+    rest = raw;
+  }
+  const out: string[] = [];
+  for (const segment of rest.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') {
+      // Stepping above home even transiently is refused: strictness here costs nothing legitimate.
+      if (out.length === 0) return null;
+      out.pop();
+    } else {
+      out.push(segment);
+    }
+  }
+  return out.length === 0 ? '.' : out.join('/');
+}
+
+/** A chat id (`tg:12345`, `slack:c0123`, `local:ops`): trimmed and lowercased. Null when empty. */
+export function canonicalChat(raw: string): string | null {
+  if (typeof raw !== 'string') return null;
+  const chat = raw.trim().toLowerCase();
+  return chat.length === 0 ? null : chat;
+}
+
+/** A tenant path given as an argument: trimmed, no leading or trailing `/`, no empty segments. Null when empty. */
+export function canonicalTenantArg(raw: string): string | null {
+  if (typeof raw !== 'string') return null;
+  const path = raw
+    .trim()
+    .split('/')
+    .filter((s) => s.length > 0)
+    .join('/');
+  return path.length === 0 ? null : path;
+}
+
+export type GlobCanon = { ok: true; glob: string } | { ok: false; error: string };
+
+/** How one argument name is canonicalised: call values, and rule globs so that rules compare like with like. */
+export interface Canonicaliser {
+  /** Canonical form of a call value, or null when the value cannot be canonicalised (the call is refused). */
+  value(raw: string): string | null;
+  /** Canonical form of a rule glob, or an error an operator can act on. */
+  glob(glob: string): GlobCanon;
+}
+
+function pathGlob(glob: string): GlobCanon {
+  let rest = glob;
+  if (glob.startsWith('/')) {
+    if (glob === HOME) rest = '';
+    else if (glob.startsWith(HOME + '/')) rest = glob.slice(HOME.length + 1);
+    else return { ok: false, error: `"${glob}" is outside the home folder (${HOME}); path values are relative to it, e.g. reports/**` };
+  }
+  const out: string[] = [];
+  for (const segment of rest.split('/')) {
+    if (segment === '') continue;
+    if (segment === '.' || segment === '..') {
+      return { ok: false, error: `"${glob}" contains a "${segment}" segment; write the path as it resolves, e.g. reports/**` };
+    }
+    out.push(segment);
+  }
+  if (glob.length > 0 && out.length === 0) return { ok: true, glob: '.' };
+  if (out.length === 0) return { ok: false, error: 'empty path value' };
+  return { ok: true, glob: out.join('/') };
+}
+
+const chat: Canonicaliser = {
+  value: canonicalChat,
+  glob(glob) {
+    const c = canonicalChat(glob);
+    return c === null ? { ok: false, error: 'empty chat value' } : { ok: true, glob: c };
+  },
+};
+
+const tenantArg: Canonicaliser = {
+  value: canonicalTenantArg,
+  glob(glob) {
+    const c = canonicalTenantArg(glob);
+    return c === null ? { ok: false, error: 'empty tenant path value' } : { ok: true, glob: c };
+  },
+};
+
+/** The table. A Map, not an object, so argument names like `__proto__` or `constructor` are just names. */
+export const CANONICALISERS: ReadonlyMap<string, Canonicaliser> = new Map<string, Canonicaliser>([
+  ['path', { value: canonicalPath, glob: pathGlob }],
+  ['chat', chat],
+  ['group', tenantArg],
+  ['source', tenantArg],
+  ['target', tenantArg],
+  ['parent', tenantArg],
+  ['child', tenantArg],
+]);
+
+/** Canonical form of a call argument's string form; other names are taken as given. */
+export function canonicalArg(name: string, raw: string): string | null {
+  const c = CANONICALISERS.get(name);
+  return c ? c.value(raw) : raw;
+}
+
+/** Canonical form of a rule's value glob for an argument; other names are taken as given. */
+export function canonicalArgGlob(name: string, glob: string): GlobCanon {
+  const c = CANONICALISERS.get(name);
+  return c ? c.glob(glob) : { ok: true, glob };
+}

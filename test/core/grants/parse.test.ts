@@ -1,0 +1,159 @@
+import { describe, it, expect } from 'vitest';
+import { parseGrants, parseRuleText, stripComment, MAX_FILE_BYTES } from '../../../core/grants/parse.js';
+import type { ArgPredicate } from '../../../core/grants/types.js';
+
+const FILE = '/srv/warren/tenants/acme/grants';
+
+function one(line: string) {
+  const r = parseGrants(line, FILE, 'acme');
+  expect(r.errors).toEqual([]);
+  expect(r.rules).toHaveLength(1);
+  return r.rules[0]!;
+}
+
+describe('parseGrants: good lines', () => {
+  const cases: [string, 'allow' | 'deny', string, ArgPredicate[]][] = [
+    ['reply', 'allow', 'reply', []],
+    ['!like', 'deny', 'like', []],
+    ['*', 'allow', '*', []],
+    ['send_*', 'allow', 'send_*', []],
+    ['send_message(chat=tg:*)', 'allow', 'send_message', [{ name: 'chat', kind: 'match', glob: 'tg:*' }]],
+    ['!send_message(chat=tg:*)', 'deny', 'send_message', [{ name: 'chat', kind: 'match', glob: 'tg:*' }]],
+    ['send_message(chat=$routed)', 'allow', 'send_message', [{ name: 'chat', kind: 'routed' }]],
+    ['send_message(chat="$routed")', 'allow', 'send_message', [{ name: 'chat', kind: 'match', glob: '$routed' }]],
+    ['reply(!reply_to)', 'allow', 'reply', [{ name: 'reply_to', kind: 'absent' }]],
+    [
+      'send_file( chat = x , path=reports/** )'.replace(' = ', '='),
+      'allow',
+      'send_file',
+      [
+        { name: 'chat', kind: 'match', glob: 'x' },
+        { name: 'path', kind: 'match', glob: 'reports/**' },
+      ],
+    ],
+    ['fork_topic(topic="a b, (c)")', 'allow', 'fork_topic', [{ name: 'topic', kind: 'match', glob: 'a b, (c)' }]],
+    ['x(v="q\\"uote\\\\")', 'allow', 'x', [{ name: 'v', kind: 'match', glob: 'q"uote\\' }]],
+    ['x(v="")', 'allow', 'x', [{ name: 'v', kind: 'match', glob: '' }]],
+    // canonicalised values: rules compare like with like
+    ['send_message(chat=TG:*)', 'allow', 'send_message', [{ name: 'chat', kind: 'match', glob: 'tg:*' }]],
+    ['send_file(path=/home/node/reports/**)', 'allow', 'send_file', [{ name: 'path', kind: 'match', glob: 'reports/**' }]],
+    ['send_file(path=/home/node)', 'allow', 'send_file', [{ name: 'path', kind: 'match', glob: '.' }]],
+    ['delegate_group(group=/acme//support/)', 'allow', 'delegate_group', [{ name: 'group', kind: 'match', glob: 'acme/support' }]],
+    ['send_message(chat=slack:#general)', 'allow', 'send_message', [{ name: 'chat', kind: 'match', glob: 'slack:#general' }]],
+    ['x(n=42)', 'allow', 'x', [{ name: 'n', kind: 'match', glob: '42' }]],
+  ];
+  for (const [line, effect, tool, args] of cases) {
+    it(line, () => {
+      const rule = one(line);
+      expect(rule.effect).toBe(effect);
+      expect(rule.tool).toBe(tool);
+      expect(rule.args).toEqual(args);
+      expect(rule.text).toBe(line.trim());
+    });
+  }
+
+  it('keeps file, line and tenant as the source, skipping blanks and comments', () => {
+    const text = ['# grants for acme', '', 'reply', '  !like   # no likes here', '\t', 'send_message(chat="a # b")  # c'].join('\n');
+    const r = parseGrants(text, FILE, 'acme');
+    expect(r.errors).toEqual([]);
+    expect(r.rules.map((x) => [x.text, x.source])).toEqual([
+      ['reply', { kind: 'file', file: FILE, line: 3, tenant: 'acme' }],
+      ['!like', { kind: 'file', file: FILE, line: 4, tenant: 'acme' }],
+      ['send_message(chat="a # b")', { kind: 'file', file: FILE, line: 6, tenant: 'acme' }],
+    ]);
+  });
+
+  it('accepts CRLF line endings', () => {
+    const r = parseGrants('reply\r\n!like\r\n', FILE, 'acme');
+    expect(r.errors).toEqual([]);
+    expect(r.rules.map((x) => x.text)).toEqual(['reply', '!like']);
+  });
+
+  it('an empty file has no rules and no errors', () => {
+    expect(parseGrants('', FILE, 'acme')).toEqual({ rules: [], errors: [] });
+  });
+});
+
+describe('parseGrants: bad lines', () => {
+  const cases: [string, string][] = [
+    ['send_message(chat=tg:*', 'unterminated "(": missing ")"'],
+    ['send_message(', 'unterminated "(": missing ")"'],
+    ['send_message(chat=a, chat=b)', 'duplicate argument "chat"'],
+    ['send_file(path=$routed)', '$routed is only valid for chat'],
+    ['send_message(chat=$me)', 'unknown variable "$me"'],
+    ['send_message(chat=a"b")', 'unknown argument value syntax'],
+    ['send_message(chat="a"b)', 'unknown argument value syntax'],
+    ['send_message(chat="abc)', 'unterminated quoted value for argument "chat"'],
+    ['send_message(chat="a\\nb")', 'unknown escape "\\n"'],
+    ['Send_Message', 'invalid tool name "Send_Message"'],
+    ['send-message', 'invalid tool name "send-message"'],
+    ['!', 'expected a tool name right after "!"'],
+    ['! like', 'expected a tool name right after "!"'],
+    ['(chat=x)', 'missing tool name'],
+    ['reply extra', 'unexpected "extra" after tool name'],
+    ['reply() ', 'empty argument list "()"'],
+    ['reply(a=1,)', 'trailing "," in argument list'],
+    ['reply(a=1) x', 'unexpected "x" after ")"'],
+    ['reply(a=1 b=2)', 'expected "," or ")" after argument "a"'],
+    ['reply(chat)', 'expected "=" after argument "chat"'],
+    ['reply(chat=)', 'missing value for argument "chat"'],
+    ['reply(=x)', 'expected an argument name, found "="'],
+    ['reply(Chat=x)', 'expected an argument name, found "C"'],
+    ['reply(1a=x)', 'invalid argument name "1a"'],
+    ['send_file(path=/etc/**)', 'is outside the home folder'],
+    ['send_file(path=../x)', 'contains a ".." segment'],
+    ['send_message(chat="  ")', 'empty chat value'],
+    ['reply\u0000', 'control character (U+0000)'],
+    ['x'.repeat(4097), 'line is longer than 4096 bytes'],
+  ];
+  for (const [line, message] of cases) {
+    it(JSON.stringify(line.length > 60 ? line.slice(0, 20) + '…' : line), () => {
+      const r = parseGrants(`reply\n${line}\n`, FILE, 'acme');
+      expect(r.rules).toEqual([]);
+      expect(r.errors).toHaveLength(1);
+      expect(r.errors[0]!.file).toBe(FILE);
+      expect(r.errors[0]!.line).toBe(2);
+      expect(r.errors[0]!.message).toContain(message);
+    });
+  }
+
+  it('reports every bad line, and then yields no rules at all', () => {
+    const r = parseGrants('reply\nBAD\nlike\nsend_message(\n', FILE, 'acme');
+    expect(r.rules).toEqual([]);
+    expect(r.errors.map((e) => e.line)).toEqual([2, 4]);
+  });
+
+  it('rejects a file over 1 MiB as a whole, without parsing it', () => {
+    const r = parseGrants('#'.repeat(MAX_FILE_BYTES + 1), FILE, 'acme');
+    expect(r.rules).toEqual([]);
+    expect(r.errors).toEqual([{ file: FILE, line: 0, message: `grants file is larger than ${MAX_FILE_BYTES} bytes` }]);
+  });
+
+  it('measures lines in bytes, not characters', () => {
+    // 2000 three-byte characters: 6000 bytes in 2000 characters.
+    const r = parseGrants(`x(v="${'€'.repeat(2000)}")`, FILE, 'acme');
+    expect(r.errors[0]?.message).toContain('longer than 4096 bytes');
+  });
+});
+
+describe('stripComment', () => {
+  it.each([
+    ['reply # c', 'reply '],
+    ['# all', ''],
+    ['x(a=b#c)', 'x(a=b#c)'],
+    ['x(a="b #c") #d', 'x(a="b #c") '],
+    ['x(a="b\\" #c") #d', 'x(a="b\\" #c") '],
+  ])('%j -> %j', (line, out) => {
+    expect(stripComment(line)).toBe(out);
+  });
+});
+
+describe('parseRuleText', () => {
+  it('parses one rule with the given source', () => {
+    const r = parseRuleText('send_message(chat=tg:1)', { kind: 'tier-default', tier: 1 });
+    expect(r).toMatchObject({ ok: true, rule: { effect: 'allow', tool: 'send_message' } });
+  });
+  it.each([[''], ['  # only a comment'], ['a\nb'], ['Bad']])('refuses %j', (text) => {
+    expect(parseRuleText(text, { kind: 'tier-default', tier: 1 }).ok).toBe(false);
+  });
+});
