@@ -1,0 +1,64 @@
+// What each tier may do before any grants file says more. Written as rule text and parsed by the one parser, so a
+// default reads exactly like a line an operator would write.
+import type { Tier } from '../tenant-path.js';
+import { parseRuleText } from './parse.js';
+import type { ArgPredicate, Rule } from './types.js';
+
+/** Every tool gated serves. */
+export const ALL_TOOLS: readonly string[] = Object.freeze([
+  'send_message',
+  'reply',
+  'like',
+  'send_file',
+  'delegate_group',
+  'escalate_group',
+  'observe_group',
+  'unobserve_group',
+  'read_observed',
+  'fork_topic',
+  'create_group',
+  'set_route',
+  'list_routes',
+  'issue_token',
+  'revoke_token',
+  'list_tokens',
+  'grant',
+  'revoke',
+  'whoami',
+  'list_groups',
+]);
+
+/** The default rules of each tier, as text. */
+export const TIER_DEFAULT_TEXT: Readonly<Record<Tier, readonly string[]>> = Object.freeze({
+  0: Object.freeze(['*']),
+  1: ALL_TOOLS,
+  2: Object.freeze([
+    'reply',
+    'like',
+    'send_file',
+    'send_message(chat=$routed)',
+    'observe_group',
+    'unobserve_group',
+    'read_observed',
+    'escalate_group',
+    'whoami',
+  ]),
+});
+
+function build(tier: Tier): readonly Rule[] {
+  return Object.freeze(
+    TIER_DEFAULT_TEXT[tier].map((text) => {
+      const parsed = parseRuleText(text, { kind: 'tier-default', tier });
+      // A bad default is a programming error caught by the tests, never an operator's problem.
+      if (!parsed.ok) throw new Error(`bad tier ${tier} default "${text}": ${parsed.error}`);
+      return Object.freeze({ ...parsed.rule, args: Object.freeze(parsed.rule.args.map((a) => Object.freeze(a))) as ArgPredicate[] });
+    }),
+  );
+}
+
+const DEFAULTS: Readonly<Record<Tier, readonly Rule[]>> = { 0: build(0), 1: build(1), 2: build(2) };
+
+/** The tier's default rules, with source {kind: 'tier-default', tier}. */
+export function tierDefaults(tier: Tier): readonly Rule[] {
+  return DEFAULTS[tier];
+}

@@ -1,0 +1,91 @@
+import { describe, it, expect } from 'vitest';
+import {
+  canonicalArg,
+  canonicalArgGlob,
+  canonicalChat,
+  canonicalPath,
+  canonicalTenantArg,
+} from '../../../core/grants/canonical.js';
+
+describe('canonicalPath', () => {
+  const cases: [string, string | null][] = [
+    ['reports/a.pdf', 'reports/a.pdf'],
+    ['/home/node/reports/a.pdf', 'reports/a.pdf'],
+    ['./reports//a.pdf', 'reports/a.pdf'],
+    ['reports/x/../a.pdf', 'reports/a.pdf'],
+    ['reports/', 'reports'],
+    ['/home/node', '.'],
+    ['/home/node/', '.'],
+    ['.', '.'],
+    ['a/..', '.'],
+    // escapes and foreign absolute paths
+    ['../etc/passwd', null],
+    ['a/../../x', null],
+    ['../node/x', null], // steps out of home, even if only for a moment
+    ['/home/node/../node/x', null],
+    ['/etc/passwd', null],
+    ['/home/nodex/a', null],
+    ['/home/other/a', null],
+    ['/', null],
+    ['', null],
+    ['a\u0000b', null],
+  ];
+  for (const [raw, out] of cases) {
+    it(`${JSON.stringify(raw)} -> ${JSON.stringify(out)}`, () => expect(canonicalPath(raw)).toBe(out));
+  }
+});
+
+describe('canonicalChat', () => {
+  it.each([
+    ['tg:12345', 'tg:12345'],
+    ['  Slack:C0123 ', 'slack:c0123'],
+    ['LOCAL:Ops', 'local:ops'],
+    ['', null],
+    ['   ', null],
+  ])('%j -> %j', (raw, out) => expect(canonicalChat(raw)).toBe(out));
+});
+
+describe('canonicalTenantArg', () => {
+  it.each([
+    ['acme/support', 'acme/support'],
+    [' /acme//support/ ', 'acme/support'],
+    ['acme', 'acme'],
+    ['//', null],
+    ['', null],
+  ])('%j -> %j', (raw, out) => expect(canonicalTenantArg(raw)).toBe(out));
+});
+
+describe('canonicalArg: the table by argument name', () => {
+  it.each([
+    ['path', '/home/node/a', 'a'],
+    ['chat', 'TG:1', 'tg:1'],
+    ['group', '/acme/', 'acme'],
+    ['source', 'acme//x', 'acme/x'],
+    ['target', 'acme/', 'acme'],
+    ['parent', '/acme', 'acme'],
+    ['child', 'acme/x/', 'acme/x'],
+    ['text', '  Hello/../ ', '  Hello/../ '], // anything else: as given
+    ['reply_to', 'TG:1', 'TG:1'],
+    ['__proto__', 'x', 'x'],
+    ['constructor', 'x', 'x'],
+  ])('%s: %j -> %j', (name, raw, out) => expect(canonicalArg(name, raw)).toBe(out));
+});
+
+describe('canonicalArgGlob: rule values compare like with like', () => {
+  it.each([
+    ['chat', 'TG:*', 'tg:*'],
+    ['path', '/home/node/reports/**', 'reports/**'],
+    ['path', 'reports//*.pdf/', 'reports/*.pdf'],
+    ['group', '/acme/*/', 'acme/*'],
+    ['topic', 'Any Thing', 'Any Thing'],
+  ])('%s: %j -> %j', (name, glob, out) => expect(canonicalArgGlob(name, glob)).toEqual({ ok: true, glob: out }));
+
+  it.each([
+    ['path', '/etc/**'],
+    ['path', 'a/../b'],
+    ['path', './a'],
+    ['path', ''],
+    ['chat', ' '],
+    ['group', '/'],
+  ])('%s: %j is an error', (name, glob) => expect(canonicalArgGlob(name, glob).ok).toBe(false));
+});
