@@ -1,0 +1,176 @@
+// Hot reload: watches tenants/ with chokidar and turns bursts of file events into the smallest registry update —
+// reload one tenant for an edit of its own files, re-scan a subtree when folders come or go. Every home/ folder is
+// ignored entirely (agents write there; it is never watched or read), as are dot-files.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { logger, type Logger } from '../log.js';
+import type { TenantPath } from '../tenant-path.js';
+import { HOME_DIR, isHidden, OPERATOR_FILES, SKILL_FILE, SKILLS_DIR, splitTreePath } from './layout.js';
+import type { TenantRegistry, TenantRegistryEvents } from './registry.js';
+
+export interface WatchOptions {
+  /** Quiet time after the last event before the registry is updated. */
+  debounceMs?: number;
+  /** Longest a continuous stream of events can postpone an update. */
+  maxWaitMs?: number;
+  log?: Logger;
+  /** Called after each update with what was refreshed (tests use it to prove what was not). */
+  onBatch?: (batch: Batch) => void;
+}
+
+export interface Batch {
+  full: boolean;
+  /** Subtrees re-scanned. */
+  subtrees: TenantPath[];
+  /** Tenants whose own files were reloaded. */
+  reloads: TenantPath[];
+}
+
+export interface TreeWatcher {
+  close(): Promise<void>;
+  /** Folders chokidar watches and their entries, relative to the tenants folder (for diagnostics and tests). */
+  watched(): Record<string, string[]>;
+}
+
+type Action = { kind: 'full' } | { kind: 'subtree'; tenant: TenantPath } | { kind: 'reload'; tenant: TenantPath } | null;
+
+/**
+ * True for paths the watcher must never look at: dot-entries, anything under a tenant's home/, and anything inside a
+ * folder that is neither a tenant nor skills/ (a bad-named folder only matters as an entry of its parent).
+ */
+export function isIgnoredPath(relative: string): boolean {
+  const { tenant, rest } = splitTreePath(relative);
+  if (rest.length === 0) return false;
+  if (rest.some(isHidden)) return true;
+  if (tenant !== '' && rest[0] === HOME_DIR) return true;
+  if (tenant !== '' && rest[0] === SKILLS_DIR) {
+    return rest.length > 3 || (rest.length === 3 && rest[2] !== SKILL_FILE);
+  }
+  return rest.length > 1;
+}
+
+/** What a chokidar event at `relative` (path under the tenants folder) requires of the registry. Pure. */
+export function actionFor(event: string, relative: string): Action {
+  if (relative === '' || relative === '.') return { kind: 'full' };
+  if (isIgnoredPath(relative)) return null;
+  const { tenant, rest } = splitTreePath(relative);
+  if (rest.length === 0) return { kind: 'subtree', tenant }; // a tenant folder (or symlink in its place) came or went
+  if (tenant === '') return { kind: 'full' }; // a top-level non-tenant entry: only a full scan re-checks those
+  if (rest[0] === SKILLS_DIR || (rest.length === 1 && OPERATOR_FILES.has(rest[0]!))) return { kind: 'reload', tenant };
+  // Another entry in a tenant folder: a bad-named folder or a symlink is a scan error; a junk file's content is not.
+  return event === 'change' ? null : { kind: 'subtree', tenant };
+}
+
+export async function watchTree(registry: TenantRegistry, opts: WatchOptions = {}): Promise<TreeWatcher> {
+  const log = opts.log ?? logger('tree-watch');
+  const debounceMs = opts.debounceMs ?? 50;
+  const maxWaitMs = opts.maxWaitMs ?? 500;
+  // Watch the real folder so chokidar's paths and ours agree even when the operator's tenants path is a symlink.
+  const root = fs.realpathSync(registry.tenantsDir);
+  const rel = (p: string) => path.relative(root, path.resolve(root, p));
+
+  let full = false;
+  const subtrees = new Set<TenantPath>();
+  const reloads = new Set<TenantPath>();
+  let timer: NodeJS.Timeout | undefined;
+  let firstPending = 0;
+  let closed = false;
+
+  const flush = () => {
+    timer = undefined;
+    firstPending = 0;
+    if (closed) return;
+    const batch = plan(full, subtrees, reloads);
+    full = false;
+    subtrees.clear();
+    reloads.clear();
+    try {
+      if (batch.full) registry.refresh();
+      for (const t of batch.subtrees) registry.refresh(t);
+      for (const t of batch.reloads) registry.reload(t);
+    } catch (err) {
+      log.error({ err }, 'tenant tree update failed');
+    }
+    opts.onBatch?.(batch);
+  };
+
+  const schedule = (event: string, p: string) => {
+    const r = rel(p);
+    if (r.startsWith('..') || path.isAbsolute(r)) return;
+    const action = actionFor(event, r);
+    if (!action) return;
+    if (action.kind === 'full') full = true;
+    else if (action.kind === 'subtree') subtrees.add(action.tenant);
+    else reloads.add(action.tenant);
+    const now = Date.now();
+    if (firstPending === 0) firstPending = now;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(flush, Math.max(0, Math.min(debounceMs, firstPending + maxWaitMs - now)));
+  };
+
+  const watcher: FSWatcher = watch(root, {
+    ignoreInitial: true,
+    followSymlinks: false,
+    ignored: (p: string) => {
+      const r = rel(p);
+      return !r.startsWith('..') && isIgnoredPath(r);
+    },
+  });
+  watcher.on('all', (event, p) => schedule(event, p));
+  watcher.on('error', (err) => log.error({ err }, 'tenant tree watcher error'));
+  await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  // Catch whatever changed between the caller's loadAll() and the watch becoming live.
+  registry.refresh();
+
+  return {
+    async close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      await watcher.close();
+    },
+    watched() {
+      const out: Record<string, string[]> = {};
+      for (const [dir, entries] of Object.entries(watcher.getWatched())) out[rel(dir)] = entries;
+      return out;
+    },
+  };
+}
+
+/** Reduces pending work: a full scan covers everything; a subtree covers its descendants' subtrees and reloads. */
+export function plan(full: boolean, subtrees: Iterable<TenantPath>, reloads: Iterable<TenantPath>): Batch {
+  if (full) return { full: true, subtrees: [], reloads: [] };
+  const covers = (s: TenantPath, t: TenantPath) => t === s || t.startsWith(s + '/');
+  const all = [...new Set(subtrees)].sort();
+  const kept = all.filter((t) => !all.some((s) => s !== t && covers(s, t)));
+  const rest = [...new Set(reloads)].sort().filter((t) => !kept.some((s) => covers(s, t)));
+  return { full: false, subtrees: kept, reloads: rest };
+}
+
+/**
+ * Resolves on the next `event` for `tenant` (register BEFORE causing the change); rejects after `timeoutMs`.
+ * Meant for tests and scripts that need to wait for hot reload.
+ */
+export function nextEvent(
+  registry: TenantRegistry,
+  event: keyof TenantRegistryEvents,
+  tenant: TenantPath,
+  timeoutMs = 5000,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onEvent = (p: TenantPath) => {
+      if (p !== tenant) return;
+      cleanup();
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for '${event}' of ${tenant}`));
+    }, timeoutMs);
+    const cleanup = () => {
+      clearTimeout(timer);
+      registry.off(event, onEvent);
+    };
+    registry.on(event, onEvent);
+  });
+}

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { parsePersona, personaSchema } from '../../../core/tree/persona.js';
+
+const F = '/t/acme/PERSONA.md';
+
+describe('parsePersona: valid files', () => {
+  it('reads every field and the body', () => {
+    const text = [
+      '---',
+      'name: Acme',
+      'description: Front desk',
+      'harness: script',
+      'model: claude-sonnet-4-5',
+      'limits:',
+      '  memory_mb: 512',
+      '  cpus: 0.5',
+      '  pids: 64',
+      '  timeout_s: 30',
+      'env: [API_TOKEN, _X1]',
+      'script:',
+      '  - reply: hi',
+      'always_on: true',
+      'mounts:',
+      '  - host: /srv/data',
+      '    container: /data',
+      '    readonly: true',
+      '---',
+      'You are the front desk.',
+      '',
+    ].join('\n');
+    const { persona, errors } = parsePersona(text, F);
+    expect(errors).toEqual([]);
+    expect(persona).toEqual({
+      frontmatter: {
+        name: 'Acme',
+        description: 'Front desk',
+        harness: 'script',
+        model: 'claude-sonnet-4-5',
+        limits: { memory_mb: 512, cpus: 0.5, pids: 64, timeout_s: 30 },
+        env: ['API_TOKEN', '_X1'],
+        script: [{ reply: 'hi' }],
+        always_on: true,
+        mounts: [{ host: '/srv/data', container: '/data', readonly: true }],
+      },
+      body: 'You are the front desk.\n',
+    });
+  });
+
+  it.each([
+    ['no front matter at all', 'Just instructions.\n', {}, 'Just instructions.\n'],
+    ['empty front matter', '---\n---\nBody\n', {}, 'Body\n'],
+    ['comment-only front matter', '---\n# nothing yet\n---\nBody\n', {}, 'Body\n'],
+    ['empty file', '', {}, ''],
+    ['CRLF line endings', '---\r\nname: A\r\n---\r\nBody\r\n', { name: 'A' }, 'Body\r\n'],
+  ])('%s', (_label, text, frontmatter, body) => {
+    const { persona, errors } = parsePersona(text, F);
+    expect(errors).toEqual([]);
+    expect(persona).toEqual({ frontmatter, body });
+  });
+});
+
+describe('parsePersona: errors name the file and line', () => {
+  const cases: [string, string, number, RegExp][] = [
+    ['unknown top-level key', '---\nname: A\nmodle: x\n---\n', 3, /unknown key "modle" \(allowed: name, description/],
+    ['unknown key under limits', '---\nname: A\nlimits:\n  cpus: 1\n  memroy_mb: 5\n---\n', 5, /unknown key "limits\.memroy_mb"/],
+    ['unknown key in a mount', '---\nmounts:\n  - host: /a\n    container: /b\n    rw: true\n---\n', 5, /unknown key "mounts\[0\]\.rw"/],
+    ['bad harness', '---\nname: A\nharness: docker\n---\n', 3, /"harness"/],
+    ['negative cpus', '---\nlimits:\n  memory_mb: 5\n  cpus: -1\n---\n', 4, /"limits\.cpus"/],
+    ['zero timeout', '---\nlimits:\n  timeout_s: 0\n---\n', 3, /"limits\.timeout_s"/],
+    ['fractional pids', '---\nlimits:\n  pids: 1.5\n---\n', 3, /"limits\.pids"/],
+    ['infinite memory', '---\nlimits:\n  memory_mb: .inf\n---\n', 3, /"limits\.memory_mb"/],
+    ['lowercase env name', '---\nname: A\nenv:\n  - GOOD\n  - bad_name\n---\n', 5, /"env\[1\]": must be an environment variable name/],
+    ['env not a list', '---\nenv: API_TOKEN\n---\n', 2, /"env"/],
+    ['always_on as string', '---\nalways_on: "yes"\n---\n', 2, /"always_on"/],
+    ['mount without container', '---\nmounts:\n  - host: /a\n---\n', 3, /"mounts\[0\]\.container"/],
+    ['second mount bad', '---\nmounts:\n  - host: /a\n    container: /b\n  - host: /c\n    container: 5\n---\n', 6, /"mounts\[1\]\.container"/],
+    ['YAML syntax error', '---\nname: A\n  bad: [\n---\n', 3, /invalid YAML front matter: bad indentation/],
+    ['duplicate key', '---\nname: A\nname: B\n---\n', 3, /duplicated mapping key/],
+    ['front matter is a list', '---\n- a\n- b\n---\n', 2, /must be a mapping/],
+    ['front matter is a scalar', '---\njust text\n---\n', 2, /must be a mapping/],
+    ['never closed', '---\nname: A\nbody without end\n', 1, /never closed/],
+    ['javascript front matter is never evaluated', '---js\n{ name: (() => { throw new Error("ran") })() }\n---\n', 1, /language "js" is not supported/],
+    ['json front matter', '---json\n{"name": "A"}\n---\n', 1, /language "json" is not supported/],
+  ];
+  it.each(cases)('%s', (_label, text, line, message) => {
+    const { persona, errors } = parsePersona(text, F);
+    expect(persona).toBeNull();
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors[0]).toMatchObject({ file: F, line });
+    expect(errors[0]!.message).toMatch(message);
+  });
+
+  it('reports every unknown key, each on its own line', () => {
+    const { errors } = parsePersona('---\nnmae: A\ndescription: d\nmdoel: x\n---\n', F);
+    expect(errors.map((e) => [e.line, e.message.split(' (')[0]])).toEqual([
+      [2, 'unknown key "nmae"'],
+      [4, 'unknown key "mdoel"'],
+    ]);
+  });
+
+  it('does not confuse a nested key with a top-level one of the same name', () => {
+    const text = '---\nmounts:\n  - host: /a\n    container: /b\nname: 5\n---\n';
+    expect(parsePersona(text, F).errors).toMatchObject([{ line: 5, message: expect.stringMatching(/^"name"/) }]);
+  });
+});
+
+describe('personaSchema', () => {
+  it('is strict at every level', () => {
+    expect(personaSchema.safeParse({ limits: { cpus: 1, gpus: 1 } }).success).toBe(false);
+    expect(personaSchema.safeParse({ mounts: [{ host: '/a', container: '/b', mode: 'rw' }] }).success).toBe(false);
+    expect(personaSchema.safeParse({}).success).toBe(true);
+  });
+});
