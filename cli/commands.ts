@@ -17,4 +17,6 @@ export const COMMANDS: Record<string, CommandEntry> = {
   grants: lazy('show tier defaults or explain a grant decision', () => import('../gated/cli/grants.js')),
   audit: lazy('read the audit log of tool calls', () => import('../gated/cli/audit.js')),
   tenants: lazy('list tenants, their tiers and any configuration errors', () => import('../gated/cli/tenants.js')),
+  images: lazy('build the agent container image (offline by default) or show its tag', () => import('../images/cli.js')),
+  secrets: lazy('manage sealed per-tenant secrets', () => import('../core/secrets/cli.js')),
 };

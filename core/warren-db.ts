@@ -1,0 +1,123 @@
+// The schema of DATA/warren.db: what gated's tools write and the gateway reads. Migrations are applied by name,
+// once; a shipped migration is never edited — add a new one.
+import { join } from 'node:path';
+import { openDb, type Db, type Migration } from './db.js';
+
+export const WARREN_MIGRATIONS: Migration[] = [
+  {
+    name: 'core-001-messages',
+    sql: `
+      -- Inbox: everything a tenant should see on its next turn (chat messages, delegated work, escalations, results).
+      CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        topic TEXT NOT NULL DEFAULT 'main',
+        kind TEXT NOT NULL,             -- chat | delegation | escalation | result
+        chat TEXT,                      -- where a reply goes (canonical chat id), if any
+        sender TEXT NOT NULL,           -- a person's handle, or the tenant path that sent it
+        text TEXT NOT NULL,
+        depth INTEGER NOT NULL DEFAULT 0, -- delegation depth, tracked by the server, never taken from arguments
+        ref TEXT,                       -- delegation id this message belongs to, if any
+        created_at TEXT NOT NULL,
+        run TEXT                        -- the run that consumed it (NULL while pending)
+      );
+      CREATE INDEX messages_pending ON messages (tenant, topic, run, id);
+
+      -- Outbox: what tenants said; the gateway delivers it.
+      CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        topic TEXT NOT NULL DEFAULT 'main',
+        kind TEXT NOT NULL,             -- message | reply | like | file
+        chat TEXT,
+        text TEXT,
+        reply_to INTEGER,
+        reaction TEXT,
+        file_path TEXT,
+        run TEXT,
+        created_at TEXT NOT NULL,
+        delivered_at TEXT
+      );
+      CREATE INDEX outbox_tenant ON outbox (tenant, id);
+      CREATE INDEX outbox_undelivered ON outbox (delivered_at, id);
+
+      CREATE TABLE delegations (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,             -- delegate | escalate
+        from_tenant TEXT NOT NULL,
+        from_topic TEXT NOT NULL,
+        to_tenant TEXT NOT NULL,
+        depth INTEGER NOT NULL,
+        prompt TEXT NOT NULL,
+        status TEXT NOT NULL,           -- queued | done | failed
+        result TEXT,
+        created_at TEXT NOT NULL,
+        finished_at TEXT
+      );
+
+      CREATE TABLE observations (
+        observer TEXT NOT NULL,
+        source TEXT NOT NULL,
+        cursor INTEGER NOT NULL,        -- last message id the observer has read
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (observer, source)
+      );
+
+      CREATE TABLE topics (
+        tenant TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        parent TEXT,
+        session TEXT,                   -- harness session state (e.g. a session id to resume)
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (tenant, topic)
+      );
+
+      CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        kind TEXT NOT NULL,             -- chat_link | webhook | invite
+        target TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,      -- SHA-256 of the secret; the secret itself is shown once and never stored
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        revoked_at TEXT
+      );
+
+      CREATE TABLE routes (
+        chat TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX routes_tenant ON routes (tenant);
+
+      CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        time TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        run TEXT,
+        tool TEXT NOT NULL,
+        decision TEXT NOT NULL,         -- allow | deny | unknown | invalid
+        rule TEXT,                      -- the deciding rule and its source
+        duration_us INTEGER NOT NULL,
+        outcome TEXT NOT NULL,          -- ok | error | denied
+        args_digest TEXT NOT NULL,      -- SHA-256 of the canonical JSON of the arguments
+        args_shape TEXT NOT NULL        -- keys and types only, never values
+      );
+      CREATE INDEX audit_tenant ON audit (tenant, id);
+      CREATE INDEX audit_decision ON audit (decision, id);
+    `,
+  },
+];
+
+export function warrenDbPath(dataDir: string): string {
+  return join(dataDir, 'warren.db');
+}
+
+export function openWarrenDb(dataDir: string, extra: readonly Migration[] = []): Db {
+  return openDb(warrenDbPath(dataDir), [...WARREN_MIGRATIONS, ...extra]);
+}
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}

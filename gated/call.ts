@@ -1,0 +1,108 @@
+// One tool call, start to finish: find the tool, validate the arguments, decide the grant, apply the structural guard,
+// run the handler, audit. Every path ends in exactly one audit row and a result the agent can read; nothing here
+// throws to the protocol layer.
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { z } from 'zod';
+import { decide } from '../core/grants/evaluate.js';
+import { describeRule } from '../core/grants/describe.js';
+import { tierOf } from '../core/tenant-path.js';
+import type { AuditDecision, AuditLog, AuditOutcome } from './audit.js';
+import type { TenantPolicy } from './policy.js';
+import { TOOLS_BY_NAME } from './tools/index.js';
+import { ToolError, type ToolContext } from './tools/tool.js';
+
+export interface CallEnv {
+  audit: AuditLog;
+  /** The caller's policy, or null when its tenant has no valid configuration. */
+  policy: TenantPolicy | null;
+  /** Everything a handler needs except `rules`, which comes from the policy. */
+  context: Omit<ToolContext, 'rules'>;
+  /** Optional: replaces secret values in text returned to the agent (wired in by the secrets issue). */
+  redact?: (text: string) => string;
+}
+
+function errorResult(text: string): CallToolResult {
+  return { isError: true, content: [{ type: 'text', text }] };
+}
+
+/** What an agent can do after a denial, by tier. */
+function nextStep(tenant: string): string {
+  const tier = tierOf(tenant);
+  if (tier === 0) return 'Change tenants/root/grants if this is intended.';
+  return 'If you need this, ask your parent group with escalate_group, explaining why.';
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(arguments)'}: ${i.message}`).join('; ');
+}
+
+export async function callTool(env: CallEnv, name: string, rawArgs: unknown): Promise<CallToolResult> {
+  const started = performance.now();
+  const { tenant } = env.context;
+  const audit = (decision: AuditDecision, outcome: AuditOutcome, rule: string | null) =>
+    env.audit.record({
+      tenant,
+      run: env.context.run?.id ?? null,
+      tool: name,
+      decision,
+      rule,
+      durationUs: (performance.now() - started) * 1000,
+      outcome,
+      args: rawArgs ?? {},
+    });
+
+  const def = TOOLS_BY_NAME.get(name);
+  if (!def) {
+    audit('unknown', 'error', null);
+    const names = env.policy?.tools.map((t) => t.name).join(', ') || 'none';
+    return errorResult(`unknown tool "${name}". Tools you may call: ${names}.`);
+  }
+  if (!env.policy) {
+    audit('deny', 'denied', null);
+    return errorResult(`denied: your tenant ${tenant} has no valid configuration; an operator must fix its files.`);
+  }
+  if (env.policy.closedBecause) {
+    audit('deny', 'denied', null);
+    return errorResult(`denied: ${env.policy.closedBecause}.`);
+  }
+
+  const parsed = def.input.safeParse(rawArgs ?? {});
+  if (!parsed.success) {
+    audit('invalid', 'error', null);
+    return errorResult(`invalid arguments for ${name}: ${formatIssues(parsed.error)}`);
+  }
+  const args = parsed.data as Record<string, unknown>;
+  const store = env.context.store;
+  const decision = decide(env.policy.compiled, name, args, {
+    isRoutedChat: (chat) => store.isRoutedTo(chat, tenant),
+  });
+  const ruleText = decision.rule ? describeRule(decision.rule) : null;
+  if (!decision.allowed) {
+    audit('deny', 'denied', ruleText);
+    return errorResult(`denied: ${decision.reason}. ${nextStep(tenant)}`);
+  }
+
+  const context: ToolContext = { ...env.context, rules: env.policy.rules };
+  const refusal = def.guard?.(context, args);
+  if (refusal) {
+    audit('deny', 'denied', `structural guard of ${name}`);
+    return errorResult(`denied: ${refusal}.`);
+  }
+
+  try {
+    const result = await def.handler(context, args);
+    audit('allow', 'ok', ruleText);
+    const text = env.redact ? env.redact(result.text) : result.text;
+    return result.data
+      ? { content: [{ type: 'text', text }], structuredContent: result.data }
+      : { content: [{ type: 'text', text }] };
+  } catch (error) {
+    audit('allow', 'error', ruleText);
+    if (error instanceof ToolError) return errorResult(`${name} failed: ${env.redact ? env.redact(error.message) : error.message}`);
+    const incident = randomUUID().slice(0, 8);
+    env.context.log.error({ err: error, tool: name, tenant, incident }, 'tool handler failed');
+    return errorResult(`${name} failed with an internal error; the operator can find it in gated's log as incident ${incident}.`);
+  }
+}

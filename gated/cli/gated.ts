@@ -1,0 +1,22 @@
+// `warren gated`: run the broker in the foreground until SIGINT/SIGTERM.
+import { parse, type Command } from '../../cli/command.js';
+import { Gated } from '../broker.js';
+
+const command: Command = {
+  summary: 'run the capability-gated MCP broker in the foreground',
+  usage: `Usage: warren gated [--tenants DIR] [--data DIR]
+
+Serves every tenant's MCP tools on DATA/ipc/<tenant id>/gated.sock and follows changes to the tenant tree.`,
+  async run(argv, common) {
+    parse(argv, {}, false);
+    const gated = await Gated.start({ tenantsDir: common.tenants, dataDir: common.data });
+    for (const [tenant, socket] of gated.sockets()) process.stderr.write(`  ${tenant.padEnd(32)} ${socket}\n`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await gated.stop();
+    return 0;
+  },
+};
+export default command;

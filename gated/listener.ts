@@ -1,0 +1,97 @@
+// A unix socket that belongs to one tenant (or one run): creates its private directory, replaces a stale socket
+// file (never anything else), applies the mode/owner, caps connections, and on close ends every session on it.
+import { chmodSync, chownSync, lstatSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import type { Logger } from '../core/log.js';
+import { Session, type SessionDeps } from './session.js';
+
+export interface ListenerOptions {
+  socketPath: string;
+  /** File mode of the socket (0660 by default; a run socket for a container user may be owned by that user). */
+  mode?: number;
+  owner?: { uid: number; gid: number };
+  maxConnections: number;
+  /** Remove the socket's directory on close (it belongs to this listener alone). */
+  ownsDirectory?: boolean;
+  session: SessionDeps;
+  log: Logger;
+}
+
+export class SocketListener {
+  private readonly server: NetServer;
+  readonly sessions = new Set<Session>();
+  private closing = false;
+
+  constructor(private readonly options: ListenerOptions) {
+    this.server = createServer((socket) => this.accept(socket));
+    this.server.on('error', (error) => options.log.error({ err: error }, 'socket server error'));
+  }
+
+  get socketPath(): string {
+    return this.options.socketPath;
+  }
+
+  async listen(): Promise<void> {
+    const { socketPath } = this.options;
+    mkdirSync(dirname(socketPath), { recursive: true, mode: 0o750 });
+    removeStaleSocket(socketPath);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(socketPath, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    chmodSync(socketPath, this.options.mode ?? 0o660);
+    if (this.options.owner) chownSync(socketPath, this.options.owner.uid, this.options.owner.gid);
+  }
+
+  private accept(socket: Socket): void {
+    if (this.closing || this.sessions.size >= this.options.maxConnections) {
+      const message = this.closing ? 'socket is closing' : `too many connections (limit ${this.options.maxConnections})`;
+      socket.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message } }) + '\n');
+      socket.on('error', () => undefined);
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    const session = new Session(socket, this.options.session);
+    this.sessions.add(session);
+    session.onclose = () => this.sessions.delete(session);
+    session.start().catch((error: unknown) => {
+      this.options.log.warn({ err: error }, 'session failed to start');
+      void session.close();
+    });
+  }
+
+  notifyToolsChanged(): void {
+    for (const s of this.sessions) s.notifyToolsChanged();
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await Promise.all([...this.sessions].map((s) => s.close()));
+    await closed;
+    const { socketPath } = this.options;
+    try {
+      unlinkSync(socketPath);
+    } catch {
+      // already gone
+    }
+    if (this.options.ownsDirectory) rmSync(dirname(socketPath), { recursive: true, force: true });
+  }
+}
+
+/** A leftover socket from a previous run is removed; any other kind of file in its place is an error. */
+function removeStaleSocket(socketPath: string): void {
+  let st;
+  try {
+    st = lstatSync(socketPath);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
+  unlinkSync(socketPath);
+}

@@ -1,0 +1,85 @@
+// Per-tenant compiled policy: effective rules, the compiled evaluator and the tools/list answer, built once per
+// change and shared by every connection of that tenant. A change to a tenant invalidates it and its whole subtree
+// (ancestors' deny rules apply below them).
+import { z } from 'zod';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { compileRules, visibility, type CompiledRules } from '../core/grants/evaluate.js';
+import { describeRule } from '../core/grants/describe.js';
+import { effectiveRules } from '../core/grants/effective.js';
+
+import type { Rule } from '../core/grants/types.js';
+import { formatConfigError } from '../core/config-error.js';
+import { ancestorsOf, isStrictDescendant, tierOf, type TenantPath } from '../core/tenant-path.js';
+import type { TenantRegistry } from '../core/tree/registry.js';
+import { TOOLS } from './tools/index.js';
+
+export interface TenantPolicy {
+  tenant: TenantPath;
+  rules: Rule[];
+  compiled: CompiledRules;
+  /** Why every call is refused regardless of rules (an ancestor without any valid configuration), or null. */
+  closedBecause: string | null;
+  tools: Tool[];
+}
+
+const inputSchemas = new Map<string, Tool['inputSchema']>(
+  TOOLS.map((t) => [t.name, z.toJSONSchema(t.input, { target: 'draft-7' }) as Tool['inputSchema']]),
+);
+
+export function buildPolicy(registry: TenantRegistry, tenant: TenantPath): TenantPolicy | null {
+  const own = registry.config(tenant);
+  if (!own) return null;
+  const ancestors: { path: TenantPath; rules: Rule[] }[] = [];
+  let closedBecause: string | null = null;
+  for (const path of ancestorsOf(tenant)) {
+    const state = registry.get(path);
+    if (!state) continue; // root need not exist as a folder
+    if (!state.config) {
+      // Unknown ancestor denies could narrow this tenant: refuse everything until the ancestor is fixed.
+      const why = state.errors.map(formatConfigError).join('; ') || 'no valid configuration';
+      closedBecause = `ancestor ${path} has no valid configuration (${why}); every call is refused until it is fixed`;
+      continue;
+    }
+    ancestors.push({ path, rules: state.config.grants });
+  }
+  const rules = closedBecause ? [] : effectiveRules(tierOf(tenant), own.grants, ancestors);
+  const compiled = compileRules(rules);
+  const tools: Tool[] = [];
+  for (const def of TOOLS) {
+    const v = visibility(compiled, def.name);
+    if (!v.listed) continue;
+    tools.push({
+      name: def.name,
+      description: `${def.description}\n\nRules that apply: ${v.rules.map(describeRule).join('; ')}`,
+      inputSchema: inputSchemas.get(def.name)!,
+    });
+  }
+  return { tenant, rules, compiled, closedBecause, tools };
+}
+
+export class PolicyCache {
+  private readonly cache = new Map<TenantPath, TenantPolicy | null>();
+
+  constructor(private readonly registry: TenantRegistry) {}
+
+  get(tenant: TenantPath): TenantPolicy | null {
+    let policy = this.cache.get(tenant);
+    if (policy === undefined) {
+      policy = buildPolicy(this.registry, tenant);
+      this.cache.set(tenant, policy);
+    }
+    return policy;
+  }
+
+  /** Drops the cached policy of `tenant` and of its subtree; returns the tenants that were cached. */
+  invalidate(tenant: TenantPath): TenantPath[] {
+    const dropped: TenantPath[] = [];
+    for (const path of this.cache.keys()) {
+      if (path === tenant || isStrictDescendant(path, tenant)) {
+        this.cache.delete(path);
+        dropped.push(path);
+      }
+    }
+    return dropped;
+  }
+}

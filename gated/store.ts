@@ -1,0 +1,238 @@
+// The data behind gated's tools (DATA/warren.db). Every statement is prepared once; tools call these methods and
+// never write SQL of their own.
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../core/db.js';
+import { nowIso } from '../core/warren-db.js';
+import type { TenantPath } from '../core/tenant-path.js';
+
+export interface MessageRow {
+  id: number;
+  tenant: string;
+  topic: string;
+  kind: string;
+  chat: string | null;
+  sender: string;
+  text: string;
+  depth: number;
+  ref: string | null;
+  created_at: string;
+  run: string | null;
+}
+
+export interface NewMessage {
+  tenant: TenantPath;
+  topic?: string;
+  kind: 'chat' | 'delegation' | 'escalation' | 'result';
+  chat?: string | null;
+  sender: string;
+  text: string;
+  depth?: number;
+  ref?: string | null;
+}
+
+export interface NewOutbox {
+  tenant: TenantPath;
+  topic: string;
+  kind: 'message' | 'reply' | 'like' | 'file';
+  chat?: string | null;
+  text?: string | null;
+  replyTo?: number | null;
+  reaction?: string | null;
+  filePath?: string | null;
+  run?: string | null;
+}
+
+export interface TokenRow {
+  id: string;
+  tenant: string;
+  kind: string;
+  target: string;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
+export class GatedStore {
+  private readonly s;
+
+  constructor(readonly db: Db) {
+    const p = (sql: string) => db.prepare(sql);
+    this.s = {
+      insertMessage: p(`INSERT INTO messages (tenant, topic, kind, chat, sender, text, depth, ref, created_at)
+                        VALUES (@tenant, @topic, @kind, @chat, @sender, @text, @depth, @ref, @created_at)`),
+      message: p(`SELECT * FROM messages WHERE id = ?`),
+      lastChat: p(`SELECT chat FROM messages WHERE tenant = ? AND topic = ? AND chat IS NOT NULL ORDER BY id DESC LIMIT 1`),
+      messagesAfter: p(`SELECT * FROM messages WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?`),
+      maxMessageId: p(`SELECT COALESCE(MAX(id), 0) AS id FROM messages WHERE tenant = ?`),
+      insertOutbox: p(`INSERT INTO outbox (tenant, topic, kind, chat, text, reply_to, reaction, file_path, run, created_at)
+                       VALUES (@tenant, @topic, @kind, @chat, @text, @reply_to, @reaction, @file_path, @run, @created_at)`),
+      insertDelegation: p(`INSERT INTO delegations (id, kind, from_tenant, from_topic, to_tenant, depth, prompt, status, created_at)
+                           VALUES (@id, @kind, @from_tenant, @from_topic, @to_tenant, @depth, @prompt, 'queued', @created_at)`),
+      upsertObservation: p(`INSERT INTO observations (observer, source, cursor, created_at) VALUES (?, ?, ?, ?)
+                            ON CONFLICT (observer, source) DO NOTHING`),
+      deleteObservation: p(`DELETE FROM observations WHERE observer = ? AND source = ?`),
+      observations: p(`SELECT source, cursor FROM observations WHERE observer = ? ORDER BY source`),
+      observation: p(`SELECT source, cursor FROM observations WHERE observer = ? AND source = ?`),
+      setCursor: p(`UPDATE observations SET cursor = ? WHERE observer = ? AND source = ?`),
+      topic: p(`SELECT * FROM topics WHERE tenant = ? AND topic = ?`),
+      insertTopic: p(`INSERT INTO topics (tenant, topic, parent, session, created_at) VALUES (?, ?, ?, ?, ?)`),
+      insertToken: p(`INSERT INTO tokens (id, tenant, kind, target, hash, created_at, expires_at)
+                      VALUES (@id, @tenant, @kind, @target, @hash, @created_at, @expires_at)`),
+      revokeToken: p(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND tenant = ? AND revoked_at IS NULL`),
+      tokens: p(`SELECT id, tenant, kind, target, created_at, expires_at, revoked_at FROM tokens WHERE tenant = ? ORDER BY created_at`),
+      route: p(`SELECT chat, tenant, created_by, created_at FROM routes WHERE chat = ?`),
+      routedTo: p(`SELECT 1 FROM routes WHERE chat = ? AND tenant = ?`),
+      upsertRoute: p(`INSERT INTO routes (chat, tenant, created_by, created_at) VALUES (?, ?, ?, ?)
+                      ON CONFLICT (chat) DO UPDATE SET tenant = excluded.tenant, created_by = excluded.created_by,
+                      created_at = excluded.created_at`),
+      deleteRoute: p(`DELETE FROM routes WHERE chat = ?`),
+      routes: p(`SELECT chat, tenant, created_by, created_at FROM routes ORDER BY chat`),
+    };
+  }
+
+  addMessage(m: NewMessage): number {
+    const r = this.s.insertMessage.run({
+      tenant: m.tenant,
+      topic: m.topic ?? 'main',
+      kind: m.kind,
+      chat: m.chat ?? null,
+      sender: m.sender,
+      text: m.text,
+      depth: m.depth ?? 0,
+      ref: m.ref ?? null,
+      created_at: nowIso(),
+    });
+    return Number(r.lastInsertRowid);
+  }
+
+  message(id: number): MessageRow | undefined {
+    return this.s.message.get(id) as MessageRow | undefined;
+  }
+
+  lastChat(tenant: TenantPath, topic: string): string | null {
+    return (this.s.lastChat.get(tenant, topic) as { chat: string } | undefined)?.chat ?? null;
+  }
+
+  addOutbox(o: NewOutbox): number {
+    const r = this.s.insertOutbox.run({
+      tenant: o.tenant,
+      topic: o.topic,
+      kind: o.kind,
+      chat: o.chat ?? null,
+      text: o.text ?? null,
+      reply_to: o.replyTo ?? null,
+      reaction: o.reaction ?? null,
+      file_path: o.filePath ?? null,
+      run: o.run ?? null,
+      created_at: nowIso(),
+    });
+    return Number(r.lastInsertRowid);
+  }
+
+  /** Records a delegation or escalation and queues its prompt in the target's inbox, atomically. */
+  queueDelegation(d: {
+    kind: 'delegate' | 'escalate';
+    from: TenantPath;
+    fromTopic: string;
+    to: TenantPath;
+    depth: number;
+    prompt: string;
+  }): { id: string; messageId: number } {
+    const id = `dlg_${randomUUID()}`;
+    const messageId = this.db.transaction(() => {
+      this.s.insertDelegation.run({
+        id,
+        kind: d.kind,
+        from_tenant: d.from,
+        from_topic: d.fromTopic,
+        to_tenant: d.to,
+        depth: d.depth,
+        prompt: d.prompt,
+        created_at: nowIso(),
+      });
+      return this.addMessage({
+        tenant: d.to,
+        topic: `${d.kind}-${id.slice(4, 12)}`,
+        kind: d.kind === 'delegate' ? 'delegation' : 'escalation',
+        sender: d.from,
+        text: d.prompt,
+        depth: d.depth,
+        ref: id,
+      });
+    })();
+    return { id, messageId };
+  }
+
+  observe(observer: TenantPath, source: TenantPath): boolean {
+    const cursor = (this.s.maxMessageId.get(source) as { id: number }).id;
+    return this.s.upsertObservation.run(observer, source, cursor, nowIso()).changes > 0;
+  }
+
+  unobserve(observer: TenantPath, source: TenantPath): boolean {
+    return this.s.deleteObservation.run(observer, source).changes > 0;
+  }
+
+  observations(observer: TenantPath): { source: string; cursor: number }[] {
+    return this.s.observations.all(observer) as { source: string; cursor: number }[];
+  }
+
+  /** New messages of `source` since the observer's cursor; advances the cursor past what it returns. */
+  readObserved(observer: TenantPath, source: TenantPath, limit: number): MessageRow[] | null {
+    return this.db.transaction(() => {
+      const o = this.s.observation.get(observer, source) as { cursor: number } | undefined;
+      if (!o) return null;
+      const rows = this.s.messagesAfter.all(source, o.cursor, limit) as MessageRow[];
+      const last = rows.at(-1);
+      if (last) this.s.setCursor.run(last.id, observer, source);
+      return rows;
+    })();
+  }
+
+  topic(tenant: TenantPath, topic: string): { session: string | null } | undefined {
+    return this.s.topic.get(tenant, topic) as { session: string | null } | undefined;
+  }
+
+  createTopic(tenant: TenantPath, topic: string, parent: string | null, session: string | null): void {
+    this.s.insertTopic.run(tenant, topic, parent, session, nowIso());
+  }
+
+  addToken(t: { id: string; tenant: TenantPath; kind: string; target: string; hash: string; expiresAt: Date }): void {
+    this.s.insertToken.run({
+      id: t.id,
+      tenant: t.tenant,
+      kind: t.kind,
+      target: t.target,
+      hash: t.hash,
+      created_at: nowIso(),
+      expires_at: t.expiresAt.toISOString(),
+    });
+  }
+
+  revokeToken(tenant: TenantPath, id: string): boolean {
+    return this.s.revokeToken.run(nowIso(), id, tenant).changes > 0;
+  }
+
+  tokens(tenant: TenantPath): TokenRow[] {
+    return this.s.tokens.all(tenant) as TokenRow[];
+  }
+
+  route(chat: string): { chat: string; tenant: string; created_by: string; created_at: string } | undefined {
+    return this.s.route.get(chat) as { chat: string; tenant: string; created_by: string; created_at: string } | undefined;
+  }
+
+  isRoutedTo(chat: string, tenant: TenantPath): boolean {
+    return this.s.routedTo.get(chat, tenant) !== undefined;
+  }
+
+  setRoute(chat: string, tenant: TenantPath, by: TenantPath): void {
+    this.s.upsertRoute.run(chat, tenant, by, nowIso());
+  }
+
+  deleteRoute(chat: string): boolean {
+    return this.s.deleteRoute.run(chat).changes > 0;
+  }
+
+  routes(): { chat: string; tenant: string; created_by: string; created_at: string }[] {
+    return this.s.routes.all() as { chat: string; tenant: string; created_by: string; created_at: string }[];
+  }
+}

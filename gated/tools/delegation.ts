@@ -1,0 +1,67 @@
+// Delegation (down to a descendant) and escalation (up to the parent): both queue work in the target's inbox and
+// return a handle at once. The depth comes from the server's record of the work being done, never from arguments.
+import { z } from 'zod';
+import { canonicalTenant } from './targets.js';
+import { isStrictDescendant, parentOf, type TenantPath } from '../../core/tenant-path.js';
+import { defineTool, ToolError, type ToolContext } from './tool.js';
+import { MAX_TEXT } from './messaging.js';
+
+const prompt = z.string().min(1).max(MAX_TEXT);
+
+function nextDepth(ctx: ToolContext): number {
+  const depth = (ctx.run?.depth ?? 0) + 1;
+  if (depth > ctx.maxDelegationDepth) {
+    throw new ToolError(
+      `delegation depth limit reached (${ctx.maxDelegationDepth}): this work was already handed down ${depth - 1} ` +
+        'times; finish it yourself or reply with what you have',
+    );
+  }
+  return depth;
+}
+
+function liveTenant(ctx: ToolContext, path: TenantPath): void {
+  if (!ctx.registry.config(path)) throw new ToolError(`tenant ${path} does not exist or has no valid configuration`);
+}
+
+export const delegateGroup = defineTool({
+  name: 'delegate_group',
+  description:
+    "Hand work to one of your descendant groups. Returns a handle at once; the group's result arrives later in your inbox.",
+  input: z.object({ group: z.string().min(1).max(1024), prompt }).strict(),
+  guard(ctx, { group }) {
+    const target = canonicalTenant(group);
+    if (!target || !isStrictDescendant(target, ctx.tenant)) {
+      return `delegate_group only reaches your descendants, and "${group}" is not one (you are ${ctx.tenant})`;
+    }
+    return null;
+  },
+  handler(ctx, { group, prompt }) {
+    const to = canonicalTenant(group)!;
+    liveTenant(ctx, to);
+    const depth = nextDepth(ctx);
+    const { id } = ctx.store.queueDelegation({
+      kind: 'delegate', from: ctx.tenant, fromTopic: ctx.run?.topic ?? 'main', to, depth, prompt,
+    });
+    return { text: `delegated to ${to} as ${id}; its result will arrive in your inbox`, data: { handle: id, depth } };
+  },
+});
+
+export const escalateGroup = defineTool({
+  name: 'escalate_group',
+  description: 'Ask your parent group for help or a decision. Returns a handle; the answer arrives in your inbox.',
+  input: z.object({ prompt }).strict(),
+  guard(ctx) {
+    return parentOf(ctx.tenant) === null ? 'root has no parent to escalate to' : null;
+  },
+  handler(ctx, { prompt }) {
+    const to = parentOf(ctx.tenant)!;
+    liveTenant(ctx, to);
+    const depth = nextDepth(ctx);
+    const { id } = ctx.store.queueDelegation({
+      kind: 'escalate', from: ctx.tenant, fromTopic: ctx.run?.topic ?? 'main', to, depth, prompt,
+    });
+    return { text: `escalated to ${to} as ${id}; the answer will arrive in your inbox`, data: { handle: id, depth } };
+  },
+});
+
+export const delegationTools = [delegateGroup, escalateGroup];

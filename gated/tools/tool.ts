@@ -1,0 +1,61 @@
+// What a gated tool is: a name, a description, a zod input schema, an optional structural guard, and a handler.
+// Grant checks, validation and auditing happen around the handler in call.ts, never inside it.
+import type { z } from 'zod';
+import type { Db } from '../../core/db.js';
+import type { Logger } from '../../core/log.js';
+import type { TenantPath, Tier } from '../../core/tenant-path.js';
+import type { TenantRegistry } from '../../core/tree/registry.js';
+import type { Rule } from '../../core/grants/types.js';
+import type { GatedStore } from '../store.js';
+
+/** Set for connections that belong to a container run; null for a tenant's own socket (operators, tests). */
+export interface RunContext {
+  id: string;
+  topic: string;
+  /** The chat the turn answers, if it came from one. */
+  chat: string | null;
+  /** Delegation depth of the work this run is doing (max over the messages it consumed). */
+  depth: number;
+}
+
+export interface ToolContext {
+  tenant: TenantPath;
+  tier: Tier;
+  run: RunContext | null;
+  tenantsDir: string;
+  /** Where gated keeps copies of files agents send (outside every tenant folder). */
+  filesDir: string;
+  registry: TenantRegistry;
+  store: GatedStore;
+  db: Db;
+  log: Logger;
+  /** The caller's effective rules (for whoami and the subset check of `grant`). */
+  rules: readonly Rule[];
+  /** Max delegation depth (default 3). */
+  maxDelegationDepth: number;
+  /** Called after a tool changed a tenant's files, so the very next call sees the change. */
+  refreshTenant(path: TenantPath): void;
+}
+
+export interface ToolResult {
+  /** What the agent reads. */
+  text: string;
+  /** Machine-readable result (MCP structuredContent). */
+  data?: Record<string, unknown>;
+}
+
+/** An error whose message is shown to the agent as-is: it should say what went wrong and what to do. */
+export class ToolError extends Error {}
+
+export interface ToolDef<S extends z.ZodObject = z.ZodObject> {
+  name: string;
+  description: string;
+  input: S;
+  /** Structural guard that holds whatever the grant rules say; returns a reason to refuse, or null. */
+  guard?(ctx: ToolContext, args: z.infer<S>): string | null;
+  handler(ctx: ToolContext, args: z.infer<S>): ToolResult | Promise<ToolResult>;
+}
+
+export function defineTool<S extends z.ZodObject>(def: ToolDef<S>): ToolDef {
+  return def as unknown as ToolDef;
+}

@@ -1,0 +1,131 @@
+// Bad input never crashes gated and never costs other clients their service.
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../core/log.js';
+import { Gated } from '../../gated/broker.js';
+import { connectClient, textOf } from '../helpers/mcp.js';
+import { standardTree, type TempTree } from '../helpers/tree.js';
+
+/** A raw socket that collects newline-delimited JSON frames. */
+async function raw(path: string): Promise<{ socket: Socket; frames: unknown[]; next(): Promise<any> }> {
+  const socket = connect(path);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const frames: unknown[] = [];
+  let buf = '';
+  let waiter: (() => void) | null = null;
+  socket.on('data', (d) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      frames.push(JSON.parse(buf.slice(0, i)));
+      buf = buf.slice(i + 1);
+      waiter?.();
+    }
+  });
+  let read = 0;
+  return {
+    socket,
+    frames,
+    async next() {
+      while (frames.length <= read) await new Promise<void>((r) => (waiter = r));
+      return frames[read++];
+    },
+  };
+}
+
+const init = (id: number) =>
+  JSON.stringify({ jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } } }) + '\n';
+
+describe('bad input', () => {
+  let tree: TempTree;
+  let gated: Gated;
+
+  beforeAll(async () => {
+    tree = standardTree();
+    gated = await Gated.start({
+      tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger(), watch: false, maxConnectionsPerSocket: 4,
+    });
+  });
+  afterAll(async () => {
+    await gated.stop();
+    tree.cleanup();
+  });
+
+  it('answers a 10 MB frame with a JSON-RPC error and keeps the connection usable', async () => {
+    const c = await raw(gated.socketPath('acme'));
+    c.socket.write('{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"' + 'a'.repeat(10 * 1024 * 1024) + '"}}\n');
+    const error = await c.next();
+    expect(error.error.code).toBe(-32600);
+    expect(error.error.message).toMatch(/exceeds/);
+    c.socket.write(init(2));
+    const ok = await c.next();
+    expect(ok.id).toBe(2);
+    expect(ok.result.serverInfo.name).toBe('warren-gated');
+    c.socket.destroy();
+  });
+
+  it('answers malformed JSON and non-JSON-RPC frames with errors', async () => {
+    const c = await raw(gated.socketPath('acme'));
+    c.socket.write('{not json\n');
+    expect((await c.next()).error.code).toBe(-32700);
+    c.socket.write('{"hello":"world"}\n');
+    expect((await c.next()).error.code).toBe(-32600);
+    c.socket.destroy();
+  });
+
+  it('answers unknown methods with method-not-found', async () => {
+    const c = await raw(gated.socketPath('acme'));
+    c.socket.write(init(1));
+    await c.next();
+    c.socket.write(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'nope/nothing' }) + '\n');
+    const r = await c.next();
+    expect(r.id).toBe(7);
+    expect(r.error.code).toBe(-32601);
+    c.socket.destroy();
+  });
+
+  it('refuses unknown tools and invalid arguments with readable errors', async () => {
+    const client = await connectClient(gated.socketPath('acme'));
+    const unknown = await client.callTool({ name: 'rm_rf', arguments: {} });
+    expect(unknown.isError).toBe(true);
+    expect(textOf(unknown)).toMatch(/unknown tool "rm_rf"/);
+    const invalid = await client.callTool({ name: 'send_message', arguments: { chat: 5, text: '' } });
+    expect(invalid.isError).toBe(true);
+    expect(textOf(invalid)).toMatch(/invalid arguments for send_message: chat: /);
+    const extra = await client.callTool({ name: 'whoami', arguments: { as: 'root' } });
+    expect(textOf(extra)).toMatch(/invalid arguments/);
+    await client.close();
+  });
+
+  it('survives a client that disconnects mid-call and keeps serving others', async () => {
+    const c = await raw(gated.socketPath('acme'));
+    c.socket.write(init(1));
+    await c.next();
+    c.socket.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) + '\n');
+    c.socket.write(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'list_groups', arguments: {} } }) + '\n');
+    c.socket.destroy();
+    const client = await connectClient(gated.socketPath('acme'));
+    expect(textOf(await client.callTool({ name: 'whoami', arguments: {} }))).toMatch(/"tenant": "acme"/);
+    await client.close();
+  });
+
+  it('caps connections per socket with a JSON-RPC error, and frees slots when clients leave', async () => {
+    const held = await Promise.all([1, 2, 3, 4].map(() => connectClient(gated.socketPath('globex'))));
+    await new Promise((r) => setTimeout(r, 100));
+    const extra = await raw(gated.socketPath('globex'));
+    const refusal = await extra.next();
+    expect(refusal.error.message).toMatch(/too many connections/);
+    await held[0]!.close();
+    await new Promise((r) => setTimeout(r, 100));
+    const again = await connectClient(gated.socketPath('globex'));
+    expect(textOf(await again.callTool({ name: 'whoami', arguments: {} }))).toMatch(/globex/);
+    for (const c of [...held.slice(1), again]) await c.close();
+  });
+
+  it('identity is the socket: arguments cannot claim another tenant', async () => {
+    const client = await connectClient(gated.socketPath('acme/support'));
+    const r = await client.callTool({ name: 'whoami', arguments: {} });
+    expect(JSON.parse(textOf(r)).tenant).toBe('acme/support');
+    await client.close();
+  });
+});

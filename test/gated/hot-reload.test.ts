@@ -1,0 +1,94 @@
+// The tree is live: new folders get sockets, grants edits change the very next call, removed folders lose theirs.
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../core/log.js';
+import { Gated } from '../../gated/broker.js';
+import { connectClient, textOf } from '../helpers/mcp.js';
+import { standardTree, type TempTree } from '../helpers/tree.js';
+
+async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for: ${what}`);
+}
+
+describe('hot reload through the watcher', () => {
+  let tree: TempTree;
+  let gated: Gated;
+
+  beforeEach(async () => {
+    tree = standardTree();
+    gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger() });
+  });
+  afterEach(async () => {
+    await gated.stop();
+    tree.cleanup();
+  });
+
+  it('mkdir gives a new tenant a live socket', async () => {
+    const socket = gated.socketPath('acme/sales');
+    expect(existsSync(socket)).toBe(false);
+    tree.mkdir('acme/sales');
+    await eventually(() => existsSync(socket), 'socket for acme/sales');
+    const client = await connectClient(socket);
+    const who = await client.callTool({ name: 'whoami', arguments: {} });
+    expect(JSON.parse(textOf(who)).tenant).toBe('acme/sales');
+    await client.close();
+  });
+
+  it('a grants edit changes what the very next call may do, and a broken edit keeps the last good rules', async () => {
+    const client = await connectClient(gated.socketPath('acme'));
+    const like = async () => textOf(await client.callTool({ name: 'fork_topic', arguments: { parent: 'main', child: `t${Date.now()}` } }));
+    expect(await like()).not.toMatch(/^denied/);
+
+    tree.write('acme/grants', '!fork_topic\n');
+    await eventually(async () => /^denied/.test(await like()), 'fork_topic denied after edit');
+
+    tree.write('acme/grants', '!fork_topic\nthis is ( not a rule\n');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await like()).toMatch(/^denied/); // last good config (with the deny) still applies
+    expect(gated.registry.get('acme')?.errors.length).toBeGreaterThan(0);
+
+    tree.write('acme/grants', '# nothing denied\n');
+    await eventually(async () => !/^denied/.test(await like()), 'fork_topic allowed again');
+    await client.close();
+  });
+
+  it("an ancestor's deny narrows its whole subtree at once", async () => {
+    const client = await connectClient(gated.socketPath('acme/support'));
+    const call = async () => textOf(await client.callTool({ name: 'whoami', arguments: {} }));
+    expect(await call()).not.toMatch(/^denied/);
+    tree.write('acme/grants', '!whoami\n');
+    await eventually(async () => /^denied/.test(await call()), 'whoami denied for acme/support');
+    await client.close();
+  });
+
+  it('removing a folder closes its socket and its subtree', async () => {
+    const support = gated.socketPath('acme/support');
+    const triage = gated.socketPath('acme/support/triage');
+    const client = await connectClient(support);
+    rmSync(join(tree.tenants, 'acme/support'), { recursive: true });
+    await eventually(() => !existsSync(support) && !existsSync(triage), 'sockets removed');
+    await eventually(async () => {
+      try {
+        await client.callTool({ name: 'whoami', arguments: {} });
+        return false;
+      } catch {
+        return true;
+      }
+    }, 'existing connection closed');
+  });
+
+  it('a tenant whose files were never valid gets no socket', async () => {
+    tree.mkdir('acme/broken');
+    writeFileSync(join(tree.tenants, 'acme/broken/grants'), 'send_message(chat=\n');
+    await new Promise((r) => setTimeout(r, 500));
+    await gated.settled();
+    expect(existsSync(gated.socketPath('acme/broken'))).toBe(false);
+    expect(gated.registry.get('acme/broken')?.errors[0]?.line).toBe(1);
+  });
+});

@@ -1,0 +1,156 @@
+// What the tools do, beyond whether they are allowed.
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { silentLogger } from '../../core/log.js';
+import { Gated } from '../../gated/broker.js';
+import { hashToken } from '../../gated/tools/tokens.js';
+import { connectClient, textOf } from '../helpers/mcp.js';
+import { standardTree, type TempTree } from '../helpers/tree.js';
+
+describe('gated tools', () => {
+  let tree: TempTree;
+  let gated: Gated;
+  let acme: Client;
+  let support: Client;
+  const call = async (c: Client, name: string, args: Record<string, unknown> = {}) => {
+    const r = await c.callTool({ name, arguments: args });
+    return { error: r.isError === true, text: textOf(r), data: r.structuredContent as any };
+  };
+
+  beforeAll(async () => {
+    tree = standardTree();
+    tree.write('acme/home/ok.txt', 'fine');
+    tree.write('acme/support/home/secret.txt', 'not for acme');
+    gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger(), watch: false });
+    acme = await connectClient(gated.socketPath('acme'));
+    support = await connectClient(gated.socketPath('acme/support'));
+  });
+  afterAll(async () => {
+    await acme.close();
+    await support.close();
+    await gated.stop();
+    tree.cleanup();
+  });
+
+  it('delegate_group queues work in the child inbox and returns a handle at once', async () => {
+    const r = await call(acme, 'delegate_group', { group: '/acme/support/', prompt: 'triage ticket 7' });
+    expect(r.error).toBe(false);
+    expect(r.data.handle).toMatch(/^dlg_/);
+    expect(r.data.depth).toBe(1);
+    const row = gated.db.prepare(`SELECT * FROM messages WHERE tenant = 'acme/support' AND ref = ?`).get(r.data.handle) as any;
+    expect(row.text).toBe('triage ticket 7');
+    expect(row.kind).toBe('delegation');
+    expect(row.sender).toBe('acme');
+  });
+
+  it('caps delegation depth from the run record, never from arguments', async () => {
+    const run = { id: 'run-deep', topic: 'main', chat: null, depth: 3 };
+    const sock = await gated.openRunSocket('acme', run);
+    const c = await connectClient(sock.socketPath);
+    const r = await call(c, 'delegate_group', { group: 'acme/support', prompt: 'again', depth: 0 });
+    expect(r.text).toMatch(/invalid arguments/); // no depth argument exists to lie with
+    const r2 = await call(c, 'delegate_group', { group: 'acme/support', prompt: 'again' });
+    expect(r2.error).toBe(true);
+    expect(r2.text).toMatch(/depth limit reached \(3\)/);
+    await c.close();
+    await sock.close();
+    expect(existsSync(sock.socketPath)).toBe(false);
+  });
+
+  it('escalate_group goes to the parent only', async () => {
+    const r = await call(support, 'escalate_group', { prompt: 'need approval' });
+    expect(r.error).toBe(false);
+    const row = gated.db.prepare(`SELECT * FROM delegations WHERE id = ?`).get(r.data.handle) as any;
+    expect(row.to_tenant).toBe('acme');
+    expect(row.kind).toBe('escalate');
+  });
+
+  it('observation is read-only and only moves forward', async () => {
+    expect((await call(acme, 'observe_group', { source: 'acme/support' })).error).toBe(false);
+    gated.store.addMessage({ tenant: 'acme/support', kind: 'chat', chat: 'tg:5', sender: 'bob', text: 'printer on fire' });
+    const first = await call(acme, 'read_observed', { source: 'acme/support' });
+    expect(first.data.messages['acme/support'].map((m: any) => m.text)).toEqual(['printer on fire']);
+    const second = await call(acme, 'read_observed', { source: 'acme/support' });
+    expect(second.data.messages['acme/support']).toEqual([]);
+    const supportMessages = gated.db.prepare(`SELECT COUNT(*) AS n FROM outbox WHERE tenant = 'acme/support'`).get() as any;
+    expect(supportMessages.n).toBe(0);
+  });
+
+  it('issue_token returns the secret once and stores only its hash', async () => {
+    const r = await call(acme, 'issue_token', { kind: 'invite', target: 'acme/support', ttl: 600 });
+    expect(r.data.secret).toMatch(/^wrn_/);
+    const row = gated.db.prepare(`SELECT * FROM tokens WHERE id = ?`).get(r.data.id) as any;
+    expect(row.hash).toBe(hashToken(r.data.secret));
+    expect(JSON.stringify(row)).not.toContain(r.data.secret);
+    const listed = await call(acme, 'list_tokens');
+    expect(listed.text).not.toContain(r.data.secret);
+    expect((await call(acme, 'revoke_token', { id: r.data.id })).error).toBe(false);
+    expect((await call(acme, 'revoke_token', { id: r.data.id })).error).toBe(true);
+    const outside = await call(acme, 'issue_token', { kind: 'invite', target: 'globex', ttl: 600 });
+    expect(outside.text).toMatch(/can only target your own group or a descendant/);
+  });
+
+  it('routes stay within the caller subtree and never steal a foreign chat', async () => {
+    gated.store.setRoute('tg:globex', 'globex', 'root');
+    const steal = await call(acme, 'set_route', { chat: 'tg:globex', group: 'acme' });
+    expect(steal.text).toMatch(/outside your subtree/);
+    expect((await call(acme, 'set_route', { chat: 'Slack:C1', group: 'acme/support' })).data.chat).toBe('slack:c1');
+    const listed = await call(acme, 'list_routes');
+    expect(listed.data.routes.map((r: any) => r.chat)).toEqual(['slack:c1']);
+  });
+
+  it('grant gives a descendant a subset of what the caller holds, and edits its grants file visibly', async () => {
+    const tooMuch = await call(acme, 'grant', { group: 'acme/support', rule: 'grant' });
+    expect(tooMuch.error).toBe(false); // acme holds grant itself, so it may pass it on
+    const notHeld = await call(acme, 'grant', { group: 'acme/support', rule: 'shell_exec' });
+    expect(notHeld.text).toMatch(/cannot grant/);
+    const file = readFileSync(join(tree.tenants, 'acme/support/grants'), 'utf8');
+    expect(file).toMatch(/^grant {2}# granted by acme /m);
+    const who = await call(support, 'whoami');
+    expect(who.data.rules.join('\n')).toMatch(/grant/);
+    expect((await call(acme, 'revoke', { group: 'acme/support', rule: 'grant' })).error).toBe(false);
+    expect(readFileSync(join(tree.tenants, 'acme/support/grants'), 'utf8')).not.toMatch(/granted by/);
+  });
+
+  it('create_group makes a direct child with a PERSONA.md that is live at once', async () => {
+    const r = await call(acme, 'create_group', { name: 'billing', persona: 'You handle invoices.' });
+    expect(r.data.group).toBe('acme/billing');
+    expect(readFileSync(join(tree.tenants, 'acme/billing/PERSONA.md'), 'utf8')).toMatch(/You handle invoices/);
+    expect(gated.registry.config('acme/billing')).not.toBeNull();
+    expect((await call(acme, 'create_group', { name: 'Bad Name' })).text).toMatch(/^denied/);
+    expect((await call(acme, 'create_group', { name: 'billing' })).text).toMatch(/already exists/);
+  });
+
+  it('send_file takes only regular files inside the home and copies them out of reach', async () => {
+    const ok = await call(acme, 'send_file', { path: '/home/node/ok.txt', chat: 'tg:1' });
+    expect(ok.error).toBe(false);
+    const row = gated.db.prepare(`SELECT file_path FROM outbox WHERE id = ?`).get(ok.data.outbox_id) as any;
+    expect(readFileSync(row.file_path, 'utf8')).toBe('fine');
+    expect(row.file_path.startsWith(tree.data)).toBe(true);
+    expect((await call(acme, 'send_file', { path: '../support/home/secret.txt', chat: 'tg:1' })).error).toBe(true);
+    symlinkSync(join(tree.tenants, 'acme/support/home/secret.txt'), join(tree.tenants, 'acme/home/link.txt'));
+    const viaLink = await call(acme, 'send_file', { path: 'link.txt', chat: 'tg:1' });
+    expect(viaLink.error).toBe(true);
+    writeFileSync(join(tree.tenants, 'acme/home/.x'), '');
+    expect((await call(acme, 'send_file', { path: '/etc/passwd', chat: 'tg:1' })).error).toBe(true);
+  });
+
+  it('fork_topic copies the session state of the parent topic', async () => {
+    gated.store.createTopic('acme', 'research', null, 'session-123');
+    expect((await call(acme, 'fork_topic', { parent: 'research', child: 'research-b' })).error).toBe(false);
+    expect(gated.store.topic('acme', 'research-b')?.session).toBe('session-123');
+    expect((await call(acme, 'fork_topic', { parent: 'nope', child: 'x' })).text).toMatch(/does not exist/);
+  });
+
+  it('audits every call with shape and digest, never raw values', async () => {
+    await call(acme, 'send_message', { chat: 'tg:1', text: 'the launch code is 0000-SWORDFISH' });
+    const [row] = gated.audit.query({ tenant: 'acme', limit: 1 });
+    expect(row!.tool).toBe('send_message');
+    expect(JSON.parse(row!.args_shape)).toEqual({ chat: 'string', text: 'string' });
+    expect(row!.args_digest).toMatch(/^[0-9a-f]{64}$/);
+    const dump = JSON.stringify(gated.db.prepare('SELECT * FROM audit').all());
+    expect(dump).not.toContain('SWORDFISH');
+  });
+});
