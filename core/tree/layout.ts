@@ -40,7 +40,8 @@ export function canHoldChild(parent: TenantPath | ''): boolean {
 
 /**
  * Splits a path relative to the tenants folder into the tenant that owns it and the rest. The owner is the longest
- * prefix of valid tenant segments (root has no children; depth capped). `rest` is empty when the path IS a tenant
+ * prefix of valid tenant segments (root has no children; depth capped; `grants` and `allowlist` inside a tenant are
+ * its files, never children). `rest` is empty when the path IS a tenant
  * folder. `tenant` is '' when the path is the tenants folder itself or a top-level non-tenant entry.
  */
 export function splitTreePath(relative: string): { tenant: TenantPath | ''; rest: string[] } {
@@ -51,7 +52,8 @@ export function splitTreePath(relative: string): { tenant: TenantPath | ''; rest
     i < segments.length &&
     owner.length < MAX_DEPTH &&
     segmentProblem(segments[i]!) === null &&
-    canHoldChild(owner.join('/'))
+    canHoldChild(owner.join('/')) &&
+    !(owner.length > 0 && OPERATOR_FILES.has(segments[i]!))
   ) {
     owner.push(segments[i]!);
     i++;

@@ -1,0 +1,158 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../core/log.js';
+import { TenantRegistry } from '../../../core/tree/registry.js';
+import { makeTree, persona, type Fixture } from './fixture.js';
+
+let fx: Fixture;
+afterEach(() => fx?.cleanup());
+
+function setup(files: Record<string, string | null>) {
+  fx = makeTree(files);
+  const reg = new TenantRegistry(fx.dir, silentLogger());
+  const events: string[] = [];
+  reg.on('changed', (p) => events.push(`changed ${p}`));
+  reg.on('removed', (p) => events.push(`removed ${p}`));
+  reg.loadAll();
+  return { reg, events };
+}
+
+const grantsOf = (reg: TenantRegistry, t: string) => reg.config(t)?.grants.map((r) => r.text) ?? null;
+
+describe('TenantRegistry', () => {
+  it('loads a valid tree and announces every tenant', () => {
+    const { reg, events } = setup({
+      'root/PERSONA.md': persona('name: Root'),
+      'acme/grants': '!issue_token\n',
+      'acme/support/triage': null,
+    });
+    expect(reg.list().map((s) => [s.path, s.config?.tier, s.errors.length])).toEqual([
+      ['acme', 1, 0],
+      ['acme/support', 2, 0],
+      ['acme/support/triage', 2, 0],
+      ['root', 0, 0],
+    ]);
+    expect(events).toEqual(['changed acme', 'changed acme/support', 'changed acme/support/triage', 'changed root']);
+    expect(reg.errors()).toEqual([]);
+    expect(reg.get('nope')).toBeUndefined();
+    expect(reg.config('nope')).toBeNull();
+  });
+
+  it('keeps the last good config when a file breaks, and restores when it is fixed', () => {
+    const { reg, events } = setup({ 'acme/grants': '!issue_token\n' });
+    const good = reg.config('acme');
+    events.length = 0;
+
+    fx.write('acme/grants', '!issue_token\nsend_message(chat=\n');
+    reg.reload('acme');
+    const broken = reg.get('acme')!;
+    expect(broken.config).toBe(good);
+    expect(broken.errors).toMatchObject([{ file: fx.at('acme/grants'), line: 2 }]);
+    expect(reg.errors()).toEqual(broken.errors);
+    expect(events).toEqual(['changed acme']);
+
+    // Same broken content again: nothing changed, no event.
+    reg.reload('acme');
+    expect(events).toEqual(['changed acme']);
+
+    fx.write('acme/grants', 'reply\n');
+    reg.reload('acme');
+    expect(reg.get('acme')!.errors).toEqual([]);
+    expect(grantsOf(reg, 'acme')).toEqual(['reply']);
+    expect(events).toEqual(['changed acme', 'changed acme']);
+  });
+
+  it('a tenant that never had a good config has config null, until it is fixed', () => {
+    const { reg } = setup({ 'acme/PERSONA.md': '---\nnmae: x\n---\n', beta: null });
+    expect(reg.get('acme')).toMatchObject({ path: 'acme', config: null, errors: [{ line: 2 }] });
+    expect(reg.config('beta')).not.toBeNull();
+    fx.write('acme/PERSONA.md', persona('name: x'));
+    reg.refresh();
+    expect(reg.config('acme')?.persona.frontmatter).toEqual({ name: 'x' });
+  });
+
+  it('removing a folder removes its whole subtree, deepest first', () => {
+    const { reg, events } = setup({ 'acme/support/triage': null, 'acme/sales': null, beta: null });
+    events.length = 0;
+    fx.rm('acme/support');
+    reg.refresh('acme');
+    expect(events).toEqual(['removed acme/support/triage', 'removed acme/support']);
+    expect(reg.list().map((s) => s.path)).toEqual(['acme', 'acme/sales', 'beta']);
+
+    events.length = 0;
+    fx.rm('acme');
+    reg.refresh('acme');
+    expect(events).toEqual(['removed acme/sales', 'removed acme']);
+  });
+
+  it('a tenant folder replaced by a symlink is removed, with an error, and comes back when fixed', () => {
+    const { reg, events } = setup({ 'acme/team/grants': 'reply\n', 'real/x': null });
+    events.length = 0;
+    fx.rm('acme');
+    fx.symlink(fx.at('real'), 'acme');
+    reg.refresh('acme');
+    expect(events).toEqual(['removed acme/team', 'removed acme']);
+    expect(reg.errors()).toEqual([{ file: fx.at('acme'), line: 0, message: expect.stringMatching(/symlink/) }]);
+
+    fx.rm('acme');
+    fx.mkdir('acme');
+    reg.refresh('acme');
+    expect(reg.errors()).toEqual([]);
+    expect(reg.config('acme')).not.toBeNull();
+  });
+
+  it('tree errors of a subtree are replaced by its re-scan, others are kept', () => {
+    const { reg } = setup({ 'acme/Bad': null, 'beta/Worse': null });
+    expect(reg.errors().map((e) => e.file)).toEqual([fx.at('acme/Bad'), fx.at('beta/Worse')]);
+    fx.rm('acme/Bad');
+    reg.refresh('acme');
+    expect(reg.errors().map((e) => e.file)).toEqual([fx.at('beta/Worse')]);
+  });
+
+  it('reload of an unknown tenant finds it (mkdir then edit)', () => {
+    const { reg, events } = setup({ acme: null });
+    events.length = 0;
+    fx.write('acme/sales/grants', 'reply\n');
+    reg.reload('acme/sales');
+    expect(events).toEqual(['changed acme/sales']);
+    expect(grantsOf(reg, 'acme/sales')).toEqual(['reply']);
+  });
+
+  it('the new config is visible inside the changed listener', () => {
+    const { reg } = setup({ 'acme/grants': 'reply\n' });
+    const seen: (string[] | null)[] = [];
+    reg.on('changed', (p) => seen.push(grantsOf(reg, p)));
+    fx.write('acme/grants', '!reply\n');
+    reg.reload('acme');
+    expect(seen).toEqual([['!reply']]);
+  });
+
+  it('a throwing listener neither stops other listeners nor the refresh', () => {
+    const { reg } = setup({ acme: null });
+    const seen: string[] = [];
+    reg.on('changed', () => {
+      throw new Error('boom');
+    });
+    reg.on('changed', (p) => seen.push(p));
+    fx.mkdir('beta');
+    fx.mkdir('gamma');
+    expect(() => reg.refresh()).not.toThrow();
+    expect(seen).toEqual(['beta', 'gamma']);
+  });
+
+  it('ancestorConfigs: nearest first, null when an ancestor never had a good config (fail closed)', () => {
+    const { reg } = setup({ 'root/PERSONA.md': persona('name: R'), 'acme/grants': '!like\n', 'acme/support/triage': null });
+    expect(reg.ancestorConfigs('acme/support/triage')!.map((c) => c.path)).toEqual(['acme/support', 'acme', 'root']);
+    expect(reg.ancestorConfigs('root')).toEqual([]);
+
+    fx.write('acme/grants', '(\n'); // broken after a good load: last good denies still apply
+    reg.reload('acme');
+    expect(reg.ancestorConfigs('acme/support')!.map((c) => c.path)).toEqual(['acme', 'root']);
+    expect(reg.ancestorConfigs('acme/support')![0]!.grants.map((r) => r.text)).toEqual(['!like']);
+
+    const fresh = new TenantRegistry(fx.dir, silentLogger()); // never good from the start
+    fresh.loadAll();
+    expect(fresh.config('acme')).toBeNull();
+    expect(fresh.ancestorConfigs('acme/support')).toBeNull();
+    expect(fresh.ancestorConfigs('acme/support/triage')).toBeNull();
+  });
+});
