@@ -12,6 +12,7 @@ import { SocketListener } from './listener.js';
 import { PolicyCache } from './policy.js';
 import { GatedStore } from './store.js';
 import type { RunContext } from './tools/tool.js';
+import type { TurnResult } from '../core/turn.js';
 
 export interface GatedOptions {
   tenantsDir: string;
@@ -138,16 +139,18 @@ export class Gated {
     tenant: TenantPath,
     run: RunContext | null,
     socketPath: string,
-    extra: { owner?: { uid: number; gid: number }; mode?: number },
+    extra: { owner?: { uid: number; gid: number }; mode?: number; onSubmit?: (result: TurnResult) => void },
   ): SocketListener {
     const log = this.log.child({ tenant, run: run?.id });
     return new SocketListener({
       socketPath,
       maxConnections: this.options.maxConnectionsPerSocket ?? DEFAULTS.maxConnectionsPerSocket,
-      ...extra,
+      owner: extra.owner,
+      mode: extra.mode,
       log,
       session: {
         log,
+        onSubmit: extra.onSubmit,
         maxFrameBytes: this.options.maxFrameBytes ?? DEFAULTS.maxFrameBytes,
         env: () => this.callEnv(tenant, run, log),
       },
@@ -185,11 +188,12 @@ export class Gated {
   async openRunSocket(
     tenant: TenantPath,
     run: RunContext,
-    owner?: { uid: number; gid: number },
+    options: { owner?: { uid: number; gid: number }; onSubmit?: (result: TurnResult) => void } = {},
   ): Promise<{ socketPath: string; close(): Promise<void> }> {
     if (!this.registry.config(tenant)) throw new Error(`tenant ${tenant} has no valid configuration`);
     const socketPath = runSocketPath(this.options.dataDir, tenant, run.id);
-    const listener = this.listener(tenant, run, socketPath, { owner, mode: owner ? 0o600 : 0o660 });
+    const { owner, onSubmit } = options;
+    const listener = this.listener(tenant, run, socketPath, { owner, mode: owner ? 0o600 : 0o660, onSubmit });
     await listener.listen();
     this.runSockets.set(run.id, { tenant, listener });
     return {

@@ -2,6 +2,7 @@
 // nothing the client sends can change it. Tool schemas and the tools/list answer come from the shared policy.
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { SubmitTurnRequestSchema, type TurnResult } from '../core/turn.js';
 import type { Socket } from 'node:net';
 import { SocketTransport } from '../core/socket-transport.js';
 import type { Logger } from '../core/log.js';
@@ -14,6 +15,8 @@ export interface SessionDeps {
   env(): CallEnv;
   log: Logger;
   maxFrameBytes: number;
+  /** Run sockets only: receives the runner's `warren/submit_turn` report. */
+  onSubmit?: (result: TurnResult) => void;
 }
 
 export class Session {
@@ -32,6 +35,13 @@ export class Session {
     this.server.setRequestHandler(CallToolRequestSchema, (request) =>
       callTool(deps.env(), request.params.name, request.params.arguments ?? {}),
     );
+    const onSubmit = deps.onSubmit;
+    if (onSubmit) {
+      this.server.setRequestHandler(SubmitTurnRequestSchema, (request) => {
+        onSubmit(request.params);
+        return {};
+      });
+    }
     // The SDK does not tie the protocol's life to the socket's: do it here, both ways.
     this.server.onclose = () => this.finish();
     this.server.onerror = (error) => deps.log.debug({ err: error }, 'protocol error');

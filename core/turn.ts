@@ -1,0 +1,57 @@
+// The contract between the gateway and the in-container agent runner: what a turn looks like on the runner's stdin,
+// and what the runner reports back to gated with the `warren/submit_turn` request on its run socket. It is a
+// protocol method, not a tool: agents never see it in tools/list and cannot call it through the grant-checked path.
+import { z } from 'zod';
+
+export const SUBMIT_TURN_METHOD = 'warren/submit_turn';
+export const TURN_VERSION = 1;
+export const MAX_RESULT_CHARS = 64 * 1024;
+
+export const TurnMessageSchema = z.object({
+  id: z.number().int(),
+  kind: z.enum(['chat', 'delegation', 'escalation', 'result']),
+  sender: z.string(),
+  chat: z.string().nullable(),
+  text: z.string(),
+  at: z.string(),
+});
+export type TurnMessage = z.infer<typeof TurnMessageSchema>;
+
+export const TurnInputSchema = z.object({
+  version: z.literal(TURN_VERSION),
+  tenant: z.string(),
+  run: z.string(),
+  topic: z.string(),
+  /** Harness session state of this topic to resume (e.g. a Claude Code session id), if any. */
+  session: z.string().nullable(),
+  harness: z.enum(['script', 'claude-code']),
+  model: z.string().nullable(),
+  /** The scripted harness's rules (PERSONA.md frontmatter `script:`), validated by the harness. */
+  script: z.unknown().optional(),
+  messages: z.array(TurnMessageSchema).min(1),
+  /** Secrets for this run: set in the harness's environment in memory, never written to a file. */
+  env: z.record(z.string(), z.string()).default({}),
+});
+export type TurnInput = z.infer<typeof TurnInputSchema>;
+
+export const TurnResultSchema = z.object({
+  status: z.enum(['ok', 'error']),
+  result: z.string().max(MAX_RESULT_CHARS),
+  /** Session state to resume next time on this topic. */
+  session: z.string().max(1024).nullable().optional(),
+});
+export type TurnResult = z.infer<typeof TurnResultSchema>;
+
+export const SubmitTurnRequestSchema = z.object({
+  method: z.literal(SUBMIT_TURN_METHOD),
+  params: TurnResultSchema,
+});
+
+/** Where things are inside an agent container. */
+export const CONTAINER_PATHS = {
+  socket: '/run/gated/gated.sock',
+  persona: '/etc/warren/PERSONA.md',
+  skills: '/etc/warren/skills',
+  home: '/home/node',
+  runner: '/opt/warren/runner/main.js',
+} as const;
