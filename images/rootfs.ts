@@ -110,7 +110,7 @@ export function mirrorHostPath(root: string, hostPath: string, depth = 0): numbe
     }
     if (!st.isDirectory()) throw new Error(`${next} is not a directory`);
     if (!existsOrLink(inRoot)) {
-      mkdirSync(inRoot);
+      mkdirSync(inRoot, { recursive: true });
       chmodSync(inRoot, 0o755);
     }
     current = next;
