@@ -209,8 +209,22 @@ function argumentProblem(args: Record<string, unknown>): string | null {
   return null;
 }
 
-/** Decides one call. Pure apart from `ctx.isRoutedChat`; never throws on any arguments. */
+/** Decides one call. Pure apart from `ctx.isRoutedChat`; never throws: anything unexpected is a denial. */
 export function decide(
+  compiled: CompiledRules,
+  tool: string,
+  args: Record<string, unknown> | undefined,
+  ctx: DecisionContext,
+): Decision {
+  try {
+    return decideUnguarded(compiled, tool, args, ctx);
+  } catch {
+    // e.g. arguments with a throwing getter: nothing legitimate gets here, and nothing gets through.
+    return { allowed: false, rule: null, reason: 'the grant check could not evaluate this call, so it is refused' };
+  }
+}
+
+function decideUnguarded(
   compiled: CompiledRules,
   tool: string,
   args: Record<string, unknown> | undefined,

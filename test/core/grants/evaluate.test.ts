@@ -171,6 +171,13 @@ describe('decide', () => {
     expect(decide(compiled, 'x', [] as unknown as Record<string, unknown>, NO_ROUTES).allowed).toBe(false);
     expect(decide(compiled, 'x', 'str' as unknown as Record<string, unknown>, NO_ROUTES).allowed).toBe(false);
     expect(decide(compiled, 42 as unknown as string, {}, NO_ROUTES).allowed).toBe(false);
+    const hostile = Object.defineProperty({}, 'chat', {
+      enumerable: true,
+      get() {
+        throw new Error('boom');
+      },
+    });
+    expect(decide(compiled, 'send_message', hostile, NO_ROUTES)).toMatchObject({ allowed: false, rule: null });
   });
 
   it('uses the literal-value index without losing wildcard or earlier rules', () => {
