@@ -1,7 +1,7 @@
 // The fixed shape of a tenant folder: which names are operator files, which are reserved, and the size/depth caps.
 // Shared by the scanner, the loader and the watcher so the three never disagree about what a path means.
 import * as path from 'node:path';
-import { RESERVED_NAMES, ROOT, segmentProblem, type TenantPath } from '../tenant-path.js';
+import { RESERVED_NAMES, ROOT, segmentProblem, tenantPathProblem, type TenantPath } from '../tenant-path.js';
 
 export const PERSONA_FILE = 'PERSONA.md';
 export const GRANTS_FILE = 'grants';
@@ -59,4 +59,18 @@ export function splitTreePath(relative: string): { tenant: TenantPath | ''; rest
     i++;
   }
   return { tenant: owner.join('/'), rest: segments.slice(i) };
+}
+
+/**
+ * Why `tenant` can never be a folder of this tree, or null: an invalid path, deeper than MAX_DEPTH, or a child named
+ * like one of its parent's operator files (`acme/grants` is acme's grants file, not a tenant).
+ */
+export function treePathProblem(tenant: TenantPath): string | null {
+  const problem = tenantPathProblem(tenant);
+  if (problem) return problem;
+  const segments = tenant.split('/');
+  if (segments.length > MAX_DEPTH) return `tenant tree is deeper than ${MAX_DEPTH} levels`;
+  const file = segments.slice(1).find((s) => OPERATOR_FILES.has(s));
+  if (file) return `"${file}" inside a tenant is its ${file} file, never a child tenant`;
+  return null;
 }

@@ -7,17 +7,17 @@ import { parseAllowlist, type AllowlistEntry } from '../allowlist.js';
 import type { ConfigError } from '../config-error.js';
 import { parseGrants } from '../grants/parse.js';
 import type { Rule } from '../grants/types.js';
-import { tenantPathProblem, tierOf, type TenantPath } from '../tenant-path.js';
+import { tierOf, type TenantPath } from '../tenant-path.js';
 import {
   ALLOWLIST_FILE,
   GRANTS_FILE,
   isHidden,
-  MAX_DEPTH,
   PERSONA_FILE,
   SKILL_FILE,
   SKILLS_DIR,
   skillNameProblem,
   tenantDir,
+  treePathProblem,
 } from './layout.js';
 import { emptyPersona, parsePersona, type Persona } from './persona.js';
 import { describe, isCode, readOperatorFile } from './read-file.js';
@@ -35,12 +35,9 @@ export interface LoadResult {
  */
 export function tenantFolderProblem(tenantsDir: string, tenant: TenantPath): ConfigError | null {
   const root = path.resolve(tenantsDir);
-  const problem = tenantPathProblem(tenant);
+  const problem = treePathProblem(tenant);
   if (problem) return { file: path.join(root, tenant), line: 0, message: `not a tenant: ${problem}` };
   const segments = tenant.split('/');
-  if (segments.length > MAX_DEPTH) {
-    return { file: tenantDir(root, tenant), line: 0, message: `tenant tree is deeper than ${MAX_DEPTH} levels` };
-  }
   let dir = root;
   for (const segment of segments) {
     dir = path.join(dir, segment);

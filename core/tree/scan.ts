@@ -3,8 +3,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ConfigError } from '../config-error.js';
-import { ROOT, segmentProblem, tenantPathProblem, type TenantPath } from '../tenant-path.js';
-import { HOME_DIR, isHidden, MAX_DEPTH, OPERATOR_FILES, SKILLS_DIR, tenantDir } from './layout.js';
+import { ROOT, segmentProblem, type TenantPath } from '../tenant-path.js';
+import { HOME_DIR, isHidden, MAX_DEPTH, OPERATOR_FILES, SKILLS_DIR, tenantDir, treePathProblem } from './layout.js';
 import { describe, isCode } from './read-file.js';
 
 /**
@@ -47,7 +47,7 @@ export function scanTree(tenantsDir: string, under?: TenantPath): ScanResult {
 }
 
 function scanSubtree(root: string, under: TenantPath, out: ScanResult): void {
-  if (tenantPathProblem(under) !== null || under.split('/').length > MAX_DEPTH) return; // not a tenant: nothing below
+  if (treePathProblem(under) !== null) return; // never a tenant folder: nothing below
   const segments = under.split('/');
   // Every ancestor must still be a real folder; otherwise the subtree is gone (the ancestor's scan reports why).
   let dir = root;

@@ -67,7 +67,12 @@ export async function watchTree(registry: TenantRegistry, opts: WatchOptions = {
   const debounceMs = opts.debounceMs ?? 50;
   const maxWaitMs = opts.maxWaitMs ?? 500;
   // Watch the real folder so chokidar's paths and ours agree even when the operator's tenants path is a symlink.
-  const root = fs.realpathSync(registry.tenantsDir);
+  let root: string;
+  try {
+    root = fs.realpathSync(registry.tenantsDir);
+  } catch (err) {
+    throw new Error(`cannot watch tenants folder ${registry.tenantsDir}: ${(err as Error).message}`);
+  }
   const rel = (p: string) => path.relative(root, path.resolve(root, p));
 
   let full = false;

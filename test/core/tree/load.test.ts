@@ -126,9 +126,10 @@ describe('loadTenant: every bad input is a ConfigError with file and line', () =
     ['acme/home', /reserved/],
     ['acme/../etc', /./],
     ['missing', /does not exist/],
+    ['acme/grants', /never a child tenant/],
     [Array.from({ length: 17 }, () => 'a').join('/'), /deeper than 16/],
   ])('refuses tenant path %s', (tenant, message) => {
-    fx = makeTree({ 'root/child': null, acme: null });
+    fx = makeTree({ 'root/child': null, 'acme/grants': null });
     const { config, errors } = loadTenant(fx.dir, tenant);
     expect(config).toBeNull();
     expect(errors).toHaveLength(1);

@@ -89,6 +89,9 @@ describe('scanTree', () => {
       errors: [{ file: fx.at('link'), line: 0, message: expect.stringMatching(/symlink/), owner: 'link' }],
     });
     expect(scanTree(fx.dir, 'root/x')).toEqual({ tenants: [], errors: [] });
+    fx.mkdir('acme/grants/inner'); // acme's (broken) grants file, never a tenant, whichever way it is reached
+    expect(scanTree(fx.dir, 'acme/grants')).toEqual({ tenants: [], errors: [] });
+    expect(scanTree(fx.dir).tenants).not.toContain('acme/grants');
   });
 
   it('reports a missing tenants folder', () => {
