@@ -4,8 +4,8 @@ import type { Tier } from '../tenant-path.js';
 import { parseRuleText } from './parse.js';
 import type { ArgPredicate, Rule } from './types.js';
 
-/** Every tool gated serves. */
-export const ALL_TOOLS: readonly string[] = Object.freeze([
+/** Tier 1 (worlds) may call these by default. Kept apart from ALL_TOOLS so a new tool is never a world default by accident. */
+const TIER1_TOOLS: readonly string[] = Object.freeze([
   'send_message',
   'reply',
   'like',
@@ -28,10 +28,13 @@ export const ALL_TOOLS: readonly string[] = Object.freeze([
   'list_groups',
 ]);
 
+/** Every tool gated serves (a new tool is added here, and to a tier's defaults only deliberately). */
+export const ALL_TOOLS: readonly string[] = Object.freeze([...TIER1_TOOLS]);
+
 /** The default rules of each tier, as text. */
 export const TIER_DEFAULT_TEXT: Readonly<Record<Tier, readonly string[]>> = Object.freeze({
   0: Object.freeze(['*']),
-  1: ALL_TOOLS,
+  1: TIER1_TOOLS,
   2: Object.freeze([
     'reply',
     'like',
