@@ -1,9 +1,11 @@
 // Key rotation: move every stored value to a fresh key without ever having a moment where a value cannot be opened.
-//   1. write the key file with the old key(s) and the new one, the new one current   (atomic replace)
+//   1. write the key file with the old key and the new one, the new one current   (atomic replace)
 //   2. re-seal every row under the new key and bind the store to it                  (one transaction)
 //   3. write the key file with only the new key                                       (atomic replace)
 // Rows name their key id, so the mixed states between steps open fine. A key file holding more than one key means
 // a rotation was interrupted: running rotate again finishes that one instead of starting another.
+// Steps 1-2 and step 3 each run holding the database write lock, and re-read the key file under it: two rotations
+// started at once serialise instead of overwriting each other's key file (which could drop a key rows still use).
 import { SecretsError } from './errors.js';
 import { currentKey, makeKeyring, newKeyEntry } from './keyring.js';
 import { readKeyFile, writeKeyFile } from './key-source.js';
@@ -38,34 +40,40 @@ export interface RotateResult {
 
 export function rotate(opts: RotateOptions): RotateResult {
   const hooks = opts.hooks ?? {};
-  let ring = readKeyFile(opts.keyFile);
-  // The store re-reads the key file on every operation, so it sees what each step wrote.
-  const store = SecretStore.open(opts.dbFile, () => readKeyFile(opts.keyFile));
+  const load = () => readKeyFile(opts.keyFile);
+  const store = SecretStore.open(opts.dbFile, load);
   try {
-    const from = [...new Set([...store.keyUsage().keys(), ...(store.boundKeyId() ? [store.boundKeyId()!] : [])])].sort();
-    const resumed = ring.keys.size > 1;
-    if (!resumed) {
-      const fresh = newKeyEntry(opts.now);
-      ring = makeKeyring([...ring.keys.values(), fresh], fresh.id, ring.source);
-      writeKeyFile(opts.keyFile, ring, { beforeCommit: () => hooks.beforeKeyFileCommit?.('key-file-both') });
-      hooks.afterStep?.('key-file-both');
-    }
-    const target = currentKey(ring);
-
-    const resealed = store.reseal({ onRow: hooks.onRow });
+    const step12 = store.exclusive(() => {
+      let ring = load();
+      store.check(ring);
+      const bound = store.boundKeyId();
+      const from = [...new Set([...store.keyUsage().keys(), ...(bound ? [bound] : [])])].sort();
+      const resumed = ring.keys.size > 1;
+      if (!resumed) {
+        const fresh = newKeyEntry(opts.now);
+        ring = makeKeyring([...ring.keys.values(), fresh], fresh.id, ring.source);
+        writeKeyFile(opts.keyFile, ring, { beforeCommit: () => hooks.beforeKeyFileCommit?.('key-file-both') });
+        hooks.afterStep?.('key-file-both');
+      }
+      const resealed = store.reseal({ keyring: ring, onRow: hooks.onRow });
+      return { from, resumed, resealed, target: currentKey(ring) };
+    });
     hooks.afterStep?.('resealed');
 
-    // Only drop the old keys once nothing refers to them (a writer holding a stale keyring is refused by the binding).
-    const usage = store.keyUsage();
-    const stale = [...usage.keys()].filter((id) => id !== target.id);
-    if (stale.length > 0 || store.boundKeyId() !== target.id) {
-      throw new SecretsError(`rotation could not finish: rows are still sealed under ${stale.join(', ')}; run "warren secrets rotate" again`);
-    }
-    writeKeyFile(opts.keyFile, makeKeyring([target], target.id, ring.source), {
-      beforeCommit: () => hooks.beforeKeyFileCommit?.('key-file-new'),
+    const { target } = step12;
+    store.exclusive(() => {
+      // Only drop the old keys once nothing refers to them; a writer holding a stale keyring is refused by the binding.
+      const ring = load();
+      const stale = [...store.keyUsage().keys()].filter((id) => id !== target.id);
+      if (ring.current !== target.id || stale.length > 0 || store.boundKeyId() !== target.id) {
+        throw new SecretsError(`rotation could not finish (the key file or the store changed meanwhile); run "warren secrets rotate" again`);
+      }
+      writeKeyFile(opts.keyFile, makeKeyring([target], target.id, ring.source), {
+        beforeCommit: () => hooks.beforeKeyFileCommit?.('key-file-new'),
+      });
     });
     hooks.afterStep?.('key-file-new');
-    return { from, to: target.id, resealed, resumed };
+    return { from: step12.from, to: target.id, resealed: step12.resealed, resumed: step12.resumed };
   } finally {
     store.close();
   }

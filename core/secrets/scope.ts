@@ -60,10 +60,23 @@ export function resolveScope<T>(
   return { byName: new Map([...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), missing, rejected: [...rejected].sort() };
 }
 
-/** Opens and resolves the secrets `tenant` sees (optionally narrowed by `only`). Throws if any of them cannot open. */
+/**
+ * Resolves the secrets `tenant` sees (optionally narrowed by `only`) and opens exactly those: shadowed definitions and
+ * names outside `only` are never decrypted. Throws if a value that is handed out cannot be opened.
+ */
 export function resolveSecrets(store: SecretStore, tenant: TenantPath, only?: readonly string[]): Resolution<string> {
   const chain = scopeChain(tenant);
-  return resolveScope(store.openAt(chain), chain, only);
+  const defined = new Map(chain.map((t) => [t, new Map(store.list(t).map((i) => [i.name, i] as const))]));
+  const meta = resolveScope(defined, chain, only);
+  const byName = new Map<string, Resolved<string>>();
+  const missing = [...meta.missing];
+  for (const [name, r] of meta.byName) {
+    const value = store.get(r.definedAt, name);
+    // Deleted between list and get: absent, exactly as if it had never been there.
+    if (value !== undefined) byName.set(name, { ...r, value });
+    else if (only) missing.push(name);
+  }
+  return { byName, missing, rejected: meta.rejected };
 }
 
 export interface EffectiveOptions {

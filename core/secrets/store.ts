@@ -65,6 +65,8 @@ interface Row {
 }
 
 export interface ResealOptions {
+  /** The keyring to use (default: the store's). */
+  keyring?: Keyring;
   /** Test hook: called after each row is re-sealed inside the transaction (throwing rolls everything back). */
   onRow?: (index: number) => void;
 }
@@ -185,25 +187,12 @@ export class SecretStore {
     return rows.map(toInfo);
   }
 
-  /** Opens every secret defined directly at any of `tenants`: tenant -> name -> value. */
-  openAt(tenants: readonly TenantPath[]): Map<TenantPath, Map<string, string>> {
-    const ring = this.keyring();
-    const out = new Map<TenantPath, Map<string, string>>();
-    const stmt = this.db.prepare('SELECT * FROM secrets WHERE tenant = ?');
-    for (const t of tenants) {
-      const values = new Map<string, string>();
-      for (const row of stmt.all(t) as Row[]) values.set(row.name, this.openRow(row, ring));
-      out.set(t, values);
-    }
-    return out;
-  }
-
   /**
    * Re-seals every row under the keyring's current key and binds the store to it, in ONE transaction: either every
    * row moves or none does. Returns how many rows were re-sealed.
    */
   reseal(opts: ResealOptions = {}): number {
-    const ring = this.keyring();
+    const ring = opts.keyring ?? this.keyring();
     const target = currentKey(ring);
     return this.db
       .transaction((): number => {
@@ -221,6 +210,14 @@ export class SecretStore {
         return rows.length;
       })
       .immediate();
+  }
+
+  /**
+   * Runs `fn` holding the database write lock (BEGIN IMMEDIATE), so no other warren process writes, binds or rotates
+   * meanwhile. Rotation does its key file writes under it. Throwing rolls back the database part.
+   */
+  exclusive<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
   }
 
   /** Key ids the rows are sealed under, with counts (for `rotate` and diagnostics). */

@@ -130,6 +130,23 @@ describe('rotate', () => {
     store.close();
   });
 
+  it('rotations that complete while another is between steps make it stop without dropping a key', () => {
+    const inner: ReturnType<typeof rotate>[] = [];
+    const hooks = {
+      afterStep: (s: string) => {
+        if (s !== 'resealed') return;
+        inner.push(rotate({ keyFile, dbFile })); // finishes the outer one's rotation…
+        inner.push(rotate({ keyFile, dbFile })); // …and starts and finishes another
+      },
+    };
+    expect(() => rotate({ keyFile, dbFile, hooks })).toThrow(/run "warren secrets rotate" again/);
+    expect(inner.map((r) => r.resumed)).toEqual([true, false]);
+    expect([...readKeyFile(keyFile).keys.keys()]).toEqual([inner[1]!.to]);
+    expect(readAllFromDisk()).toEqual(expected);
+    expect(rotate({ keyFile, dbFile }).from).toEqual([inner[1]!.to]);
+    expect(readAllFromDisk()).toEqual(expected);
+  });
+
   it('refuses to rotate with the wrong key file and changes nothing', () => {
     const other = newKeyEntry();
     const otherFile = path.join(dir, 'other.key');

@@ -99,3 +99,25 @@ describe('effectiveSecrets on a real store', () => {
     expect(resolveSecrets(store, 'acme/support', ['ZENDESK', 'NOPE']).missing).toEqual(['NOPE']);
   });
 });
+
+describe('resolveSecrets opens only what it hands out', () => {
+  it('ignores a damaged shadowed or unrequested row, refuses a damaged one it would hand out', async () => {
+    const { default: Database } = await import('better-sqlite3');
+    const dir = tempDir();
+    const file = path.join(dir, 'secrets.db');
+    const keys = ring();
+    const store = SecretStore.open(file, keys);
+    store.set('acme', 'SHARED', 'acme-shared');
+    store.set('acme/support', 'SHARED', 'support-shared');
+    store.set('acme/support', 'OTHER', 'other-value');
+    const db = new Database(file);
+    db.prepare(`UPDATE secrets SET tag = randomblob(16) WHERE tenant = 'acme' AND name = 'SHARED'`).run();
+    db.prepare(`UPDATE secrets SET tag = randomblob(16) WHERE tenant = 'acme/support' AND name = 'OTHER'`).run();
+    db.close();
+    expect(effectiveSecrets(store, 'acme/support', ['SHARED'])).toEqual(new Map([['SHARED', 'support-shared']]));
+    expect(() => effectiveSecrets(store, 'acme/support')).toThrow(/failed authentication/);
+    expect(() => effectiveSecrets(store, 'acme/sales')).toThrow(/failed authentication/);
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
