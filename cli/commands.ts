@@ -19,4 +19,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
   tenants: lazy('list tenants, their tiers and any configuration errors', () => import('../gated/cli/tenants.js')),
   images: lazy('build the agent container image (offline by default) or show its tag', () => import('../images/cli.js')),
   secrets: lazy('manage sealed per-tenant secrets', () => import('../core/secrets/cli.js')),
+  up: lazy('run gated and the gateway together (the main job)', () => import('../gateway/cli/up.js')),
+  send: lazy('send a message to a tenant', () => import('../gateway/cli/send.js')),
+  messages: lazy("read a tenant's replies and messages", () => import('../gateway/cli/messages.js')),
+  chat: lazy('chat with a tenant in the terminal (needs warren up)', () => import('../gateway/cli/chat.js')),
 };

@@ -20,7 +20,7 @@ function descendantGuard(ctx: ToolContext, group: string): string | null {
 }
 
 function parseOne(text: string, tenant: TenantPath): Rule {
-  if (/[\r\n#]/.test(text)) throw new ToolError('a rule is a single line without comments');
+  if (/[\r\n]/.test(text)) throw new ToolError('a rule is a single line');
   const { rules, errors } = parseGrants(text, '<rule>', tenant);
   if (errors.length > 0) throw new ToolError(`invalid rule: ${errors.map((e) => e.message).join('; ')}`);
   if (rules.length !== 1) throw new ToolError('give exactly one rule');

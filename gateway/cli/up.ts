@@ -1,0 +1,24 @@
+// `warren up`: gated and the gateway together, in the foreground, on embedded defaults.
+import { parse, type Command } from '../../cli/command.js';
+import { Warren } from '../warren.js';
+
+const command: Command = {
+  summary: 'run gated and the gateway together (the main job)',
+  usage: `Usage: warren up [--tenants DIR] [--data DIR]
+
+Starts gated (one socket per tenant) and the gateway (queue, containers, HTTP API on 127.0.0.1:7380), builds the
+agent image offline if it is missing, and runs until SIGINT/SIGTERM. Settings: see docs/gateway.md.`,
+  async run(argv, common) {
+    parse(argv, {}, false);
+    const warren = await Warren.start({ tenantsDir: common.tenants, dataDir: common.data });
+    process.stderr.write(`warren is up: ${warren.gated.sockets().size} tenant socket(s), API ${warren.url ?? 'off'}\n`);
+    process.stderr.write(`try: npx warren chat acme   (or: npx warren send acme "hello")\n`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await warren.stop();
+    return 0;
+  },
+};
+export default command;

@@ -1,0 +1,67 @@
+// The gateway's settings: embedded defaults, overridable by environment variables. One place, so an operator can
+// read every knob in docs/gateway.md and in this file.
+import { createHash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../images/build.js';
+import { DEFAULT_LIMITS, DEFAULT_MAXIMA, type ResolvedLimits } from './limits.js';
+
+export interface GatewayConfig {
+  /** Names this installation on a shared Docker daemon; containers are labelled with it. */
+  instance: string;
+  maxConcurrentContainers: number;
+  image: string | null;
+  /** Host folder mounted read-only at /opt/warren (holds runner/main.js). */
+  runnerDir: string;
+  defaultHarness: 'script' | 'claude-code';
+  defaultLimits: ResolvedLimits;
+  maxLimits: ResolvedLimits;
+  /** How often the queue is looked at even without a wake-up (messages written by other processes). */
+  pollMs: number;
+  http: { host: string; port: number };
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number >= ${min}, got "${raw}"`);
+  return n;
+}
+
+/** A stable instance name derived from the data folder, so a restart recognises its own containers. */
+export function defaultInstance(dataDir: string): string {
+  let real = dataDir;
+  try {
+    real = realpathSync(dataDir);
+  } catch {
+    // not created yet: the path as given is stable enough
+  }
+  return `w${createHash('sha256').update(real).digest('hex').slice(0, 12)}`;
+}
+
+export function gatewayConfig(dataDir: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const harness = env.WARREN_DEFAULT_HARNESS ?? 'script';
+  if (harness !== 'script' && harness !== 'claude-code') {
+    throw new Error(`WARREN_DEFAULT_HARNESS must be "script" or "claude-code", got "${harness}"`);
+  }
+  return {
+    instance: env.WARREN_INSTANCE ?? defaultInstance(dataDir),
+    maxConcurrentContainers: int(env, 'MAX_CONCURRENT_CONTAINERS', 4, 1),
+    image: env.WARREN_AGENT_IMAGE ?? null,
+    runnerDir: env.WARREN_RUNNER_DIR ?? join(packageRoot(), 'dist', 'agent'),
+    defaultHarness: harness,
+    defaultLimits: {
+      ...DEFAULT_LIMITS,
+      memory_mb: int(env, 'WARREN_MEMORY_MB', DEFAULT_LIMITS.memory_mb, 1),
+      timeout_s: int(env, 'WARREN_TIMEOUT_S', DEFAULT_LIMITS.timeout_s, 1),
+    },
+    maxLimits: {
+      ...DEFAULT_MAXIMA,
+      memory_mb: int(env, 'WARREN_MAX_MEMORY_MB', DEFAULT_MAXIMA.memory_mb, 1),
+      timeout_s: int(env, 'WARREN_MAX_TIMEOUT_S', DEFAULT_MAXIMA.timeout_s, 1),
+    },
+    pollMs: int(env, 'WARREN_POLL_MS', 250, 10),
+    http: { host: env.WARREN_HTTP_HOST ?? '127.0.0.1', port: int(env, 'WARREN_HTTP_PORT', 7380, 0) },
+  };
+}

@@ -1,0 +1,44 @@
+// Inbound messages: validated, then stored before anything else happens. Every channel (HTTP, `warren send`,
+// later chat adapters) goes through acceptMessage.
+import { z } from 'zod';
+import { canonicalChat } from '../core/grants/canonical.js';
+import { parseTenantPath } from '../core/tenant-path.js';
+import type { TenantRegistry } from '../core/tree/registry.js';
+import type { GatedStore } from '../gated/store.js';
+import { MAX_TEXT } from '../gated/tools/messaging.js';
+import { TOPIC } from '../gated/tools/topics.js';
+
+export const InboundSchema = z
+  .object({
+    tenant: z.string().min(1).max(1024),
+    text: z.string().min(1).max(MAX_TEXT),
+    topic: z.string().regex(TOPIC, 'topic names use lowercase letters, digits and "_.:-"').default('main'),
+    sender: z.string().min(1).max(128).regex(/^[^\s]+$/, 'sender has no spaces').default('operator'),
+    chat: z.string().min(1).max(256).optional(),
+  })
+  .strict();
+export type Inbound = z.input<typeof InboundSchema>;
+
+export class InboundError extends Error {}
+
+/** Stores a message for a tenant and returns its id; throws InboundError with a reason a sender can act on. */
+export function acceptMessage(store: GatedStore, registry: TenantRegistry, input: unknown): { id: number; tenant: string; chat: string } {
+  const parsed = InboundSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new InboundError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+  }
+  const m = parsed.data;
+  let tenant: string;
+  try {
+    tenant = parseTenantPath(m.tenant);
+  } catch (error) {
+    throw new InboundError((error as Error).message);
+  }
+  const state = registry.get(tenant);
+  if (!state) throw new InboundError(`no tenant ${tenant} (create tenants/${tenant}/ first)`);
+  if (!state.config) throw new InboundError(`tenant ${tenant} has no valid configuration; see "warren tenants"`);
+  const chat = canonicalChat(m.chat ?? `local:${m.sender}`);
+  if (!chat) throw new InboundError('chat is empty');
+  const id = store.addMessage({ tenant, topic: m.topic, kind: 'chat', chat, sender: m.sender, text: m.text });
+  return { id, tenant, chat };
+}

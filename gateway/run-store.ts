@@ -1,0 +1,174 @@
+// Runs, leases and the messages they claim, in DATA/warren.db. Starting a turn (lease + run + claim) and finishing
+// one (status + effects + lease release) are each one transaction, so a crash leaves either all or none of it.
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../core/db.js';
+import { nowIso } from '../core/warren-db.js';
+import type { TurnMessage } from '../core/turn.js';
+import type { ClaimedMessage, DelegationRef, Effect, Outcome } from './turn-plan.js';
+
+export const MAX_MESSAGES_PER_TURN = 50;
+
+export interface StartedRun {
+  id: string;
+  tenant: string;
+  topic: string;
+  attempt: number;
+  depth: number;
+  chat: string | null;
+  messages: (TurnMessage & ClaimedMessage)[];
+}
+
+interface MessageRow {
+  id: number;
+  kind: ClaimedMessage['kind'];
+  chat: string | null;
+  sender: string;
+  text: string;
+  depth: number;
+  ref: string | null;
+  created_at: string;
+  interrupted: number;
+}
+
+export class RunStore {
+  private readonly s;
+
+  constructor(
+    readonly db: Db,
+    readonly instance: string,
+  ) {
+    const p = (sql: string) => db.prepare(sql);
+    this.s = {
+      pendingTopics: p(`SELECT tenant, topic, MIN(id) AS first FROM messages WHERE run IS NULL
+                        GROUP BY tenant, topic ORDER BY first LIMIT 200`),
+      leaseCount: p(`SELECT COUNT(*) AS n FROM leases`),
+      leaseFor: p(`SELECT run FROM leases WHERE tenant = ? AND topic = ?`),
+      insertLease: p(`INSERT INTO leases (run, instance, tenant, topic, acquired_at) VALUES (?, ?, ?, ?, ?)`),
+      deleteLease: p(`DELETE FROM leases WHERE run = ?`),
+      deleteInstanceLeases: p(`DELETE FROM leases WHERE instance = ?`),
+      pending: p(`SELECT id, kind, chat, sender, text, depth, ref, created_at, interrupted FROM messages
+                  WHERE tenant = ? AND topic = ? AND run IS NULL ORDER BY id LIMIT ${MAX_MESSAGES_PER_TURN}`),
+      claim: p(`UPDATE messages SET run = ? WHERE id = ? AND run IS NULL`),
+      insertRun: p(`INSERT INTO runs (id, instance, tenant, topic, status, attempt, depth, chat, started_at)
+                    VALUES (@id, @instance, @tenant, @topic, 'running', @attempt, @depth, @chat, @started_at)`),
+      setContainer: p(`UPDATE runs SET container = ? WHERE id = ?`),
+      finishRun: p(`UPDATE runs SET status = ?, result = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'`),
+      claimed: p(`SELECT id, kind, chat, ref FROM messages WHERE run = ? ORDER BY id`),
+      delegation: p(`SELECT id, kind, from_tenant, from_topic FROM delegations WHERE id = ?`),
+      finishDelegation: p(`UPDATE delegations SET status = ?, result = ?, finished_at = ? WHERE id = ? AND status = 'queued'`),
+      insertReply: p(`INSERT INTO outbox (tenant, topic, kind, chat, text, run, created_at) VALUES (?, ?, 'reply', ?, ?, ?, ?)`),
+      insertResult: p(`INSERT INTO messages (tenant, topic, kind, sender, text, depth, ref, created_at)
+                       VALUES (?, ?, 'result', ?, ?, 0, ?, ?)`),
+      upsertSession: p(`INSERT INTO topics (tenant, topic, parent, session, created_at) VALUES (?, ?, NULL, ?, ?)
+                        ON CONFLICT (tenant, topic) DO UPDATE SET session = excluded.session`),
+      inFlight: p(`SELECT id, tenant, topic, attempt, chat FROM runs WHERE instance = ? AND status = 'running'`),
+      requeueMessages: p(`UPDATE messages SET run = NULL, interrupted = interrupted + 1 WHERE run = ?`),
+      dropRunOutbox: p(`DELETE FROM outbox WHERE run = ? AND delivered_at IS NULL`),
+      markRun: p(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?`),
+      runningIds: p(`SELECT id FROM runs WHERE instance = ? AND status = 'running'`),
+    };
+  }
+
+  /** Topics with messages no run has claimed yet, oldest first. */
+  pendingTopics(): { tenant: string; topic: string }[] {
+    return this.s.pendingTopics.all() as { tenant: string; topic: string }[];
+  }
+
+  /**
+   * Takes a container slot and the topic's lock, records the run and claims the topic's pending messages — or does
+   * nothing (null) when the cap is reached, the topic is busy, or nothing is pending.
+   */
+  tryStart(tenant: string, topic: string, maxConcurrent: number): StartedRun | null {
+    const start = this.db.transaction((): StartedRun | null => {
+      if ((this.s.leaseCount.get() as { n: number }).n >= maxConcurrent) return null;
+      if (this.s.leaseFor.get(tenant, topic)) return null;
+      const rows = this.s.pending.all(tenant, topic) as MessageRow[];
+      if (rows.length === 0) return null;
+      const id = `run_${randomUUID()}`;
+      const now = nowIso();
+      this.s.insertLease.run(id, this.instance, tenant, topic, now);
+      const attempt = 1 + Math.max(...rows.map((r) => r.interrupted));
+      const depth = Math.max(...rows.map((r) => r.depth));
+      const chat = [...rows].reverse().find((r) => r.chat)?.chat ?? null;
+      this.s.insertRun.run({ id, instance: this.instance, tenant, topic, attempt, depth, chat, started_at: now });
+      for (const r of rows) this.s.claim.run(id, r.id);
+      return {
+        id,
+        tenant,
+        topic,
+        attempt,
+        depth,
+        chat,
+        messages: rows.map((r) => ({ id: r.id, kind: r.kind, sender: r.sender, chat: r.chat, text: r.text, at: r.created_at, ref: r.ref })),
+      };
+    });
+    return start.immediate();
+  }
+
+  setContainer(runId: string, containerId: string): void {
+    this.s.setContainer.run(containerId, runId);
+  }
+
+  delegationsFor(messages: readonly ClaimedMessage[]): Map<string, DelegationRef> {
+    const out = new Map<string, DelegationRef>();
+    for (const m of messages) {
+      if (!m.ref || out.has(m.ref)) continue;
+      const d = this.s.delegation.get(m.ref) as DelegationRef | undefined;
+      if (d) out.set(m.ref, d);
+    }
+    return out;
+  }
+
+  /** Records the outcome and carries out its effects, then frees the slot; all at once. */
+  finish(run: { id: string; tenant: string; topic: string }, outcome: Outcome, effects: readonly Effect[]): void {
+    const now = nowIso();
+    this.db.transaction(() => {
+      const changed = this.s.finishRun.run(
+        outcome.status,
+        outcome.status === 'done' ? outcome.text : null,
+        outcome.status === 'failed' ? outcome.text : null,
+        now,
+        run.id,
+      ).changes;
+      if (changed > 0) {
+        this.applyEffects(run, effects, now);
+        if (outcome.status === 'done' && outcome.session) this.s.upsertSession.run(run.tenant, run.topic, outcome.session, now);
+      }
+      this.s.deleteLease.run(run.id);
+    })();
+  }
+
+  private applyEffects(run: { id: string; tenant: string; topic: string }, effects: readonly Effect[], now: string): void {
+    for (const e of effects) {
+      if (e.type === 'reply') this.s.insertReply.run(run.tenant, run.topic, e.chat, e.text, run.id, now);
+      else {
+        this.s.finishDelegation.run(e.status, e.text, now, e.delegation);
+        this.s.insertResult.run(e.to, e.topic, run.tenant, e.text, e.delegation, now);
+      }
+    }
+  }
+
+  /** Runs of this instance that were in flight when it stopped. */
+  inFlight(): { id: string; tenant: string; topic: string; attempt: number; chat: string | null }[] {
+    return this.s.inFlight.all(this.instance) as { id: string; tenant: string; topic: string; attempt: number; chat: string | null }[];
+  }
+
+  claimedBy(runId: string): ClaimedMessage[] {
+    return this.s.claimed.all(runId) as ClaimedMessage[];
+  }
+
+  /** Puts an interrupted run's messages back in the queue and discards what it had not yet committed. */
+  requeue(runId: string): void {
+    this.db.transaction(() => {
+      this.s.dropRunOutbox.run(runId);
+      this.s.requeueMessages.run(runId);
+      this.s.markRun.run('requeued', 'interrupted by a gateway restart; queued again', nowIso(), runId);
+      this.s.deleteLease.run(runId);
+    })();
+  }
+
+  /** Leases this instance held before it stopped are void: no run of it is live yet. */
+  clearInstanceLeases(): void {
+    this.s.deleteInstanceLeases.run(this.instance);
+  }
+}

@@ -1,0 +1,204 @@
+// The turn loop: pending messages -> a lease -> a run socket -> one container -> the outcome and its effects.
+// Start-up reconciles first: this instance's orphan containers are removed and interrupted turns re-queued once.
+import { realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import type { Logger } from '../core/log.js';
+import { tierOf } from '../core/tenant-path.js';
+import { TURN_VERSION, type TurnInput, type TurnResult } from '../core/turn.js';
+import type { TenantConfig } from '../core/tree/types.js';
+import type { Gated } from '../gated/broker.js';
+import type { GatewayConfig } from './config.js';
+import { containerSpec } from './container-spec.js';
+import { runContainer, type RunResult } from './docker-runner.js';
+import { resolveLimits, type ResolvedLimits } from './limits.js';
+import { resolveMounts } from './mount-allowlist.js';
+import { removeContainersExcept } from './reconcile-containers.js';
+import type { RunStore, StartedRun } from './run-store.js';
+import { planEffects, recoveryFor, turnOutcome, type RunEnd } from './turn-plan.js';
+
+export interface TurnLoopDeps {
+  gated: Gated;
+  docker: Docker;
+  runs: RunStore;
+  config: GatewayConfig;
+  image: string;
+  tenantsDir: string;
+  dataDir: string;
+  log: Logger;
+  /** The secrets a run of `tenant` receives (issue: secrets); none when absent. */
+  secretsFor?: (tenant: string, only: readonly string[] | undefined) => Record<string, string>;
+  /** Called when a run ends (tests and the benchmark observe turns through it). */
+  onRunEnd?: (run: StartedRun, outcome: ReturnType<typeof turnOutcome>) => void;
+}
+
+/** The container user; run sockets are owned by it so they can stay 0600. */
+const AGENT_OWNER = { uid: 1000, gid: 1000 };
+
+export class TurnLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private wakePending = false;
+  private stopped = false;
+  private readonly active = new Map<string, Promise<void>>();
+
+  constructor(private readonly deps: TurnLoopDeps) {}
+
+  async start(): Promise<void> {
+    await this.reconcile();
+    this.timer = setInterval(() => this.schedule(), this.deps.config.pollMs);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** Look at the queue soon (coalesced): called when a message arrives or a run ends. */
+  wake(): void {
+    if (this.wakePending || this.stopped) return;
+    this.wakePending = true;
+    setImmediate(() => {
+      this.wakePending = false;
+      this.schedule();
+    });
+  }
+
+  activeRuns(): string[] {
+    return [...this.active.keys()];
+  }
+
+  /** Stops taking new turns and waits for the ones running (each bounded by its own timeout). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await Promise.allSettled(this.active.values());
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const { runs, config, gated } = this.deps;
+    for (const { tenant, topic } of runs.pendingTopics()) {
+      if (this.active.size >= config.maxConcurrentContainers) return;
+      if (!gated.registry.get(tenant)) continue; // messages for a tenant that is not (yet) in the tree wait
+      let started: StartedRun | null;
+      try {
+        started = runs.tryStart(tenant, topic, config.maxConcurrentContainers);
+      } catch (error) {
+        this.deps.log.error({ err: error, tenant, topic }, 'could not start a turn');
+        continue;
+      }
+      if (!started) continue;
+      const run = started;
+      const done = this.runTurn(run)
+        .catch((error: unknown) => this.deps.log.error({ err: error, run: run.id }, 'turn failed unexpectedly'))
+        .finally(() => {
+          this.active.delete(run.id);
+          this.wake();
+        });
+      this.active.set(run.id, done);
+    }
+  }
+
+  private async runTurn(run: StartedRun): Promise<void> {
+    const { gated, runs, config, log: baseLog } = this.deps;
+    const log = baseLog.child({ run: run.id, tenant: run.tenant, topic: run.topic });
+    const tenantConfig = gated.registry.config(run.tenant);
+    let limits: ResolvedLimits = config.defaultLimits;
+    let submitted: TurnResult | null = null;
+    let exit: RunResult | null = null;
+    let startError: string | null = null;
+    let socket: { socketPath: string; close(): Promise<void> } | null = null;
+    try {
+      if (!tenantConfig) throw new Error(`tenant ${run.tenant} has no valid configuration`);
+      const resolved = resolveLimits(tenantConfig.persona.frontmatter.limits, config.defaultLimits, config.maxLimits);
+      limits = resolved.limits;
+      for (const w of resolved.warnings) log.warn({ tenant: run.tenant }, `PERSONA.md ${w}`);
+      socket = await gated.openRunSocket(
+        run.tenant,
+        { id: run.id, topic: run.topic, chat: run.chat, depth: run.depth },
+        { owner: process.getuid?.() === 0 ? AGENT_OWNER : undefined, onSubmit: (r) => (submitted = r) },
+      );
+      const spec = this.containerOptions(run, tenantConfig, socket.socketPath, limits, log);
+      log.info({ attempt: run.attempt, messages: run.messages.length }, 'turn starting');
+      exit = await runContainer(this.deps.docker, spec, {
+        stdin: JSON.stringify(this.turnInput(run, tenantConfig)) + '\n',
+        timeoutMs: limits.timeout_s * 1000,
+        log,
+      });
+      runs.setContainer(run.id, exit.containerId);
+    } catch (error) {
+      startError = (error as Error).message;
+      log.error({ err: error }, 'turn could not run');
+    } finally {
+      await socket?.close().catch(() => undefined);
+    }
+    const end: RunEnd = { submitted, exit, startError, limits };
+    const outcome = turnOutcome(end);
+    const effects = planEffects(run.tenant, run.messages, runs.delegationsFor(run.messages), outcome);
+    runs.finish(run, outcome, effects);
+    log.info({ status: outcome.status, exit }, 'turn finished');
+    this.deps.onRunEnd?.(run, outcome);
+  }
+
+  private turnInput(run: StartedRun, tenant: TenantConfig): TurnInput {
+    const fm = tenant.persona.frontmatter;
+    const env = this.deps.secretsFor?.(run.tenant, fm.env) ?? {};
+    return {
+      version: TURN_VERSION,
+      tenant: run.tenant,
+      run: run.id,
+      topic: run.topic,
+      session: this.deps.gated.store.topic(run.tenant, run.topic)?.session ?? null,
+      harness: fm.harness ?? this.deps.config.defaultHarness,
+      model: fm.model ?? null,
+      script: fm.script,
+      messages: run.messages.map(({ id, kind, sender, chat, text, at }) => ({ id, kind, sender, chat, text, at })),
+      env,
+    };
+  }
+
+  private containerOptions(
+    run: StartedRun,
+    tenant: TenantConfig,
+    socketPath: string,
+    limits: ResolvedLimits,
+    log: Logger,
+  ): Docker.ContainerCreateOptions {
+    const { config } = this.deps;
+    const tenantDir = realpathSync(tenant.dir);
+    const mounts = resolveMounts(tenant.persona.frontmatter.mounts, {
+      forbidden: [this.deps.tenantsDir, this.deps.dataDir],
+    });
+    for (const d of mounts.denied) log.warn({ tenant: run.tenant }, `extra mount refused: ${d}`);
+    for (const e of mounts.errors) log.warn({ file: e.file, line: e.line }, `mount allowlist: ${e.message}`);
+    return containerSpec({
+      instance: config.instance,
+      tenant: run.tenant,
+      runId: run.id,
+      image: this.deps.image,
+      tenantDir,
+      homeDir: join(tenantDir, 'home'),
+      socketPath: realpathSync(socketPath),
+      runnerDir: realpathSync(config.runnerDir),
+      limits,
+      extraMounts: mounts.mounts,
+      env: { WARREN_TENANT: run.tenant, WARREN_TIER: String(tierOf(run.tenant)), WARREN_RUN: run.id },
+    });
+  }
+
+  /** Start-up: nothing of this instance is running yet, so every container of it is an orphan. */
+  private async reconcile(): Promise<void> {
+    const { runs, docker, log } = this.deps;
+    runs.clearInstanceLeases();
+    const removed = await removeContainersExcept(docker, this.deps.config.instance, [], log);
+    if (removed.length) log.warn({ removed: removed.length }, 'removed orphan containers of this instance');
+    for (const run of runs.inFlight()) {
+      if (recoveryFor(run) === 'requeue') {
+        runs.requeue(run.id);
+        log.warn({ run: run.id, tenant: run.tenant }, 'turn interrupted by a restart: queued again');
+      } else {
+        const claimed = runs.claimedBy(run.id);
+        const outcome = { status: 'failed' as const, text: 'the agent was interrupted twice by a gateway restart; send the message again' };
+        runs.finish(run, outcome, planEffects(run.tenant, claimed, runs.delegationsFor(claimed), outcome));
+        log.error({ run: run.id, tenant: run.tenant }, 'turn interrupted twice: failed');
+      }
+    }
+  }
+}

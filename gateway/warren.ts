@@ -1,0 +1,128 @@
+// `warren up` as a library: gated and the gateway in one process, sharing one database. The entry point and the
+// tests both start warren through here.
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import Docker from 'dockerode';
+import type { Db } from '../core/db.js';
+import { logger as makeLogger, type Logger } from '../core/log.js';
+import { openWarrenDb } from '../core/warren-db.js';
+import { Gated } from '../gated/broker.js';
+import { ensureAgentImage } from '../images/build.js';
+import { gatewayConfig, type GatewayConfig } from './config.js';
+import { createHttpApi, listen } from './http.js';
+import { GATEWAY_MIGRATIONS } from './migrations.js';
+import { ensureOperatorToken } from './operator-token.js';
+import { OutboxView } from './outbox-view.js';
+import { RunStore } from './run-store.js';
+import { TurnLoop, type TurnLoopDeps } from './turns.js';
+
+export interface WarrenOptions {
+  tenantsDir: string;
+  dataDir: string;
+  env?: NodeJS.ProcessEnv;
+  log?: Logger;
+  docker?: Docker;
+  /** Serve the HTTP API (default true). */
+  http?: boolean;
+  onRunEnd?: TurnLoopDeps['onRunEnd'];
+  secretsFor?: TurnLoopDeps['secretsFor'];
+  redactorFor?: (tenant: string) => ((text: string) => string) | undefined;
+}
+
+export interface GatewayInfo {
+  pid: number;
+  url: string | null;
+  instance: string;
+}
+
+export function gatewayInfoPath(dataDir: string): string {
+  return join(dataDir, 'gateway.json');
+}
+
+export class Warren {
+  private constructor(
+    readonly config: GatewayConfig,
+    readonly db: Db,
+    readonly gated: Gated,
+    readonly runs: RunStore,
+    readonly loop: TurnLoop,
+    readonly outbox: OutboxView,
+    readonly url: string | null,
+    private readonly http: Server | null,
+    private readonly dataDir: string,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(options: WarrenOptions): Promise<Warren> {
+    const log = options.log ?? makeLogger('warren');
+    const config = gatewayConfig(options.dataDir, options.env);
+    const docker = options.docker ?? new Docker();
+    try {
+      await docker.ping();
+    } catch (error) {
+      throw new Error(`Docker is not reachable (${(error as Error).message}); run scripts/ensure-docker, or start dockerd`);
+    }
+    if (!existsSync(join(config.runnerDir, 'runner', 'main.js'))) {
+      throw new Error(`the agent runner is not built (${config.runnerDir}/runner/main.js is missing); run "npm run build"`);
+    }
+    const image =
+      config.image ??
+      (await ensureAgentImage({ docker, progress: (m: string) => log.info({ component: 'images' }, m) })).tag;
+
+    const db = openWarrenDb(options.dataDir, GATEWAY_MIGRATIONS);
+    const token = ensureOperatorToken(options.dataDir);
+    const gated = await Gated.start({
+      tenantsDir: options.tenantsDir,
+      dataDir: options.dataDir,
+      db,
+      log: log.child({ component: 'gated' }),
+      redactorFor: options.redactorFor,
+    });
+    const runs = new RunStore(db, config.instance);
+    const loop = new TurnLoop({
+      gated,
+      docker,
+      runs,
+      config,
+      image,
+      tenantsDir: options.tenantsDir,
+      dataDir: options.dataDir,
+      log: log.child({ component: 'turns' }),
+      onRunEnd: options.onRunEnd,
+      secretsFor: options.secretsFor,
+    });
+    const outbox = new OutboxView(db);
+    let http: Server | null = null;
+    let url: string | null = null;
+    if (options.http !== false) {
+      http = createHttpApi({
+        token,
+        store: gated.store,
+        registry: gated.registry,
+        outbox,
+        log: log.child({ component: 'http' }),
+        onAccepted: () => loop.wake(),
+        activeRuns: () => loop.activeRuns().length,
+      });
+      const address = await listen(http, config.http.host, config.http.port);
+      url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    }
+    await loop.start();
+    const info: GatewayInfo = { pid: process.pid, url, instance: config.instance };
+    writeFileSync(gatewayInfoPath(options.dataDir), JSON.stringify(info) + '\n', { mode: 0o600 });
+    log.info({ url, instance: config.instance, image, tenants: gated.sockets().size }, 'warren is up');
+    return new Warren(config, db, gated, runs, loop, outbox, url, http, options.dataDir, log);
+  }
+
+  async stop(): Promise<void> {
+    const closed = new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
+    this.http?.closeAllConnections(); // SSE streams would otherwise hold close() open
+    await closed;
+    await this.loop.stop();
+    await this.gated.stop();
+    this.db.close();
+    rmSync(gatewayInfoPath(this.dataDir), { force: true });
+    this.log.info('warren stopped');
+  }
+}
