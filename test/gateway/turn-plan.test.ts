@@ -1,0 +1,65 @@
+// The turn loop's pure decisions, by table.
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS } from '../../gateway/limits.js';
+import { planEffects, recoveryFor, turnOutcome, type RunEnd } from '../../gateway/turn-plan.js';
+
+const base: RunEnd = { submitted: null, exit: { exitCode: 0, timedOut: false, oomKilled: false }, startError: null, limits: DEFAULT_LIMITS };
+
+describe('turnOutcome', () => {
+  const cases: [string, Partial<RunEnd>, string, RegExp][] = [
+    ['submitted ok', { submitted: { status: 'ok', result: 'hi', session: 's' } }, 'done', /^hi$/],
+    ['submitted ok beats a non-zero exit', { submitted: { status: 'ok', result: 'hi' }, exit: { exitCode: 1, timedOut: false, oomKilled: false } }, 'done', /^hi$/],
+    ['submitted error', { submitted: { status: 'error', result: 'bad script' } }, 'failed', /could not finish this turn: bad script/],
+    ['could not start', { exit: null, startError: 'no image' }, 'failed', /could not be started: no image/],
+    ['out of memory', { exit: { exitCode: 137, timedOut: false, oomKilled: true } }, 'failed', /ran out of memory \(limit 1024 MB\)/],
+    ['out of time', { exit: { exitCode: 137, timedOut: true, oomKilled: false } }, 'failed', /ran out of time \(limit 600 s\)/],
+    ['crashed', { exit: { exitCode: 3, timedOut: false, oomKilled: false } }, 'failed', /exit code 3/],
+    ['silent exit 0', {}, 'failed', /without reporting a result/],
+  ];
+  for (const [name, end, status, text] of cases) {
+    it(name, () => {
+      const o = turnOutcome({ ...base, ...end });
+      expect(o.status).toBe(status);
+      expect(o.text).toMatch(text);
+    });
+  }
+});
+
+describe('planEffects', () => {
+  const delegations = new Map([
+    ['dlg_1', { id: 'dlg_1', kind: 'delegate' as const, from_tenant: 'acme', from_topic: 'main' }],
+    ['dlg_2', { id: 'dlg_2', kind: 'escalate' as const, from_tenant: 'acme/support', from_topic: 'ops' }],
+  ]);
+
+  it('replies to the last chat of the turn', () => {
+    const e = planEffects('acme', [
+      { id: 1, kind: 'chat', chat: 'tg:1', ref: null },
+      { id: 2, kind: 'chat', chat: 'tg:2', ref: null },
+    ], delegations, { status: 'done', text: 'ok', session: null });
+    expect(e).toEqual([{ type: 'reply', chat: 'tg:2', text: 'ok' }]);
+  });
+
+  it('carries results back to each delegator once, and marks failures', () => {
+    const e = planEffects('acme/support', [
+      { id: 1, kind: 'delegation', chat: null, ref: 'dlg_1' },
+      { id: 2, kind: 'delegation', chat: null, ref: 'dlg_1' },
+      { id: 3, kind: 'escalation', chat: null, ref: 'dlg_2' },
+    ], delegations, { status: 'failed', text: 'boom' });
+    expect(e).toEqual([
+      { type: 'result', delegation: 'dlg_1', to: 'acme', topic: 'main', status: 'failed', text: 'work delegated to acme/support (dlg_1) failed: boom' },
+      { type: 'result', delegation: 'dlg_2', to: 'acme/support', topic: 'ops', status: 'failed', text: 'work escalated to acme/support (dlg_2) failed: boom' },
+    ]);
+  });
+
+  it('prefixes failed replies so people can tell them from answers', () => {
+    const [reply] = planEffects('acme', [{ id: 1, kind: 'chat', chat: 'local:ann', ref: null }], delegations, { status: 'failed', text: 'out of time' });
+    expect(reply).toMatchObject({ type: 'reply', text: '⚠ out of time' });
+  });
+});
+
+describe('recoveryFor', () => {
+  it('re-queues a first attempt exactly once and fails a re-run', () => {
+    expect(recoveryFor({ attempt: 1 })).toBe('requeue');
+    expect(recoveryFor({ attempt: 2 })).toBe('fail');
+  });
+});
