@@ -80,13 +80,15 @@ export class SecretStore {
 
   /** Opens (creating if needed) the store and checks that the keyring can open everything in it. */
   static open(file: string, keys: KeyringSource): SecretStore {
+    // Key problems are reported before anything is created on disk.
+    const ring = typeof keys === 'function' ? keys() : keys;
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     // Create the file 0600 before SQLite does; SQLite gives -wal and -shm the same mode.
     closeSync(openSync(file, 'a', 0o600));
     const db = openDb(file, MIGRATIONS);
     const store = new SecretStore(file, db, keys);
     try {
-      store.check();
+      store.check(ring);
     } catch (e) {
       db.close();
       throw e;

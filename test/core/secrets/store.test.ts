@@ -191,3 +191,17 @@ describe('SecretStore', () => {
     for (const v of values) expect(after.includes(Buffer.from(v, 'utf8'))).toBe(false);
   });
 });
+
+describe('SecretStore.open with a failing key source', () => {
+  it('creates nothing on disk', () => {
+    const d = tempDir();
+    const f = path.join(d, 'data', 'secrets.db');
+    expect(() =>
+      SecretStore.open(f, () => {
+        throw new SecretsError('no secrets key');
+      }),
+    ).toThrow('no secrets key');
+    expect(fs.existsSync(path.join(d, 'data'))).toBe(false);
+    fs.rmSync(d, { recursive: true, force: true });
+  });
+});
