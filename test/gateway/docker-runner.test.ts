@@ -185,10 +185,11 @@ describe('runContainer with real Docker', () => {
   });
 
   it('stops then kills a sleeper at the timeout; labels are set while it runs', async () => {
-    // Ignores SIGTERM, so only the kill after the grace period ends it.
+    // Ignores SIGTERM, so only the kill after the grace period ends it. (The timeout leaves node seconds to install
+    // its handler; a SIGTERM before that would end it with 143 and fail the test, not pass it wrongly.)
     const sleeper = "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000);";
     const { runId, options } = spec({ cmd: ['/usr/local/bin/node', '-e', sleeper] });
-    const running = runContainer(docker, options, { stdin: '', timeoutMs: 2_000, stopGraceS: 1, log: silentLogger() });
+    const running = runContainer(docker, options, { stdin: '', timeoutMs: 3_000, stopGraceS: 1, log: silentLogger() });
 
     let seen: Docker.ContainerInfo[] = [];
     while (seen.length === 0) {
@@ -206,7 +207,7 @@ describe('runContainer with real Docker', () => {
   it('a sleeper that honours SIGTERM ends gracefully at the stop, before any kill', async () => {
     const polite = "process.on('SIGTERM', () => process.exit(42)); setInterval(() => {}, 1000);";
     const { runId, options } = spec({ cmd: ['/usr/local/bin/node', '-e', polite] });
-    const result = await runContainer(docker, options, { stdin: '', timeoutMs: 1_000, stopGraceS: 20, log: silentLogger() });
+    const result = await runContainer(docker, options, { stdin: '', timeoutMs: 3_000, stopGraceS: 20, log: silentLogger() });
     expect(result).toMatchObject({ timedOut: true, oomKilled: false, exitCode: 42 });
     expect(await leftovers(runId)).toBe(0);
   });
