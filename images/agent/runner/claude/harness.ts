@@ -1,0 +1,103 @@
+// The claude-code harness: runs the `claude` CLI for one turn with the invocation built in invocation.ts. The MCP
+// config goes to a private temp folder (tmpfs in the container) and is removed afterwards; secrets only ever travel
+// in the child's environment.
+import { spawn } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, isAbsolute, join } from 'node:path';
+import type { TurnInput, TurnResult } from '../../../../core/turn.js';
+import type { RunnerLog } from '../log.js';
+import { buildClaudeInvocation, CLAUDE_COMMAND } from './invocation.js';
+import { parseClaudeOutput } from './output.js';
+
+export const CLAUDE_MISSING =
+  'claude-code harness: the claude CLI is not in this image; build it with the Dockerfile route';
+const MAX_STDOUT_BYTES = 16 * 1024 * 1024;
+const STDERR_TAIL = 2048;
+
+/** The first executable file called `name` on PATH, or null. */
+export function findOnPath(name: string, pathValue: string | undefined): string | null {
+  for (const dir of (pathValue ?? '').split(delimiter)) {
+    if (!dir || !isAbsolute(dir)) continue; // relative PATH entries would depend on the working directory
+    const file = join(dir, name);
+    try {
+      if (!statSync(file).isFile()) continue;
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      /* not here */
+    }
+  }
+  return null;
+}
+
+export interface ClaudeDeps {
+  personaBody: string;
+  socket: string;
+  runner: string;
+  /** The environment the CLI inherits before the turn's env is laid over it. */
+  baseEnv: NodeJS.ProcessEnv;
+  log: RunnerLog;
+  signal?: AbortSignal;
+}
+
+export async function runClaudeHarness(turn: TurnInput, deps: ClaudeDeps): Promise<TurnResult> {
+  const claude = findOnPath(CLAUDE_COMMAND, deps.baseEnv.PATH);
+  if (!claude) return { status: 'error', result: CLAUDE_MISSING };
+  const dir = mkdtempSync(join(tmpdir(), 'warren-claude-'));
+  try {
+    const inv = buildClaudeInvocation(
+      turn,
+      deps.personaBody,
+      { node: process.execPath, runner: deps.runner, socket: deps.socket, mcpConfigFile: join(dir, 'mcp.json') },
+      deps.baseEnv,
+    );
+    writeFileSync(join(dir, 'mcp.json'), JSON.stringify(inv.mcpConfig, null, 2) + '\n', { mode: 0o600 });
+    deps.log.info('starting claude', { claude, resume: turn.session !== null, model: turn.model, envNames: Object.keys(turn.env).length });
+    const run = await spawnCollect(claude, inv.args, inv.env, deps);
+    const parsed = parseClaudeOutput(run.stdout);
+    if (parsed.ok) {
+      deps.log.info('claude finished', { code: run.code, isError: parsed.isError, session: parsed.session !== null });
+      return { status: parsed.isError ? 'error' : 'ok', result: parsed.text, session: parsed.session ?? turn.session };
+    }
+    const how = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.code}`;
+    const tail = run.stderrTail.trim();
+    return {
+      status: 'error',
+      result: `claude-code harness: claude ${how} and gave no usable answer (${parsed.error})${tail ? `: ${tail}` : ''}`,
+      session: turn.session,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface Collected {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderrTail: string;
+}
+
+function spawnCollect(command: string, args: string[], env: Record<string, string>, deps: ClaudeDeps): Promise<Collected> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], signal: deps.signal });
+    const out: Buffer[] = [];
+    let outBytes = 0;
+    let tail = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (outBytes + chunk.length > MAX_STDOUT_BYTES) return; // the answer is a single object; more is noise
+      out.push(chunk);
+      outBytes += chunk.length;
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk); // claude's own diagnostics: logs, like ours
+      tail = (tail + chunk.toString('utf8')).slice(-STDERR_TAIL);
+    });
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.name === 'AbortError') return; // 'close' follows with the signal
+      reject(new Error(`claude-code harness: cannot run ${command}: ${error.code ?? error.message}`));
+    });
+    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderrTail: tail }));
+  });
+}

@@ -1,0 +1,26 @@
+// The prompt Claude Code gets for a turn: the new messages with who sent them and what kind they are. It always starts
+// with a fixed header, so it can never be mistaken for a command-line option.
+import type { TurnInput, TurnMessage } from '../../../../core/turn.js';
+
+const KIND_NOTE: Record<TurnMessage['kind'], string> = {
+  chat: 'chat message',
+  delegation: 'work delegated to you',
+  escalation: 'escalation from a group below you',
+  result: 'result of work you handed off earlier',
+};
+
+export function buildPrompt(turn: Pick<TurnInput, 'tenant' | 'topic' | 'messages'>): string {
+  const n = turn.messages.length;
+  const lines = [`[warren] ${n} new message${n === 1 ? '' : 's'} for ${turn.tenant} on topic "${turn.topic}".`, ''];
+  turn.messages.forEach((m, i) => {
+    const where = m.chat ? ` in chat ${m.chat}` : '';
+    lines.push(`--- message ${i + 1} of ${n}: ${KIND_NOTE[m.kind]} (${m.kind}) from ${m.sender}${where} at ${m.at}`);
+    lines.push(m.text);
+  });
+  lines.push('--- end of messages', '');
+  lines.push(
+    'Your final answer is delivered as the reply to these messages. The warren tools (mcp__warren__*) are your only ' +
+      'way to reach other groups and chats; a call that is not allowed comes back as "denied: ..." with the reason.',
+  );
+  return lines.join('\n');
+}

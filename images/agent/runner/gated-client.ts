@@ -1,0 +1,50 @@
+// The runner's MCP client on the gated socket: the SDK Client over the shared SocketTransport. It makes the script
+// harness's tool calls and sends the turn report (`warren/submit_turn`, a protocol request, not a tool).
+import { connect } from 'node:net';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { SocketTransport } from '../../../core/socket-transport.js';
+import { SUBMIT_TURN_METHOD, type TurnResult } from '../../../core/turn.js';
+import { toolResultText, type ToolCaller, type ToolOutcome } from './tool-caller.js';
+
+export const CLIENT_INFO = { name: 'warren-runner', version: '0.1.0' };
+
+export class GatedClient implements ToolCaller {
+  private constructor(private readonly client: Client) {}
+
+  /** Rejects with a message naming the socket when it cannot be reached or the MCP handshake fails. */
+  static async connect(socketPath: string): Promise<GatedClient> {
+    const socket = connect({ path: socketPath });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', resolve);
+        socket.once('error', reject);
+      });
+    } catch (error) {
+      socket.destroy();
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw new Error(`cannot connect to the gated socket ${socketPath}: ${code}`);
+    }
+    const client = new Client(CLIENT_INFO, { capabilities: {} });
+    try {
+      await client.connect(new SocketTransport(socket));
+    } catch (error) {
+      socket.destroy();
+      throw new Error(`MCP handshake with gated on ${socketPath} failed: ${(error as Error).message}`);
+    }
+    return new GatedClient(client);
+  }
+
+  async call(tool: string, args: Record<string, unknown>): Promise<ToolOutcome> {
+    const result = await this.client.callTool({ name: tool, arguments: args });
+    return { text: toolResultText(result), isError: result.isError === true };
+  }
+
+  async submit(result: TurnResult): Promise<void> {
+    await this.client.request({ method: SUBMIT_TURN_METHOD, params: result }, EmptyResultSchema);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,85 @@
+// The in-container agent runner: `node /opt/warren/runner/main.js` (the image ENTRYPOINT), bundled into one CommonJS
+// file. Two modes:
+//   (no argument)  read one TurnInput on stdin, run its harness, report with `warren/submit_turn` on the gated
+//                  socket. Exit 0 once the report is accepted; 1 when it could not be made; 2 for a bad turn.
+//   bridge         a byte pump between stdio and the gated socket (the MCP server Claude Code launches).
+// stdout and stderr are logs only (and, in bridge mode, stdout is the MCP stream); the result goes to gated.
+import { resolve } from 'node:path';
+import { bridge } from '../../../gated/bridge.js';
+import { CONTAINER_PATHS } from '../../../core/turn.js';
+import { GatedClient } from './gated-client.js';
+import { runnerLog } from './log.js';
+import { personaFile } from './persona.js';
+import { runTurn } from './run-turn.js';
+import { parseTurn, readAll } from './turn-input.js';
+
+const log = runnerLog('runner');
+
+async function main(argv: string[]): Promise<number> {
+  const mode = argv[2];
+  const socket = process.env.WARREN_GATED_SOCKET || CONTAINER_PATHS.socket;
+  if (mode === 'bridge') return bridge(socket, { stdin: process.stdin, stdout: process.stdout });
+  if (mode !== undefined) {
+    log.error(`unknown mode "${mode}": run with no argument (a turn on stdin) or with "bridge"`);
+    return 2;
+  }
+
+  let text: string;
+  try {
+    text = await readAll(process.stdin);
+  } catch (error) {
+    log.error((error as Error).message);
+    return 2;
+  }
+  const parsed = parseTurn(text);
+  if (!parsed.ok) {
+    log.error(parsed.error);
+    return 2;
+  }
+  const turn = parsed.turn;
+  const about = { tenant: turn.tenant, run: turn.run, topic: turn.topic, harness: turn.harness, messages: turn.messages.length };
+  log.info('turn received', about);
+
+  let client: GatedClient;
+  try {
+    client = await GatedClient.connect(socket);
+  } catch (error) {
+    log.error('cannot report this turn', { ...about, err: error });
+    return 1;
+  }
+
+  // A stop request (the gateway's timeout) ends the harness; the turn is still reported, as an error.
+  const abort = new AbortController();
+  const stop = (signal: NodeJS.Signals) => {
+    log.warn('stopping the harness', { signal });
+    abort.abort();
+  };
+  process.once('SIGTERM', stop).once('SIGINT', stop);
+
+  const result = await runTurn(turn, {
+    tools: client,
+    socket,
+    runner: resolve(argv[1] ?? CONTAINER_PATHS.runner),
+    personaFile: personaFile(),
+    log,
+    signal: abort.signal,
+  });
+  try {
+    await client.submit(result);
+  } catch (error) {
+    log.error('gated did not accept the turn report', { ...about, err: error });
+    return 1;
+  } finally {
+    await client.close();
+  }
+  log.info('turn reported', { ...about, status: result.status, chars: result.result.length });
+  return 0;
+}
+
+main(process.argv).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    log.error('runner crashed', { err: error });
+    process.exit(1);
+  },
+);
