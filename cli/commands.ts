@@ -23,4 +23,5 @@ export const COMMANDS: Record<string, CommandEntry> = {
   send: lazy('send a message to a tenant', () => import('../gateway/cli/send.js')),
   messages: lazy("read a tenant's replies and messages", () => import('../gateway/cli/messages.js')),
   chat: lazy('chat with a tenant in the terminal (needs warren up)', () => import('../gateway/cli/chat.js')),
+  egress: lazy("read crackbox's egress log (DNS answers and proxy decisions)", () => import('../crackbox/cli/egress.js')),
 };
