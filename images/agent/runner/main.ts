@@ -48,13 +48,15 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
 
-  // A stop request (the gateway's timeout) ends the harness; the turn is still reported, as an error.
+  // A stop request (the gateway's timeout) ends the harness; the turn is still reported, as an error. Repeated
+  // requests do not cut that report short (the container's stop grace period and SIGKILL bound it).
   const abort = new AbortController();
   const stop = (signal: NodeJS.Signals) => {
+    if (abort.signal.aborted) return;
     log.warn('stopping the harness', { signal });
     abort.abort();
   };
-  process.once('SIGTERM', stop).once('SIGINT', stop);
+  process.on('SIGTERM', stop).on('SIGINT', stop);
 
   const result = await runTurn(turn, {
     tools: client,

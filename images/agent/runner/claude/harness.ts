@@ -6,7 +6,7 @@ import { accessSync, constants, mkdtempSync, rmSync, statSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { TurnInput, TurnResult } from '../../../../core/turn.js';
-import type { RunnerLog } from '../log.js';
+import { runnerLog, type RunnerLog } from '../log.js';
 import { buildClaudeInvocation, CLAUDE_COMMAND } from './invocation.js';
 import { parseClaudeOutput } from './output.js';
 
@@ -14,6 +14,7 @@ export const CLAUDE_MISSING =
   'claude-code harness: the claude CLI is not in this image; build it with the Dockerfile route';
 const MAX_STDOUT_BYTES = 16 * 1024 * 1024;
 const STDERR_TAIL = 2048;
+const MAX_LOG_LINE = 4096;
 
 /** The first executable file called `name` on PATH, or null. */
 export function findOnPath(name: string, pathValue: string | undefined): string | null {
@@ -85,19 +86,35 @@ function spawnCollect(command: string, args: string[], env: Record<string, strin
     const out: Buffer[] = [];
     let outBytes = 0;
     let tail = '';
+    let partial = '';
+    // claude's own diagnostics become log records like ours, one per line.
+    const claudeLog = runnerLog('claude');
+    const logLines = (text: string, flush: boolean) => {
+      const lines = (partial + text).split('\n');
+      partial = flush ? '' : lines.pop()!;
+      for (const line of lines) if (line.trim() !== '') claudeLog.info(line.slice(0, MAX_LOG_LINE));
+      if (partial.length > MAX_LOG_LINE) {
+        claudeLog.info(partial.slice(0, MAX_LOG_LINE));
+        partial = '';
+      }
+    };
     child.stdout.on('data', (chunk: Buffer) => {
       if (outBytes + chunk.length > MAX_STDOUT_BYTES) return; // the answer is a single object; more is noise
       out.push(chunk);
       outBytes += chunk.length;
     });
-    child.stderr.on('data', (chunk: Buffer) => {
-      process.stderr.write(chunk); // claude's own diagnostics: logs, like ours
-      tail = (tail + chunk.toString('utf8')).slice(-STDERR_TAIL);
+    child.stderr.setEncoding('utf8'); // decodes characters split across chunks
+    child.stderr.on('data', (text: string) => {
+      logLines(text, false);
+      tail = (tail + text).slice(-STDERR_TAIL);
     });
     child.on('error', (error: NodeJS.ErrnoException) => {
       if (error.name === 'AbortError') return; // 'close' follows with the signal
       reject(new Error(`claude-code harness: cannot run ${command}: ${error.code ?? error.message}`));
     });
-    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderrTail: tail }));
+    child.on('close', (code, signal) => {
+      logLines('', true);
+      resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderrTail: tail });
+    });
   });
 }
