@@ -11,9 +11,10 @@ import { silentLogger, type Logger } from '../core/log.js';
 import type { TenantPath } from '../core/tenant-path.js';
 import { DEFAULT_TTL_LIMITS, type ResolvedAddressBook, type TtlLimits } from './address-book.js';
 import type { DnsUpstream } from './dns-upstream.js';
-import { decideName, denyAllPolicy, type EgressPolicy } from './egress-policy.js';
+import { decideName, policyOrDenyAll, type EgressPolicy } from './egress-policy.js';
 import { nullSink, type EgressSink } from './egress-log.js';
 import { addressesFor } from './resolver.js';
+import { decodeSafely, frameReader } from './dns-wire.js';
 
 export { Resolver, ResolveError } from './resolver.js';
 
@@ -139,17 +140,15 @@ export class DnsServer {
     socket.on('error', () => socket.destroy());
     socket.setTimeout(this.options.tcpIdleMs ?? 10_000, () => socket.destroy());
     const local = plainAddress(socket.localAddress);
-    let buffered: Buffer = Buffer.alloc(0);
     let pending = 0;
-    socket.on('data', (chunk: Buffer) => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      while (buffered.length >= 2) {
-        const length = buffered.readUInt16BE(0);
-        if (buffered.length < 2 + length) break;
-        const frame = buffered.subarray(2, 2 + length);
-        buffered = buffered.subarray(2 + length);
+    socket.on(
+      'data',
+      frameReader((frame) => {
         // A client that pipelines without reading is cut off rather than allowed to queue unbounded work.
-        if (++pending > 32) return socket.destroy();
+        if (++pending > 32) {
+          socket.destroy();
+          return false;
+        }
         this.answer(frame, local).then(
           (packet) => {
             pending--;
@@ -161,24 +160,14 @@ export class DnsServer {
             this.log.error({ err }, 'dns query failed unexpectedly');
           },
         );
-      }
-    });
+      }),
+    );
   }
 
   /** One query in, the reply to send (or null to drop it). Never throws for any input. */
   async answer(raw: Buffer, localAddress: string): Promise<Packet | null> {
-    let query: DecodedPacket;
-    if (!plausibleCounts(raw)) {
-      this.stats.malformed++;
-      return null;
-    }
-    try {
-      query = dnsPacket.decode(raw);
-    } catch {
-      this.stats.malformed++;
-      return null;
-    }
-    if (query.type !== 'query') {
+    const query = decodeSafely(raw);
+    if (!query || query.type !== 'query') {
       this.stats.malformed++;
       return null;
     }
@@ -222,13 +211,8 @@ export class DnsServer {
         log: { name, allowed: false, rule: 'dns-any', reason: 'ANY queries are refused' },
       };
     }
-    let policy: EgressPolicy;
-    try {
-      policy = this.options.policyFor(tenant);
-    } catch (err) {
-      this.log.error({ err, tenant }, 'policyFor failed; denying');
-      policy = denyAllPolicy(tenant, `its policy could not be loaded (${(err as Error).message})`);
-    }
+    const { policy, error } = policyOrDenyAll(this.options.policyFor, tenant);
+    if (error) this.log.error({ err: error, tenant }, 'policyFor failed; denying');
     const decision = decideName(policy, question.name);
     if (!decision.allowed || !asked.ok) {
       this.stats.denied++;
@@ -275,18 +259,6 @@ export class DnsServer {
   private capTtl(a: Answer): Answer {
     return a.type === 'OPT' ? a : { ...a, ttl: Math.min(a.ttl ?? 0, this.ttl.maxTtlSeconds) };
   }
-}
-
-/**
- * Could the header's section counts fit in the packet at all? dns-packet allocates arrays sized by those counts before
- * it finds out, which makes garbage datagrams cost milliseconds each; this check keeps them at microseconds.
- */
-export function plausibleCounts(raw: Buffer): boolean {
-  if (raw.length < 12) return false;
-  const questions = raw.readUInt16BE(4);
-  const records = raw.readUInt16BE(6) + raw.readUInt16BE(8) + raw.readUInt16BE(10);
-  // A question takes at least 5 bytes (root name, type, class), a resource record at least 11.
-  return 12 + questions * 5 + records * 11 <= raw.length;
 }
 
 /**

@@ -6,6 +6,7 @@ import { createSocket } from 'node:dgram';
 import { connect, isIPv4 } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import type { DecodedPacket, RecordType } from 'dns-packet';
+import { decodeSafely, frameReader } from './dns-wire.js';
 
 export interface UpstreamAddress {
   host: string;
@@ -41,14 +42,6 @@ export function isResponseTo(packet: DecodedPacket, id: number, question: Questi
   if (qs.length !== 1) return false;
   const q = qs[0]!;
   return sameName(q.name, question.name) && q.type === question.type && (q.class ?? 'IN') === 'IN';
-}
-
-function tryDecode(buf: Buffer): DecodedPacket | null {
-  try {
-    return dnsPacket.decode(buf);
-  } catch {
-    return null;
-  }
 }
 
 export interface UpstreamStats {
@@ -112,7 +105,7 @@ export class DnsUpstream {
       }, Math.max(1, deadline - Date.now()));
       socket.on('error', (e) => finish(new UpstreamError(`upstream error: ${e.message}`)));
       socket.on('message', (msg, rinfo) => {
-        const packet = rinfo.address === this.address.host && rinfo.port === this.address.port ? tryDecode(msg) : null;
+        const packet = rinfo.address === this.address.host && rinfo.port === this.address.port ? decodeSafely(msg) : null;
         if (packet && isResponseTo(packet, id, question)) finish(null, packet);
         else this.stats.ignoredResponses++;
       });
@@ -126,7 +119,6 @@ export class DnsUpstream {
     const id = randomInt(0, 0x10000);
     return new Promise<DecodedPacket>((resolve, reject) => {
       const socket = connect({ host: this.address.host, port: this.address.port });
-      let buffered = Buffer.alloc(0);
       let done = false;
       const finish = (error: Error | null, packet?: DecodedPacket) => {
         if (done) return;
@@ -143,17 +135,17 @@ export class DnsUpstream {
       socket.on('error', (e) => finish(new UpstreamError(`upstream TCP error: ${e.message}`)));
       socket.on('close', () => finish(new UpstreamError('upstream closed the TCP connection without an answer')));
       socket.on('connect', () => socket.write(dnsPacket.streamEncode(this.queryPacket(id, question))));
-      socket.on('data', (chunk: Buffer) => {
-        buffered = Buffer.concat([buffered, chunk]);
-        while (buffered.length >= 2) {
-          const length = buffered.readUInt16BE(0);
-          if (buffered.length < 2 + length) return;
-          const packet = tryDecode(buffered.subarray(2, 2 + length));
-          buffered = buffered.subarray(2 + length);
-          if (packet && isResponseTo(packet, id, question)) return finish(null, packet);
+      socket.on(
+        'data',
+        frameReader((frame) => {
+          const packet = decodeSafely(frame);
+          if (packet && isResponseTo(packet, id, question)) {
+            finish(null, packet);
+            return false;
+          }
           this.stats.ignoredResponses++;
-        }
-      });
+        }),
+      );
     });
   }
 }

@@ -85,6 +85,18 @@ export function denyAllPolicy(tenant: TenantPath, why: string): EgressPolicy {
   return { tenant, allows: [], denies: [], base: new Set(), broken: why };
 }
 
+/** The tenant's policy, or a deny-all one (with the error) when building it throws: a bug never opens egress. */
+export function policyOrDenyAll(
+  policyFor: (tenant: TenantPath) => EgressPolicy,
+  tenant: TenantPath,
+): { policy: EgressPolicy; error?: unknown } {
+  try {
+    return { policy: policyFor(tenant) };
+  } catch (error) {
+    return { policy: denyAllPolicy(tenant, `its policy could not be loaded (${(error as Error).message})`), error };
+  }
+}
+
 export function ruleText(policy: EgressPolicy, entry: AllowlistEntry): string {
   return policy.base.has(entry) ? `${entry.text} (base)` : `${entry.text} (${entry.file}:${entry.line})`;
 }

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { silentLogger, type Logger } from '../core/log.js';
 import type { TenantPath } from '../core/tenant-path.js';
 import { plainAddress } from './dns-server.js';
-import { denyAllPolicy, type EgressDecision, type EgressPolicy } from './egress-policy.js';
+import { policyOrDenyAll, type EgressDecision, type EgressPolicy } from './egress-policy.js';
 import { nullSink, type EgressKind, type EgressSink } from './egress-log.js';
 import { checkTarget, denialText, headerSafe, type TargetCheck } from './proxy-target.js';
 import type { Resolver } from './resolver.js';
@@ -147,13 +147,8 @@ export class EgressProxy {
   }
 
   private async check(tenant: TenantPath, host: string, port: number, kind: EgressKind): Promise<TargetCheck> {
-    let policy: EgressPolicy;
-    try {
-      policy = this.options.policyFor(tenant);
-    } catch (err) {
-      this.log.error({ err, tenant }, 'policyFor failed; denying');
-      policy = denyAllPolicy(tenant, `its policy could not be loaded (${(err as Error).message})`);
-    }
+    const { policy, error } = policyOrDenyAll(this.options.policyFor, tenant);
+    if (error) this.log.error({ err: error, tenant }, 'policyFor failed; denying');
     let result: TargetCheck;
     try {
       result = await checkTarget({ ...this.options, policy }, tenant, host, port);

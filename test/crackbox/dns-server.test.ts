@@ -310,7 +310,7 @@ describe('egress log', () => {
 
 describe('plausibleCounts', () => {
   it('rejects headers whose counts cannot fit in the packet', async () => {
-    const { plausibleCounts } = await import('../../crackbox/dns-server.js');
+    const { plausibleCounts } = await import('../../crackbox/dns-wire.js');
     const ok = dnsPacket.encode(query('allowed.test'));
     expect(plausibleCounts(ok)).toBe(true);
     const lying = Buffer.from(ok);

@@ -7,6 +7,7 @@ import {
   deniedAddress,
   denyAllPolicy,
   egressPolicyFor,
+  policyOrDenyAll,
   type AllowlistState,
 } from '../../crackbox/egress-policy.js';
 
@@ -165,5 +166,21 @@ describe('deniedAddress', () => {
   it('finds IP deny entries of the tenant and its ancestors', () => {
     expect(deniedAddress(support, '6.6.6.6')?.rule).toBe('!6.6.6.6 (/t/acme/allowlist:4)');
     expect(deniedAddress(support, '6.6.6.7')).toBeNull();
+  });
+});
+
+describe('policyOrDenyAll', () => {
+  it('passes a policy through', () => {
+    expect(policyOrDenyAll(() => support, 'acme/support')).toEqual({ policy: support });
+  });
+
+  it('turns a failure into a deny-all policy and hands back the error', () => {
+    const boom = new Error('boom');
+    const { policy, error } = policyOrDenyAll(() => {
+      throw boom;
+    }, 'acme');
+    expect(error).toBe(boom);
+    expect(decideConnect(policy, 'api.anthropic.com', 443)).toMatchObject({ allowed: false, rule: 'broken-allowlist' });
+    expect(decideConnect(policy, 'api.anthropic.com', 443).reason).toContain('boom');
   });
 });
