@@ -211,7 +211,7 @@ export class DnsServer {
         log: { name, allowed: false, rule: 'dns-any', reason: 'ANY queries are refused' },
       };
     }
-    const { policy, error } = policyOrDenyAll(this.options.policyFor, tenant);
+    const { policy, error } = policyOrDenyAll((t) => this.options.policyFor(t), tenant);
     if (error) this.log.error({ err: error, tenant }, 'policyFor failed; denying');
     const decision = decideName(policy, question.name);
     if (!decision.allowed || !asked.ok) {

@@ -2,7 +2,7 @@
 // local address the connection arrived on. Every target goes through checkTarget (policy, the tenant's own DNS
 // answers, the address policy); denials are 403s whose body and X-Crackbox-Decision header make clear they come from
 // crackbox and not from the target. Tunnels are spliced with pipe, so streams (SSE, websockets) are not buffered.
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { STATUS_CODES, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { silentLogger, type Logger } from '../core/log.js';
@@ -147,11 +147,12 @@ export class EgressProxy {
   }
 
   private async check(tenant: TenantPath, host: string, port: number, kind: EgressKind): Promise<TargetCheck> {
-    const { policy, error } = policyOrDenyAll(this.options.policyFor, tenant);
+    const { policy, error } = policyOrDenyAll((t) => this.options.policyFor(t), tenant);
     if (error) this.log.error({ err: error, tenant }, 'policyFor failed; denying');
     let result: TargetCheck;
     try {
-      result = await checkTarget({ ...this.options, policy }, tenant, host, port);
+      const deps = { policy, resolver: this.options.resolver, addressProblem: (ip: string) => this.options.addressProblem(ip) };
+      result = await checkTarget(deps, tenant, host, port);
     } catch (err) {
       this.log.error({ err, tenant, host }, 'target check failed; denying');
       result = { ok: false, status: 403, decision: { allowed: false, rule: 'error', reason: 'internal error while checking' } };
@@ -161,9 +162,8 @@ export class EgressProxy {
   }
 
   private denialHead(status: number, decision: EgressDecision, body: string): string {
-    const reason = status === 403 ? 'Forbidden' : status === 502 ? 'Bad Gateway' : status === 504 ? 'Gateway Timeout' : 'Error';
     return (
-      `HTTP/1.1 ${status} ${reason}\r\n` +
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
       `Content-Type: text/plain; charset=utf-8\r\n` +
       `${DECISION_HEADER}: ${status === 403 ? 'denied' : 'error'}\r\n` +
       `${RULE_HEADER}: ${headerSafe(decision.rule)}\r\n` +
