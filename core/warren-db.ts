@@ -108,6 +108,11 @@ export const WARREN_MIGRATIONS: Migration[] = [
       CREATE INDEX audit_decision ON audit (decision, id);
     `,
   },
+  {
+    // The chat a delegation or escalation was made from: its result comes back on that conversation.
+    name: 'core-002-delegation-chat',
+    sql: `ALTER TABLE delegations ADD COLUMN from_chat TEXT;`,
+  },
 ];
 
 export function warrenDbPath(dataDir: string): string {

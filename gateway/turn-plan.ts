@@ -46,11 +46,13 @@ export interface DelegationRef {
   kind: 'delegate' | 'escalate';
   from_tenant: string;
   from_topic: string;
+  /** The conversation the work was handed on from; the result returns on it. */
+  from_chat: string | null;
 }
 
 export type Effect =
   | { type: 'reply'; chat: string; text: string }
-  | { type: 'result'; delegation: string; to: string; topic: string; text: string; status: 'done' | 'failed' };
+  | { type: 'result'; delegation: string; to: string; topic: string; chat: string | null; text: string; status: 'done' | 'failed' };
 
 /**
  * What a finished turn causes: a reply to the chat it answered (if it answered one), and the result carried back to
@@ -78,6 +80,7 @@ export function planEffects(
       delegation: d.id,
       to: d.from_tenant,
       topic: d.from_topic,
+      chat: d.from_chat,
       status: outcome.status,
       text: failed ? `work ${verb} ${tenant} (${d.id}) failed: ${outcome.text}` : `result from ${tenant} (${d.id}): ${outcome.text}`,
     });

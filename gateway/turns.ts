@@ -12,6 +12,7 @@ import type { GatewayConfig } from './config.js';
 import { containerSpec } from './container-spec.js';
 import { runContainer, type RunResult } from './docker-runner.js';
 import { resolveLimits, type ResolvedLimits } from './limits.js';
+import { ensureHome } from './home.js';
 import { resolveMounts } from './mount-allowlist.js';
 import { removeContainersExcept } from './reconcile-containers.js';
 import type { RunStore, StartedRun } from './run-store.js';
@@ -163,6 +164,7 @@ export class TurnLoop {
   ): Docker.ContainerCreateOptions {
     const { config } = this.deps;
     const tenantDir = realpathSync(tenant.dir);
+    ensureHome(tenantDir);
     const mounts = resolveMounts(tenant.persona.frontmatter.mounts, {
       forbidden: [this.deps.tenantsDir, this.deps.dataDir],
     });

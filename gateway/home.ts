@@ -1,0 +1,24 @@
+// A tenant's home/ is the one folder its agent may write (mounted at /home/node). The gateway creates it on first use
+// and hands it to the container user; a home that is a symlink or not a folder is refused, never followed.
+import { chownSync, lstatSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const AGENT_UID = 1000;
+export const AGENT_GID = 1000;
+
+export function ensureHome(tenantDir: string): string {
+  const home = join(tenantDir, 'home');
+  try {
+    const st = lstatSync(home);
+    if (st.isSymbolicLink() || !st.isDirectory()) throw new Error(`${home} must be a plain folder (not a link or a file)`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    mkdirSync(home, { mode: 0o750 });
+  }
+  // Only root can give the folder to the container user; otherwise the operator must (documented).
+  if (process.getuid?.() === 0) {
+    const st = lstatSync(home);
+    if (st.uid !== AGENT_UID) chownSync(home, AGENT_UID, AGENT_GID);
+  }
+  return home;
+}
