@@ -29,8 +29,20 @@ export interface TurnLoopDeps {
   log: Logger;
   /** The secrets a run of `tenant` receives (issue: secrets); none when absent. */
   secretsFor?: (tenant: string, only: readonly string[] | undefined) => Record<string, string>;
+  /**
+   * Egress for a tenant's containers (crackbox): the network to join, its DNS server and the proxy environment.
+   * Without it containers get no network at all.
+   */
+  egressFor?: (tenant: string) => Promise<Egress>;
   /** Called when a run ends (tests and the benchmark observe turns through it). */
   onRunEnd?: (run: StartedRun, outcome: ReturnType<typeof turnOutcome>) => void;
+}
+
+export interface Egress {
+  network: string;
+  dns: string[];
+  /** HTTP_PROXY, HTTPS_PROXY, NO_PROXY (and lower-case twins) pointing at crackbox. */
+  env: Record<string, string>;
 }
 
 /** The container user; run sockets are owned by it so they can stay 0600. */
@@ -116,7 +128,8 @@ export class TurnLoop {
         { id: run.id, topic: run.topic, chat: run.chat, depth: run.depth },
         { owner: process.getuid?.() === 0 ? AGENT_OWNER : undefined, onSubmit: (r) => (submitted = r) },
       );
-      const spec = this.containerOptions(run, tenantConfig, socket.socketPath, limits, log);
+      const egress = (await this.deps.egressFor?.(run.tenant)) ?? null;
+      const spec = this.containerOptions(run, tenantConfig, socket.socketPath, limits, egress, log);
       log.info({ attempt: run.attempt, messages: run.messages.length }, 'turn starting');
       exit = await runContainer(this.deps.docker, spec, {
         stdin: JSON.stringify(this.turnInput(run, tenantConfig)) + '\n',
@@ -160,6 +173,7 @@ export class TurnLoop {
     tenant: TenantConfig,
     socketPath: string,
     limits: ResolvedLimits,
+    egress: Egress | null,
     log: Logger,
   ): Docker.ContainerCreateOptions {
     const { config } = this.deps;
@@ -181,7 +195,8 @@ export class TurnLoop {
       runnerDir: realpathSync(config.runnerDir),
       limits,
       extraMounts: mounts.mounts,
-      env: { WARREN_TENANT: run.tenant, WARREN_TIER: String(tierOf(run.tenant)), WARREN_RUN: run.id },
+      env: { ...egress?.env, WARREN_TENANT: run.tenant, WARREN_TIER: String(tierOf(run.tenant)), WARREN_RUN: run.id },
+      network: egress ? { name: egress.network, dns: egress.dns } : undefined,
     });
   }
 

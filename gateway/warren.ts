@@ -27,6 +27,7 @@ export interface WarrenOptions {
   http?: boolean;
   onRunEnd?: TurnLoopDeps['onRunEnd'];
   secretsFor?: TurnLoopDeps['secretsFor'];
+  egressFor?: TurnLoopDeps['egressFor'];
   redactorFor?: (tenant: string) => ((text: string) => string) | undefined;
 }
 
@@ -91,6 +92,7 @@ export class Warren {
       log: log.child({ component: 'turns' }),
       onRunEnd: options.onRunEnd,
       secretsFor: options.secretsFor,
+      egressFor: options.egressFor,
     });
     const outbox = new OutboxView(db);
     let http: Server | null = null;
