@@ -49,7 +49,31 @@ export function parseFrontmatter(text: string, file: string): { fm: Frontmatter 
   if (typeof data !== 'object' || Array.isArray(data) || data instanceof Date) {
     return err(2, 'front matter must be a mapping of "key: value" lines');
   }
+  const shape = shapeProblem(data);
+  if (shape) return err(1, shape);
   return { fm: { data: data as Record<string, unknown>, body: parsed.content, raw }, errors: [] };
+}
+
+/** Front matter bigger than this, counting every use of a YAML alias, is refused. */
+export const MAX_NODES = 100_000;
+export const MAX_NESTING = 64;
+
+/**
+ * Bounds the parsed value before anything walks it: YAML aliases can make a few lines expand into billions of nodes
+ * ("billion laughs"), and deep nesting can exhaust the stack of whoever compares or serialises the config later.
+ */
+function shapeProblem(data: unknown): string | null {
+  let nodes = 0;
+  const stack: [unknown, number][] = [[data, 0]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (++nodes > MAX_NODES) return `front matter is too large (more than ${MAX_NODES} values, counting each use of an alias)`;
+    if (depth > MAX_NESTING) return `front matter is nested more than ${MAX_NESTING} levels deep`;
+    if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+      for (const child of Object.values(value)) stack.push([child, depth + 1]);
+    }
+  }
+  return null;
 }
 
 function yamlLine(e: unknown): number {
@@ -72,8 +96,8 @@ const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
  * Best-effort 1-based file line of a key path (e.g. ['limits', 'cpus'] or ['mounts', 1, 'host']) in block-style YAML.
  * Falls back to the deepest ancestor found, then to line 1, so an error always points somewhere useful.
  */
-export function lineOfKey(raw: string, keyPath: readonly PropertyKey[]): number {
-  const lines = raw.split(/\r?\n/);
+export function lineOfKey(raw: string | readonly string[], keyPath: readonly PropertyKey[]): number {
+  const lines = typeof raw === 'string' ? raw.split(/\r?\n/) : raw;
   let from = 0; // search window start (0-based raw line)
   let to = lines.length; // window end (exclusive)
   let found = -1;
@@ -124,7 +148,7 @@ export function lineOfKey(raw: string, keyPath: readonly PropertyKey[]): number 
  * End (exclusive) of the block nested under line `start` with indentation `indent`. Under a key, "- " items may sit at
  * the key's own indentation (`env:\n- A`); under an item, the next "- " at the same indentation ends it.
  */
-function blockEnd(lines: string[], start: number, indent: number, isItem: boolean): number {
+function blockEnd(lines: readonly string[], start: number, indent: number, isItem: boolean): number {
   for (let i = start + 1; i < lines.length; i++) {
     const line = lines[i]!;
     if (isBlank(line)) continue;
@@ -139,6 +163,9 @@ function dotted(keyPath: readonly PropertyKey[]): string {
   return keyPath.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('').replace(/^\./, '');
 }
 
+/** At most this many problems are reported per file: enough to fix, cheap even for a file of nothing but typos. */
+export const MAX_ERRORS_PER_FILE = 20;
+
 /** Turns zod issues into ConfigErrors on the line of the offending key; unknown keys are named one by one. */
 export function zodIssuesToErrors(
   issues: readonly z.core.$ZodIssue[],
@@ -146,19 +173,28 @@ export function zodIssuesToErrors(
   raw: string,
   allowedKeys?: (objectPath: readonly PropertyKey[]) => readonly string[] | undefined,
 ): ConfigError[] {
+  const lines = raw.split(/\r?\n/);
   const out: ConfigError[] = [];
+  let total = 0;
+  const add = (keyPath: readonly PropertyKey[], message: string) => {
+    if (total++ < MAX_ERRORS_PER_FILE) out.push({ file, line: lineOfKey(lines, keyPath), message });
+  };
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
       const allowed = allowedKeys?.(issue.path);
+      const hint = allowed && allowed.length > 0 ? ` (allowed: ${allowed.join(', ')})` : '';
       for (const key of issue.keys) {
         const at = [...issue.path, key];
-        const hint = allowed && allowed.length > 0 ? ` (allowed: ${allowed.join(', ')})` : '';
-        out.push({ file, line: lineOfKey(raw, at), message: `unknown key "${dotted(at)}"${hint}` });
+        add(at, `unknown key "${dotted(at)}"${hint}`);
       }
       continue;
     }
     const where = issue.path.length > 0 ? `"${dotted(issue.path)}": ` : '';
-    out.push({ file, line: lineOfKey(raw, issue.path), message: `${where}${issue.message}` });
+    add(issue.path, `${where}${issue.message}`);
   }
-  return out.sort((a, b) => a.line - b.line);
+  out.sort((a, b) => a.line - b.line);
+  if (total > MAX_ERRORS_PER_FILE) {
+    out.push({ file, line: 0, message: `${total - MAX_ERRORS_PER_FILE} more problems not shown` });
+  }
+  return out;
 }

@@ -111,3 +111,31 @@ describe('personaSchema', () => {
     expect(personaSchema.safeParse({}).success).toBe(true);
   });
 });
+
+describe('parsePersona: hostile YAML is refused, not expanded', () => {
+  it('billion laughs via aliases', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const cur = String.fromCharCode(97 + i);
+      levels.push(`${cur}: &${cur} [${Array(10).fill(`*${prev}`).join(', ')}]`);
+    }
+    const text = `---\nscript:\n${levels.map((l) => `  ${l}`).join('\n')}\n---\n`;
+    const { persona, errors } = parsePersona(text, F);
+    expect(persona).toBeNull();
+    expect(errors).toEqual([{ file: F, line: 1, message: expect.stringMatching(/too large/) }]);
+  });
+
+  it('deep nesting', () => {
+    const text = `---\nscript: ${'['.repeat(100)}1${']'.repeat(100)}\n---\n`;
+    expect(parsePersona(text, F).errors).toEqual([{ file: F, line: 1, message: expect.stringMatching(/nested more than 64/) }]);
+  });
+
+  it('a file of nothing but typos reports a bounded number of errors', () => {
+    const text = `---\n${Array.from({ length: 5000 }, (_, i) => `k${i}: 1`).join('\n')}\n---\n`;
+    const { errors } = parsePersona(text, F);
+    expect(errors).toHaveLength(21);
+    expect(errors[0]).toMatchObject({ line: 2, message: expect.stringMatching(/^unknown key "k0"/) });
+    expect(errors[20]).toEqual({ file: F, line: 0, message: '4980 more problems not shown' });
+  });
+});
