@@ -64,6 +64,7 @@ async function answer(
     ctx.named = { ...ctx.named, result: outcome.text, error: outcome.isError ? 'yes' : '' };
   }
   deps.log.info('script rule matched', { message: message.id, rule: rule.index, calls: rule.calls.length });
+  if (rule.work) await simulateWork(rule.work, deps);
   return expandTemplate(rule.reply, ctx);
 }
 
@@ -86,4 +87,15 @@ async function makeCall(
     deps.log.warn('tool call failed', { tool, err: error });
     return { text: `call to ${tool} failed: ${(error as Error).message}`, isError: true };
   }
+}
+
+/** Holds memory (touched, so it is really resident) and time, as the rule asks; released when the rule is done. */
+async function simulateWork(work: { hold_ms?: number; alloc_mb?: number }, deps: ScriptDeps): Promise<void> {
+  const held: Buffer[] = [];
+  if (work.alloc_mb) {
+    deps.log.info('allocating memory', { mb: work.alloc_mb });
+    for (let i = 0; i < work.alloc_mb; i++) held.push(Buffer.alloc(1024 * 1024, 1));
+  }
+  if (work.hold_ms) await new Promise((resolve) => setTimeout(resolve, work.hold_ms));
+  held.length = 0;
 }

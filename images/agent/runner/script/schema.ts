@@ -32,11 +32,21 @@ const callSchema = z
     }
   });
 
+/**
+ * Simulated work, for demos and for exercising the operator's limits: hold the turn open for `hold_ms` and/or
+ * allocate and touch `alloc_mb` of memory before replying.
+ */
+const workSchema = z.strictObject({
+  hold_ms: z.number().int().min(0).max(3_600_000).optional(),
+  alloc_mb: z.number().int().min(0).max(65_536).optional(),
+});
+
 const ruleSchema = z
   .strictObject({
     match: z.string().min(1).max(MAX_PATTERN_CHARS),
     reply: template.optional(),
     calls: z.array(callSchema).min(1).max(MAX_CALLS_PER_TURN).optional(),
+    work: workSchema.optional(),
   })
   .superRefine((rule, ctx) => {
     try {
@@ -44,8 +54,8 @@ const ruleSchema = z
     } catch (error) {
       ctx.addIssue({ code: 'custom', path: ['match'], message: `not a valid regular expression: ${(error as Error).message}` });
     }
-    if (rule.reply === undefined && rule.calls === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'a rule needs a "reply", "calls", or both' });
+    if (rule.reply === undefined && rule.calls === undefined && rule.work === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'a rule needs a "reply", "calls" or "work"' });
     }
   });
 
@@ -64,6 +74,7 @@ export interface CompiledRule {
   calls: readonly ScriptCall[];
   /** Without an explicit reply, a rule with calls answers with the last call's result. */
   reply: string;
+  work: { hold_ms?: number; alloc_mb?: number } | undefined;
 }
 
 /** What runs when the persona has no `script:`: echo every message. */
@@ -85,6 +96,7 @@ export function compileScript(value: unknown): CompiledScript {
       regex: new RegExp(rule.match, MATCH_FLAGS),
       calls: (rule.calls ?? []).map((c) => ({ tool: c.tool, args: c.args ?? {} })),
       reply: rule.reply ?? '{{result}}',
+      work: rule.work,
     })),
   };
 }
