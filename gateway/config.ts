@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
+import { egressConfig, type EgressConfig } from '../crackbox/egress-config.js';
 import { packageRoot } from '../images/build.js';
 import { DEFAULT_LIMITS, DEFAULT_MAXIMA, type ResolvedLimits } from './limits.js';
 
@@ -19,6 +20,14 @@ export interface GatewayConfig {
   /** How often the queue is looked at even without a wake-up (messages written by other processes). */
   pollMs: number;
   http: { host: string; port: number };
+  /**
+   * crackbox (egress). WARREN_EGRESS on (default) | off | external; WARREN_EGRESS_POOL (10.213.0.0/16) and
+   * WARREN_EGRESS_PREFIX (26): tenant network subnets; WARREN_EGRESS_PROXY_PORT (3128); WARREN_EGRESS_DNS_PORT (53);
+   * WARREN_EGRESS_UPSTREAM (first IPv4 nameserver of /etc/resolv.conf, port 53); WARREN_EGRESS_BASE (base allowlist,
+   * space-separated; api.anthropic.com:443); WARREN_EGRESS_ALLOWED_RANGES (private CIDRs names may resolve to; none);
+   * WARREN_EGRESS_KEEP_NETWORKS (1: networks outlive a stop). Details: crackbox/egress-config.ts, docs/egress.md.
+   */
+  egress: EgressConfig;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -63,5 +72,6 @@ export function gatewayConfig(dataDir: string, env: NodeJS.ProcessEnv = process.
     },
     pollMs: int(env, 'WARREN_POLL_MS', 250, 10),
     http: { host: env.WARREN_HTTP_HOST ?? '127.0.0.1', port: int(env, 'WARREN_HTTP_PORT', 7380, 0) },
+    egress: egressConfig(env),
   };
 }

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import Docker from 'dockerode';
 import type { Db } from '../core/db.js';
+import { Crackbox } from '../crackbox/crackbox.js';
+import { externalEgress } from '../crackbox/external.js';
 import { logger as makeLogger, type Logger } from '../core/log.js';
 import { openWarrenDb } from '../core/warren-db.js';
 import { Gated } from '../gated/broker.js';
@@ -53,6 +55,8 @@ export class Warren {
     private readonly http: Server | null,
     private readonly dataDir: string,
     private readonly log: Logger,
+    /** Egress (crackbox) when it runs in this process (WARREN_EGRESS=on), else null. */
+    readonly crackbox: Crackbox | null = null,
   ) {}
 
   static async start(options: WarrenOptions): Promise<Warren> {
@@ -80,6 +84,22 @@ export class Warren {
       log: log.child({ component: 'gated' }),
       redactorFor: options.redactorFor,
     });
+    // crackbox: containers only ever get a network that egressFor has locked down (or none at all when egress is off).
+    let crackbox: Crackbox | null = null;
+    let egressFor = options.egressFor;
+    if (!egressFor && config.egress.mode === 'on') {
+      const clog = log.child({ component: 'crackbox' });
+      crackbox = await Crackbox.start({ instance: config.instance, config: config.egress, docker, registry: gated.registry, db, dataDir: options.dataDir, log: clog }).catch(
+        async (error: Error) => {
+          await gated.stop();
+          db.close();
+          throw new Error(`crackbox could not start (${error.message}); fix it or set WARREN_EGRESS=off (containers then get no network)`);
+        },
+      );
+      egressFor = (tenant) => crackbox!.egressFor(tenant);
+    } else if (!egressFor && config.egress.mode === 'external') {
+      egressFor = externalEgress({ docker, instance: config.instance, config: config.egress, dataDir: options.dataDir });
+    }
     const runs = new RunStore(db, config.instance);
     const loop = new TurnLoop({
       gated,
@@ -92,7 +112,7 @@ export class Warren {
       log: log.child({ component: 'turns' }),
       onRunEnd: options.onRunEnd,
       secretsFor: options.secretsFor,
-      egressFor: options.egressFor,
+      egressFor,
     });
     const outbox = new OutboxView(db);
     let http: Server | null = null;
@@ -114,7 +134,7 @@ export class Warren {
     const info: GatewayInfo = { pid: process.pid, url, instance: config.instance };
     writeFileSync(gatewayInfoPath(options.dataDir), JSON.stringify(info) + '\n', { mode: 0o600 });
     log.info({ url, instance: config.instance, image, tenants: gated.sockets().size }, 'warren is up');
-    return new Warren(config, db, gated, runs, loop, outbox, url, http, options.dataDir, log);
+    return new Warren(config, db, gated, runs, loop, outbox, url, http, options.dataDir, log, crackbox);
   }
 
   async stop(): Promise<void> {
@@ -122,6 +142,7 @@ export class Warren {
     this.http?.closeAllConnections(); // SSE streams would otherwise hold close() open
     await closed;
     await this.loop.stop();
+    await this.crackbox?.stop(); // after the loop: no container is left on a network when its rules go
     await this.gated.stop();
     this.db.close();
     rmSync(gatewayInfoPath(this.dataDir), { force: true });
