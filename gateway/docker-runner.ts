@@ -218,7 +218,7 @@ export async function runContainer(
     });
     const budget = { left: opts.maxLogBytes ?? 1024 * 1024, dropped: false };
     logLines(out, (line) => clog.info({ stream: 'stdout' }, line), budget);
-    logLines(err, (line) => clog.warn({ stream: 'stderr' }, line), budget);
+    logLines(err, (line) => clog.info({ stream: 'stderr' }, line), budget); // the runner logs to stderr; levels are its own
 
     startedAt = Date.now();
     await container.start();

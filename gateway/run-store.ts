@@ -54,11 +54,11 @@ export class RunStore {
       setContainer: p(`UPDATE runs SET container = ? WHERE id = ?`),
       finishRun: p(`UPDATE runs SET status = ?, result = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'`),
       claimed: p(`SELECT id, kind, chat, ref FROM messages WHERE run = ? ORDER BY id`),
-      delegation: p(`SELECT id, kind, from_tenant, from_topic, from_chat FROM delegations WHERE id = ?`),
+      delegation: p(`SELECT id, kind, from_tenant, from_topic, from_chat, depth FROM delegations WHERE id = ?`),
       finishDelegation: p(`UPDATE delegations SET status = ?, result = ?, finished_at = ? WHERE id = ? AND status = 'queued'`),
       insertReply: p(`INSERT INTO outbox (tenant, topic, kind, chat, text, run, created_at) VALUES (?, ?, 'reply', ?, ?, ?, ?)`),
       insertResult: p(`INSERT INTO messages (tenant, topic, kind, chat, sender, text, depth, ref, created_at)
-                       VALUES (?, ?, 'result', ?, ?, ?, 0, ?, ?)`),
+                       VALUES (?, ?, 'result', ?, ?, ?, ?, ?, ?)`),
       upsertSession: p(`INSERT INTO topics (tenant, topic, parent, session, created_at) VALUES (?, ?, NULL, ?, ?)
                         ON CONFLICT (tenant, topic) DO UPDATE SET session = excluded.session`),
       inFlight: p(`SELECT id, tenant, topic, attempt, chat FROM runs WHERE instance = ? AND status = 'running'`),
@@ -143,7 +143,7 @@ export class RunStore {
       if (e.type === 'reply') this.s.insertReply.run(run.tenant, run.topic, e.chat, e.text, run.id, now);
       else {
         this.s.finishDelegation.run(e.status, e.text, now, e.delegation);
-        this.s.insertResult.run(e.to, e.topic, e.chat, run.tenant, e.text, e.delegation, now);
+        this.s.insertResult.run(e.to, e.topic, e.chat, run.tenant, e.text, e.depth, e.delegation, now);
       }
     }
   }

@@ -48,11 +48,13 @@ export interface DelegationRef {
   from_topic: string;
   /** The conversation the work was handed on from; the result returns on it. */
   from_chat: string | null;
+  /** How deep the handed-on work was. Its result keeps that depth, so a ping-pong between tenants hits the cap. */
+  depth: number;
 }
 
 export type Effect =
   | { type: 'reply'; chat: string; text: string }
-  | { type: 'result'; delegation: string; to: string; topic: string; chat: string | null; text: string; status: 'done' | 'failed' };
+  | { type: 'result'; delegation: string; to: string; topic: string; chat: string | null; depth: number; text: string; status: 'done' | 'failed' };
 
 /**
  * What a finished turn causes: a reply to the chat it answered (if it answered one), and the result carried back to
@@ -81,6 +83,7 @@ export function planEffects(
       to: d.from_tenant,
       topic: d.from_topic,
       chat: d.from_chat,
+      depth: d.depth,
       status: outcome.status,
       text: failed ? `work ${verb} ${tenant} (${d.id}) failed: ${outcome.text}` : `result from ${tenant} (${d.id}): ${outcome.text}`,
     });

@@ -15,6 +15,7 @@ Type a line and press enter to send it; replies appear as they arrive. Ctrl-D or
     if (positionals.length !== 1) throw new UsageError('give one tenant');
     const tenant = parseTenantPath(positionals[0]!);
     const sender = values.sender ?? process.env.USER ?? 'operator';
+    const ownChat = `local:${sender}`.toLowerCase();
     const gateway = await findGateway(common.data);
     if (!gateway) throw new Error('warren is not running here (start it with "npm start" or "warren up")');
 
@@ -47,7 +48,7 @@ Type a line and press enter to send it; replies appear as they arrive. Ctrl-D or
             const row = JSON.parse(data.slice(6));
             if (row.topic !== (values.topic ?? 'main') && !row.topic.startsWith('delegate-')) continue;
             print(`${tenant}> ${row.text ?? row.reaction ?? row.file_path ?? ''}`);
-            if (row.kind === 'reply' && pending > 0) pending--;
+            if (row.kind === 'reply' && row.chat === ownChat && pending > 0) pending--;
             maybeFinish();
           }
         }
@@ -68,7 +69,9 @@ Type a line and press enter to send it; replies appear as they arrive. Ctrl-D or
     // Input ended: wait for the replies still owed (bounded), then leave.
     ending = true;
     maybeFinish();
-    await Promise.race([done, new Promise((r) => setTimeout(r, 120_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise((r) => (timer = setTimeout(r, 120_000)))]);
+    clearTimeout(timer);
     abort.abort();
     return 0;
   },

@@ -100,3 +100,29 @@ describe('warren end to end (real containers)', () => {
     expect(await containersWithLabel(`warren.instance=${warren.config.instance}`)).toEqual([]);
   });
 });
+
+describe('delegation loops end at the depth cap', () => {
+  let tree: TempTree;
+  let warren: Warren;
+  beforeAll(async () => {
+    tree = tempTree({
+      // ping hands everything (including pong's answers) straight back down: an endless ping-pong without the cap.
+      'ping/PERSONA.md': `---\nharness: script\nscript:\n  - match: ".*"\n    calls:\n      - tool: delegate_group\n        args: { group: ping/pong, prompt: "{{text}}" }\n    reply: "{{result}}"\n---\n`,
+      'ping/pong/PERSONA.md': `---\nharness: script\nscript:\n  - match: ".*"\n    reply: "pong"\n---\n`,
+    });
+    warren = await startWarren(tree);
+  });
+  afterAll(async () => {
+    await warren.stop();
+    tree.cleanup();
+  });
+
+  it('a result keeps the depth of the work it answers, so ping-pong stops at the cap', async () => {
+    acceptMessage(warren.gated.store, warren.gated.registry, { tenant: 'ping', text: 'serve', sender: 'ann' });
+    warren.loop.wake();
+    const last = await waitForOutbox(warren, 'ping', (r) => /depth limit reached \(3\)/.test(r.text ?? ''));
+    expect(last.chat).toBe('local:ann');
+    const delegations = warren.db.prepare(`SELECT depth FROM delegations ORDER BY created_at`).all();
+    expect(delegations).toEqual([{ depth: 1 }, { depth: 2 }, { depth: 3 }]);
+  });
+});

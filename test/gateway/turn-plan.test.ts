@@ -27,8 +27,8 @@ describe('turnOutcome', () => {
 
 describe('planEffects', () => {
   const delegations = new Map([
-    ['dlg_1', { id: 'dlg_1', kind: 'delegate' as const, from_tenant: 'acme', from_topic: 'main', from_chat: 'tg:1' }],
-    ['dlg_2', { id: 'dlg_2', kind: 'escalate' as const, from_tenant: 'acme/support', from_topic: 'ops', from_chat: null }],
+    ['dlg_1', { id: 'dlg_1', kind: 'delegate' as const, from_tenant: 'acme', from_topic: 'main', from_chat: 'tg:1', depth: 1 }],
+    ['dlg_2', { id: 'dlg_2', kind: 'escalate' as const, from_tenant: 'acme/support', from_topic: 'ops', from_chat: null, depth: 2 }],
   ]);
 
   it('replies to the last chat of the turn', () => {
@@ -46,8 +46,8 @@ describe('planEffects', () => {
       { id: 3, kind: 'escalation', chat: null, ref: 'dlg_2' },
     ], delegations, { status: 'failed', text: 'boom' });
     expect(e).toEqual([
-      { type: 'result', delegation: 'dlg_1', to: 'acme', topic: 'main', chat: 'tg:1', status: 'failed', text: 'work delegated to acme/support (dlg_1) failed: boom' },
-      { type: 'result', delegation: 'dlg_2', to: 'acme/support', topic: 'ops', chat: null, status: 'failed', text: 'work escalated to acme/support (dlg_2) failed: boom' },
+      { type: 'result', delegation: 'dlg_1', to: 'acme', topic: 'main', chat: 'tg:1', depth: 1, status: 'failed', text: 'work delegated to acme/support (dlg_1) failed: boom' },
+      { type: 'result', delegation: 'dlg_2', to: 'acme/support', topic: 'ops', chat: null, depth: 2, status: 'failed', text: 'work escalated to acme/support (dlg_2) failed: boom' },
     ]);
   });
 
