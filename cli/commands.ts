@@ -24,4 +24,5 @@ export const COMMANDS: Record<string, CommandEntry> = {
   messages: lazy("read a tenant's replies and messages", () => import('../gateway/cli/messages.js')),
   chat: lazy('chat with a tenant in the terminal (needs warren up)', () => import('../gateway/cli/chat.js')),
   egress: lazy("read crackbox's egress log (DNS answers and proxy decisions)", () => import('../crackbox/cli/egress.js')),
+  crackbox: lazy('run crackbox (egress networks, DNS, proxy, firewall) alone, or show its status', () => import('../crackbox/cli/crackbox.js')),
 };
