@@ -7,6 +7,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
 import { decide } from '../core/grants/evaluate.js';
 import { describeRule } from '../core/grants/describe.js';
+import { redactDeep } from '../core/secrets/redact.js';
 import { tierOf } from '../core/tenant-path.js';
 import type { AuditDecision, AuditLog, AuditOutcome } from './audit.js';
 import type { TenantPolicy } from './policy.js';
@@ -95,9 +96,8 @@ export async function callTool(env: CallEnv, name: string, rawArgs: unknown): Pr
     const result = await def.handler(context, args);
     audit('allow', 'ok', ruleText);
     const text = env.redact ? env.redact(result.text) : result.text;
-    return result.data
-      ? { content: [{ type: 'text', text }], structuredContent: result.data }
-      : { content: [{ type: 'text', text }] };
+    const data = result.data && env.redact ? redactDeep(result.data, env.redact) : result.data;
+    return data ? { content: [{ type: 'text', text }], structuredContent: data } : { content: [{ type: 'text', text }] };
   } catch (error) {
     audit('allow', 'error', ruleText);
     if (error instanceof ToolError) return errorResult(`${name} failed: ${env.redact ? env.redact(error.message) : error.message}`);

@@ -23,6 +23,8 @@ export interface RunOptions {
   log: Logger;
   /** Output logged per run before the rest is dropped (default 1 MiB): a chatty agent cannot flood the logs. */
   maxLogBytes?: number;
+  /** Scrubs secret values from output lines before they are logged. */
+  redact?: (line: string) => string;
 }
 
 export interface RunResult {
@@ -217,8 +219,9 @@ export async function runContainer(
       err.end();
     });
     const budget = { left: opts.maxLogBytes ?? 1024 * 1024, dropped: false };
-    logLines(out, (line) => clog.info({ stream: 'stdout' }, line), budget);
-    logLines(err, (line) => clog.info({ stream: 'stderr' }, line), budget); // the runner logs to stderr; levels are its own
+    const scrub = opts.redact ?? ((line: string) => line);
+    logLines(out, (line) => clog.info({ stream: 'stdout' }, scrub(line)), budget);
+    logLines(err, (line) => clog.info({ stream: 'stderr' }, scrub(line)), budget); // the runner logs to stderr; levels are its own
 
     startedAt = Date.now();
     await container.start();

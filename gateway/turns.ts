@@ -29,6 +29,8 @@ export interface TurnLoopDeps {
   log: Logger;
   /** The secrets a run of `tenant` receives (issue: secrets); none when absent. */
   secretsFor?: (tenant: string, only: readonly string[] | undefined) => Record<string, string>;
+  /** Scrubs the tenant's secret values from turn results and container logs. */
+  redactorFor?: (tenant: string) => ((text: string) => string) | undefined;
   /**
    * Egress for a tenant's containers (crackbox): the network to join, its DNS server and the proxy environment.
    * Without it containers get no network at all.
@@ -43,6 +45,11 @@ export interface Egress {
   dns: string[];
   /** HTTP_PROXY, HTTPS_PROXY, NO_PROXY (and lower-case twins) pointing at crackbox. */
   env: Record<string, string>;
+}
+
+/** What leaves a turn for people and other tenants carries secret names, never values. */
+function scrubbed(outcome: ReturnType<typeof turnOutcome>, redact: ((text: string) => string) | undefined) {
+  return redact ? { ...outcome, text: redact(outcome.text) } : outcome;
 }
 
 /** The container user; run sockets are owned by it so they can stay 0600. */
@@ -135,6 +142,7 @@ export class TurnLoop {
         stdin: JSON.stringify(this.turnInput(run, tenantConfig)) + '\n',
         timeoutMs: limits.timeout_s * 1000,
         log,
+        redact: this.deps.redactorFor?.(run.tenant),
       });
       runs.setContainer(run.id, exit.containerId);
     } catch (error) {
@@ -144,7 +152,7 @@ export class TurnLoop {
       await socket?.close().catch(() => undefined);
     }
     const end: RunEnd = { submitted, exit, startError, limits };
-    const outcome = turnOutcome(end);
+    const outcome = scrubbed(turnOutcome(end), this.deps.redactorFor?.(run.tenant));
     const effects = planEffects(run.tenant, run.messages, runs.delegationsFor(run.messages), outcome);
     runs.finish(run, outcome, effects);
     log.info({ status: outcome.status, exit }, 'turn finished');

@@ -15,6 +15,7 @@ import { gatewayConfig, type GatewayConfig } from './config.js';
 import { createHttpApi, listen } from './http.js';
 import { GATEWAY_MIGRATIONS } from './migrations.js';
 import { ensureOperatorToken } from './operator-token.js';
+import { gatewaySecrets, type GatewaySecrets } from './secrets.js';
 import { OutboxView } from './outbox-view.js';
 import { RunStore } from './run-store.js';
 import { TurnLoop, type TurnLoopDeps } from './turns.js';
@@ -57,6 +58,7 @@ export class Warren {
     private readonly log: Logger,
     /** Egress (crackbox) when it runs in this process (WARREN_EGRESS=on), else null. */
     readonly crackbox: Crackbox | null = null,
+    private readonly secrets: GatewaySecrets | null = null,
   ) {}
 
   static async start(options: WarrenOptions): Promise<Warren> {
@@ -77,12 +79,14 @@ export class Warren {
 
     const db = openWarrenDb(options.dataDir, GATEWAY_MIGRATIONS);
     const token = ensureOperatorToken(options.dataDir);
+    const secrets = gatewaySecrets(options.dataDir, log.child({ component: 'secrets' }), options.env ?? process.env);
+    const redactorFor = options.redactorFor ?? ((tenant: string) => secrets.redactorFor(tenant));
     const gated = await Gated.start({
       tenantsDir: options.tenantsDir,
       dataDir: options.dataDir,
       db,
       log: log.child({ component: 'gated' }),
-      redactorFor: options.redactorFor,
+      redactorFor,
     });
     // crackbox: containers only ever get a network that egressFor has locked down (or none at all when egress is off).
     let crackbox: Crackbox | null = null;
@@ -111,7 +115,8 @@ export class Warren {
       dataDir: options.dataDir,
       log: log.child({ component: 'turns' }),
       onRunEnd: options.onRunEnd,
-      secretsFor: options.secretsFor,
+      secretsFor: options.secretsFor ?? ((tenant, only) => secrets.forRun(tenant, only)),
+      redactorFor,
       egressFor,
     });
     const outbox = new OutboxView(db);
@@ -134,7 +139,7 @@ export class Warren {
     const info: GatewayInfo = { pid: process.pid, url, instance: config.instance };
     writeFileSync(gatewayInfoPath(options.dataDir), JSON.stringify(info) + '\n', { mode: 0o600 });
     log.info({ url, instance: config.instance, image, tenants: gated.sockets().size }, 'warren is up');
-    return new Warren(config, db, gated, runs, loop, outbox, url, http, options.dataDir, log, crackbox);
+    return new Warren(config, db, gated, runs, loop, outbox, url, http, options.dataDir, log, crackbox, secrets);
   }
 
   async stop(): Promise<void> {
@@ -144,6 +149,7 @@ export class Warren {
     await this.loop.stop();
     await this.crackbox?.stop(); // after the loop: no container is left on a network when its rules go
     await this.gated.stop();
+    this.secrets?.close();
     this.db.close();
     rmSync(gatewayInfoPath(this.dataDir), { force: true });
     this.log.info('warren stopped');
