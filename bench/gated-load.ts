@@ -12,7 +12,7 @@ async function open(path: string): Promise<Client> {
   return client;
 }
 
-async function load(sockets: string[], seconds: number, inflight: number): Promise<void> {
+async function load(sockets: string[], seconds: number, inflight: number, tool: string, args: Record<string, unknown>): Promise<void> {
   const clients = await Promise.all(sockets.map(open));
   let calls = 0;
   let errors = 0;
@@ -22,7 +22,7 @@ async function load(sockets: string[], seconds: number, inflight: number): Promi
     clients.flatMap((client) =>
       Array.from({ length: inflight }, async () => {
         while (Date.now() < deadline) {
-          const r = await client.callTool({ name: 'whoami', arguments: {} });
+          const r = await client.callTool({ name: tool, arguments: args });
           if (r.isError) errors++;
           calls++;
         }
@@ -45,6 +45,6 @@ async function idle(path: string, count: number): Promise<void> {
 
 const [mode, config] = process.argv.slice(2);
 const c = JSON.parse(config ?? '{}');
-if (mode === 'load') await load(c.sockets, c.seconds, c.inflight);
+if (mode === 'load') await load(c.sockets, c.seconds, c.inflight, c.tool ?? 'whoami', c.args ?? {});
 else if (mode === 'idle') await idle(c.socket, c.count);
 else throw new Error(`unknown mode ${mode}`);

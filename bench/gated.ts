@@ -109,9 +109,10 @@ async function main(): Promise<void> {
     const bare = await roundTrips(echo, 'echo', {});
     for (const c of [world, team, echo]) await c.close();
 
-    process.stderr.write('throughput with 100 tenant sockets...\n');
+    process.stderr.write('throughput with 100 tenant sockets (and 100 bare echo sockets as the baseline)...\n');
     const sockets = [...gated.sockets().values()].slice(0, 100);
-    const load = await runChild('load', { sockets, seconds: 5, inflight: 4 });
+    const load = await runChild('load', { sockets, seconds: 5, inflight: 4, tool: 'read_observed', args: {} });
+    const echoLoad = await runChild('load', { sockets: Array(100).fill(echoSocket), seconds: 5, inflight: 4, tool: 'echo', args: {} });
 
     process.stderr.write('heap per idle connection...\n');
     const heap = await heapPerIdleConnection(gated, 1000);
@@ -132,7 +133,9 @@ async function main(): Promise<void> {
       `| ratio denied / baseline | ${(denied.p50 / bare.p50).toFixed(2)}x | ${(denied.p99 / bare.p99).toFixed(2)}x |`,
       '',
       `throughput: ${(load.calls / load.seconds).toFixed(0)} calls/s over ${sockets.length} tenant sockets ` +
-        `(${load.calls} calls in ${load.seconds.toFixed(1)} s, ${load.errors} errors; target >= 15000)`,
+        `(read_observed; ${load.calls} calls in ${load.seconds.toFixed(1)} s, ${load.errors} errors; target >= 15000); ` +
+        `bare echo server, same load: ${(echoLoad.calls / echoLoad.seconds).toFixed(0)} calls/s ` +
+        `(ratio ${(echoLoad.calls / echoLoad.seconds / (load.calls / load.seconds)).toFixed(2)}x)`,
       `heap per idle connection: ${(heap / 1024).toFixed(1)} KB (target <= 25 KB)`,
       '',
       grants.table,

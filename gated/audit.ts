@@ -7,6 +7,8 @@ export type AuditDecision = 'allow' | 'deny' | 'unknown' | 'invalid';
 export type AuditOutcome = 'ok' | 'error' | 'denied';
 
 export interface AuditEntry {
+  /** When the call was decided; defaults to when it is recorded. */
+  time?: string;
   tenant: string;
   run: string | null;
   tool: string;
@@ -15,6 +17,21 @@ export interface AuditEntry {
   durationUs: number;
   outcome: AuditOutcome;
   args: unknown;
+}
+
+function toRow(e: AuditEntry) {
+  return {
+    time: e.time,
+    tenant: e.tenant,
+    run: e.run,
+    tool: e.tool.slice(0, 200),
+    decision: e.decision,
+    rule: e.rule,
+    duration_us: Math.round(e.durationUs),
+    outcome: e.outcome,
+    args_digest: argsDigest(e.args),
+    args_shape: JSON.stringify(shapeOf(e.args ?? {})),
+  };
 }
 
 export interface AuditRow {
@@ -65,28 +82,50 @@ export function argsDigest(args: unknown): string {
 
 export class AuditLog {
   private readonly insert;
+  private readonly insertBatch;
+  private pending: AuditEntry[] = [];
+  private waiters: { resolve(): void; reject(error: unknown): void }[] = [];
+  private scheduled = false;
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare(
       `INSERT INTO audit (time, tenant, run, tool, decision, rule, duration_us, outcome, args_digest, args_shape)
        VALUES (@time, @tenant, @run, @tool, @decision, @rule, @duration_us, @outcome, @args_digest, @args_shape)`,
     );
+    this.insertBatch = db.transaction((rows: AuditEntry[]) => {
+      for (const e of rows) this.insert.run(toRow(e));
+    });
   }
 
-  /** Synchronous on purpose: a call's audit row is durable (WAL) before its result reaches the agent. */
-  record(e: AuditEntry): void {
-    this.insert.run({
-      time: new Date().toISOString(),
-      tenant: e.tenant,
-      run: e.run,
-      tool: e.tool.slice(0, 200),
-      decision: e.decision,
-      rule: e.rule,
-      duration_us: Math.round(e.durationUs),
-      outcome: e.outcome,
-      args_digest: argsDigest(e.args),
-      args_shape: JSON.stringify(shapeOf(e.args ?? {})),
-    });
+  /**
+   * Group commit: rows recorded in the same turn of the event loop are written in one transaction, and the promise
+   * resolves once they are. Callers await it before answering, so a call's audit row is in the WAL before its result
+   * reaches the agent — at a fraction of the cost of one transaction per call.
+   */
+  record(e: AuditEntry): Promise<void> {
+    this.pending.push({ ...e, time: e.time ?? new Date().toISOString() });
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return done;
+  }
+
+  /** Writes everything recorded so far (also called on shutdown). */
+  flush(): void {
+    this.scheduled = false;
+    const rows = this.pending;
+    const waiters = this.waiters;
+    this.pending = [];
+    this.waiters = [];
+    if (rows.length === 0) return;
+    try {
+      this.insertBatch(rows);
+      for (const w of waiters) w.resolve();
+    } catch (error) {
+      for (const w of waiters) w.reject(error);
+    }
   }
 
   query(filter: { tenant?: string; denied?: boolean; limit?: number } = {}): AuditRow[] {

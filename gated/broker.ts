@@ -220,6 +220,7 @@ export class Gated {
     this.tenantSockets.clear();
     for (const { listener } of this.runSockets.values()) await listener.close();
     this.runSockets.clear();
+    this.audit.flush();
     if (this.ownsDb) this.db.close();
   }
 }

@@ -18,8 +18,8 @@ export interface CallEnv {
   audit: AuditLog;
   /** The caller's policy, or null when its tenant has no valid configuration. */
   policy: TenantPolicy | null;
-  /** Everything a handler needs except `rules`, which comes from the policy. */
-  context: Omit<ToolContext, 'rules'>;
+  /** Everything a handler needs except what comes from the policy. */
+  context: Omit<ToolContext, 'rules' | 'ruleDescriptions' | 'children'>;
   /** Optional: replaces secret values in text returned to the agent (wired in by the secrets issue). */
   redact?: (text: string) => string;
 }
@@ -40,10 +40,22 @@ function formatIssues(error: z.ZodError): string {
 }
 
 export async function callTool(env: CallEnv, name: string, rawArgs: unknown): Promise<CallToolResult> {
+  let audited: Promise<void> = Promise.resolve();
+  const result = await decideAndRun(env, name, rawArgs, (written) => (audited = written));
+  await audited; // the audit row is committed before the result leaves
+  return result;
+}
+
+async function decideAndRun(
+  env: CallEnv,
+  name: string,
+  rawArgs: unknown,
+  track: (audited: Promise<void>) => void,
+): Promise<CallToolResult> {
   const started = performance.now();
   const { tenant } = env.context;
   const audit = (decision: AuditDecision, outcome: AuditOutcome, rule: string | null) =>
-    env.audit.record({
+    track(env.audit.record({
       tenant,
       run: env.context.run?.id ?? null,
       tool: name,
@@ -52,7 +64,7 @@ export async function callTool(env: CallEnv, name: string, rawArgs: unknown): Pr
       durationUs: (performance.now() - started) * 1000,
       outcome,
       args: rawArgs ?? {},
-    });
+    }));
 
   const def = TOOLS_BY_NAME.get(name);
   if (!def) {
@@ -85,7 +97,8 @@ export async function callTool(env: CallEnv, name: string, rawArgs: unknown): Pr
     return errorResult(`denied: ${decision.reason}. ${nextStep(tenant)}`);
   }
 
-  const context: ToolContext = { ...env.context, rules: env.policy.rules };
+  const { rules, ruleDescriptions, children } = env.policy;
+  const context: ToolContext = { ...env.context, rules, ruleDescriptions, children };
   const refusal = def.guard?.(context, args);
   if (refusal) {
     audit('deny', 'denied', `structural guard of ${name}`);

@@ -9,7 +9,7 @@ import { effectiveRules } from '../core/grants/effective.js';
 
 import type { Rule } from '../core/grants/types.js';
 import { formatConfigError } from '../core/config-error.js';
-import { ancestorsOf, isStrictDescendant, tierOf, type TenantPath } from '../core/tenant-path.js';
+import { ancestorsOf, isStrictDescendant, parentOf, tierOf, type TenantPath } from '../core/tenant-path.js';
 import type { TenantRegistry } from '../core/tree/registry.js';
 import { TOOLS } from './tools/index.js';
 
@@ -20,6 +20,9 @@ export interface TenantPolicy {
   /** Why every call is refused regardless of rules (an ancestor without any valid configuration), or null. */
   closedBecause: string | null;
   tools: Tool[];
+  /** For whoami, computed once per change: the rules as `describeRule` prints them, and the direct children. */
+  ruleDescriptions: string[];
+  children: TenantPath[];
 }
 
 const inputSchemas = new Map<string, Tool['inputSchema']>(
@@ -54,7 +57,11 @@ export function buildPolicy(registry: TenantRegistry, tenant: TenantPath): Tenan
       inputSchema: inputSchemas.get(def.name)!,
     });
   }
-  return { tenant, rules, compiled, closedBecause, tools };
+  const children = registry
+    .list()
+    .filter((s) => parentOf(s.path) === tenant && s.path !== tenant)
+    .map((s) => s.path);
+  return { tenant, rules, compiled, closedBecause, tools, ruleDescriptions: rules.map(describeRule), children };
 }
 
 export class PolicyCache {
@@ -71,9 +78,14 @@ export class PolicyCache {
     return policy;
   }
 
-  /** Drops the cached policy of `tenant` and of its subtree; returns the tenants that were cached. */
+  /**
+   * Drops the cached policy of `tenant` and of its subtree (ancestors' denies apply below them), and its parent's
+   * (whose list of children may have changed); returns the tenants that were cached.
+   */
   invalidate(tenant: TenantPath): TenantPath[] {
     const dropped: TenantPath[] = [];
+    const parent = parentOf(tenant);
+    if (parent !== null && this.cache.delete(parent)) dropped.push(parent);
     for (const path of this.cache.keys()) {
       if (path === tenant || isStrictDescendant(path, tenant)) {
         this.cache.delete(path);

@@ -2,7 +2,6 @@
 import { lstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { describeRule } from '../../core/grants/describe.js';
 import {
   isStrictDescendant, parentOf, segmentProblem, tierOf, type TenantPath,
 } from '../../core/tenant-path.js';
@@ -19,18 +18,14 @@ export const whoami = defineTool({
   description: 'Your tenant, tier, parent, children and effective rules.',
   input: z.object({}).strict(),
   handler(ctx) {
-    const children = ctx.registry
-      .list()
-      .filter((s) => parentOf(s.path) === ctx.tenant && s.path !== ctx.tenant)
-      .map((s) => s.path);
     const data = {
       tenant: ctx.tenant,
       tier: ctx.tier,
       parent: parentOf(ctx.tenant),
-      children,
+      children: ctx.children,
       run: ctx.run?.id ?? null,
       topic: ctx.run?.topic ?? 'main',
-      rules: ctx.rules.map(describeRule),
+      rules: ctx.ruleDescriptions,
     };
     return { text: JSON.stringify(data, null, 2), data };
   },

@@ -29,8 +29,11 @@ export interface ToolContext {
   store: GatedStore;
   db: Db;
   log: Logger;
-  /** The caller's effective rules (for whoami and the subset check of `grant`). */
+  /** The caller's effective rules (for the subset check of `grant`). */
   rules: readonly Rule[];
+  /** The same rules as whoami shows them, and the caller's direct children; both cached with the policy. */
+  ruleDescriptions: readonly string[];
+  children: readonly TenantPath[];
   /** Max delegation depth (default 3). */
   maxDelegationDepth: number;
   /** Called after a tool changed a tenant's files, so the very next call sees the change. */
