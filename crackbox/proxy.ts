@@ -12,6 +12,7 @@ import { policyOrDenyAll, type EgressDecision, type EgressPolicy } from './egres
 import { nullSink, type EgressKind, type EgressSink } from './egress-log.js';
 import { checkTarget, denialText, headerSafe, type TargetCheck } from './proxy-target.js';
 import type { Resolver } from './resolver.js';
+import { readInto } from './tunnel-read.js';
 
 export interface ProxyOptions {
   /** 0 picks a free port at the first listen and reuses it for every address. */
@@ -188,7 +189,8 @@ export class EgressProxy {
     const result = await this.check(tenant, target.host, target.port, 'connect');
     if (!result.ok) return refuse(result.status, result.decision);
     if (client.destroyed) return;
-    const upstream = connect({ host: result.address, port: target.port, allowHalfOpen: true });
+    const download = readInto(client);
+    const upstream = connect({ host: result.address, port: target.port, allowHalfOpen: true, onread: download.onread });
     this.track(upstream);
     let connected = false;
     const timer = setTimeout(() => {
@@ -219,9 +221,9 @@ export class EgressProxy {
       if ('setTimeout' in client) (client as Socket).setTimeout(this.idleTimeoutMs, () => client.destroy());
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length > 0) upstream.write(head);
-      // pipe() propagates end in each direction separately, so a half-close reaches the other side.
+      // Each direction passes its end on separately, so a half-close reaches the other side.
       client.pipe(upstream);
-      upstream.pipe(client);
+      download.attach(upstream);
     });
   }
 

@@ -44,6 +44,19 @@ describe('EgressLog', () => {
     log.db.close();
   });
 
+  it('writes large batches (several multi-row INSERTs plus a remainder) completely and in order', () => {
+    const log = EgressLog.open(tempDb(), { log: silentLogger(), flushIntervalMs: 60_000, maxBatch: 1000 });
+    for (let i = 0; i < 123; i++) log.record(event({ name: `n${i}.example`, port: i % 2 ? null : i, allowed: i % 3 === 0, time: 1000 + i }));
+    expect(log.flush()).toBe(123);
+    const rows = queryEgressLog(log.db, { limit: 1000 }).reverse();
+    expect(rows).toHaveLength(123);
+    rows.forEach((r, i) => {
+      expect(r).toMatchObject({ name: `n${i}.example`, port: i % 2 ? null : i, allowed: i % 3 === 0, time: 1000 + i, tenant: 'acme', kind: 'connect' });
+    });
+    log.close();
+    log.db.close();
+  });
+
   it('flushes on size', () => {
     const log = EgressLog.open(tempDb(), { log: silentLogger(), maxBatch: 10, flushIntervalMs: 60_000 });
     for (let i = 0; i < 25; i++) log.record(event({ port: i + 1 }));
