@@ -1,9 +1,10 @@
 // The download direction of a CONNECT tunnel (target -> tenant), read straight into buffers we hand on to the client
 // socket, instead of stream.pipe()'s fixed 64 KiB reads. The buffer size adapts per read: it doubles while reads fill
 // it (a bulk download gets few, large reads and few event-loop turns per MiB) and halves when reads are small (an
-// idle or chatty tunnel — SSE, websockets — holds only a small buffer). Each read gets a fresh buffer, so a chunk
-// still queued in the client socket is never overwritten. Backpressure pauses reading until the client drains; the
-// target's end is passed on as a half-close, like pipe() does.
+// idle or chatty tunnel — SSE, websockets — holds only a small buffer). A buffer handed to the client socket is
+// reused only after that write has completed (its callback), so queued bytes are never overwritten; reusing them
+// keeps a bulk transfer from allocating (and page-faulting in) a fresh large buffer for every read. Backpressure
+// pauses reading until the client drains; the target's end is passed on as a half-close, like pipe() does.
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 
@@ -27,13 +28,22 @@ export function readInto(dest: Writable): {
 } {
   let size = MIN_READ;
   let source: Socket | null = null;
+  /** Buffers whose writes have completed, ready for the next read (only ones of the current size are kept). */
+  const free: Buffer[] = [];
+  const release = (buf: Buffer) => (error?: Error | null) => {
+    if (!error && buf.length === size && free.length < 4) free.push(buf);
+  };
   return {
     onread: {
-      buffer: () => Buffer.allocUnsafe(size),
+      buffer: () => free.pop() ?? Buffer.allocUnsafeSlow(size),
       callback: (n, buf) => {
-        size = nextReadSize(buf.length, n);
+        const next = nextReadSize(buf.length, n);
+        if (next !== size) {
+          size = next;
+          free.length = 0;
+        }
         if (dest.destroyed) return false;
-        if (dest.write(buf.subarray(0, n))) return true;
+        if (dest.write(buf.subarray(0, n), release(buf))) return true;
         dest.once('drain', () => source?.resume());
         return false;
       },
