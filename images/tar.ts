@@ -1,29 +1,17 @@
-// A minimal tar writer (ustar + PAX long names) for turning an assembled root filesystem into a `docker import`
-// stream. Written here rather than shelling out to tar(1) so that ownership is decided per path by the build (the
-// rootfs is assembled by whoever runs the build, but /home/node must belong to uid 1000 in the image) and hard links
-// are kept as links (the Claude Code binary is hard-linked and 370 MB).
-import { createReadStream, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+// Streams an assembled root filesystem as a tar archive for `docker import`. The archive format (ustar headers,
+// PAX records for long or non-ASCII names, padding, end blocks) is tar-stream's job; this module only decides what
+// goes in: the tree walked with lstat (links are archived, never followed), ownership per path (the rootfs is
+// assembled by whoever runs the build, but /home/node must belong to uid 1000 in the image), and hard links kept as
+// links (the Claude Code binary is hard-linked and 370 MB; storing it twice would double the import).
+import { constants, createReadStream, type Stats } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pack as createPack, type Header, type Pack } from 'tar-stream';
 
-const BLOCK = 512;
-/** ustar's size field holds 11 octal digits. Nothing in an agent image comes close. */
-const MAX_SIZE = 0o77777777777;
-
-export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink';
-
-export interface TarHeader {
-  /** Path inside the archive, '/'-separated, no leading '/'; directories without a trailing '/'. */
-  path: string;
-  type: EntryType;
-  mode: number;
-  uid: number;
-  gid: number;
-  /** Bytes of content that follow (files only; 0 for everything else). */
-  size: number;
-  mtime: number;
-  /** Target of a symlink or hard link. */
-  linkname?: string;
-}
+/** What `pack.entry()` takes: a header with at least a name. */
+type EntryHeader = Partial<Header> & Pick<Header, 'name'>;
+/** The writable side of one entry (a streamx Writable). */
+type Sink = ReturnType<Pack['entry']>;
 
 export interface Ownership {
   uid: number;
@@ -34,135 +22,124 @@ export interface Ownership {
 /** Decides owner and mode of each entry from its archive path and the file's own stat. */
 export type OwnershipRule = (path: string, stat: Stats) => Ownership;
 
-const TYPEFLAG: Record<EntryType, string> = { file: '0', hardlink: '1', symlink: '2', dir: '5' };
+/** tar-stream writes uid/gid as 6 octal digits and silently clamps bigger ids, so we refuse them instead. */
+export const MAX_ID = 0o777777;
 
-function octal(value: number, width: number): string {
-  // width includes the terminating NUL
-  const s = Math.floor(value).toString(8);
-  if (s.length > width - 1) throw new Error(`tar: value ${value} does not fit in ${width - 1} octal digits`);
-  return s.padStart(width - 1, '0') + '\0';
-}
-
-function put(buf: Buffer, offset: number, width: number, text: string): void {
-  const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length > width) throw new Error(`tar: field too long: ${text}`);
-  bytes.copy(buf, offset);
-}
-
-function fitsUstarName(path: string): boolean {
-  return Buffer.byteLength(path) <= 100 && /^[\x20-\x7e]*$/.test(path);
-}
-
-/** A PAX extended-header record: "<len> <key>=<value>\n" where <len> counts the whole record, itself included. */
-export function paxRecord(key: string, value: string): string {
-  const body = ` ${key}=${value}\n`;
-  let len = Buffer.byteLength(body) + 1;
-  while (String(len).length + Buffer.byteLength(body) !== len) len = String(len).length + Buffer.byteLength(body);
-  return `${len}${body}`;
-}
-
-function rawHeader(h: TarHeader, typeflag: string, name: string, linkname: string): Buffer {
-  const buf = Buffer.alloc(BLOCK, 0);
-  put(buf, 0, 100, name);
-  put(buf, 100, 8, octal(h.mode & 0o7777, 8));
-  put(buf, 108, 8, octal(h.uid, 8));
-  put(buf, 116, 8, octal(h.gid, 8));
-  put(buf, 124, 12, octal(h.size, 12));
-  put(buf, 136, 12, octal(h.mtime, 12));
-  buf.fill(0x20, 148, 156); // checksum is computed with its own field as spaces
-  put(buf, 156, 1, typeflag);
-  put(buf, 157, 100, linkname);
-  put(buf, 257, 6, 'ustar\0');
-  put(buf, 263, 2, '00');
-  let sum = 0;
-  for (const byte of buf) sum += byte;
-  put(buf, 148, 8, octal(sum, 7) + ' ');
-  return buf;
-}
-
-function padding(size: number): Buffer {
-  const rest = size % BLOCK;
-  return Buffer.alloc(rest === 0 ? 0 : BLOCK - rest, 0);
-}
-
-/** The header block(s) for one entry: a PAX header first when the path or link target does not fit ustar. */
-export function encodeHeader(h: TarHeader): Buffer {
-  if (h.size > MAX_SIZE) throw new Error(`tar: ${h.path} is too large (${h.size} bytes)`);
-  if (h.type !== 'file' && h.size !== 0) throw new Error(`tar: ${h.path}: only files have content`);
-  const name = h.type === 'dir' ? `${h.path}/` : h.path;
-  const link = h.linkname ?? '';
-  const records: string[] = [];
-  if (!fitsUstarName(name)) records.push(paxRecord('path', name));
-  if (!fitsUstarName(link)) records.push(paxRecord('linkpath', link));
-  const main = rawHeader(
-    h,
-    TYPEFLAG[h.type],
-    fitsUstarName(name) ? name : asciiStub(name),
-    fitsUstarName(link) ? link : asciiStub(link),
-  );
-  if (records.length === 0) return main;
-  const pax = Buffer.from(records.join(''), 'utf8');
-  const paxHeader = rawHeader(
-    { path: 'PaxHeader', type: 'file', mode: 0o644, uid: 0, gid: 0, size: pax.length, mtime: h.mtime },
-    'x',
-    asciiStub(`PaxHeaders/${name}`),
-    '',
-  );
-  return Buffer.concat([paxHeader, pax, padding(pax.length), main]);
-}
-
-/** A readable stand-in for a name that lives in a PAX record (readers that ignore PAX at least see something). */
-function asciiStub(name: string): string {
-  const ascii = name.replace(/[^\x20-\x7e]/g, '_');
-  return Buffer.from(ascii).subarray(0, 100).toString('latin1');
-}
-
-/** The two zero blocks that end an archive. */
-export function endOfArchive(): Buffer {
-  return Buffer.alloc(BLOCK * 2, 0);
+/** Checks what the rule decided before it goes into a header (a wrong owner in an image is a security bug). */
+export function checkOwnership(path: string, own: Ownership): Ownership {
+  for (const [field, id] of [['uid', own.uid], ['gid', own.gid]] as const) {
+    if (!Number.isInteger(id) || id < 0 || id > MAX_ID) {
+      throw new Error(`tar: ${path}: ${field} ${id} is not a valid id`);
+    }
+  }
+  if (!Number.isInteger(own.mode) || own.mode < 0 || own.mode > 0o7777) {
+    throw new Error(`tar: ${path}: mode ${own.mode} is not a permission mode (0..0o7777)`);
+  }
+  return own;
 }
 
 /**
- * Streams a directory as a tar archive (paths relative to `root`, sorted so archives are stable). Regular files,
- * directories and symlinks only; anything else (sockets, devices, FIFOs) is an error, not silently dropped.
+ * Streams a directory as a tar archive (paths relative to `root`, each directory's names sorted so archives are
+ * stable). Directories, regular files, symlinks and hard links only; anything else (sockets, devices, FIFOs) is an
+ * error, not silently dropped. Any error ends the stream with that error, so a half-written archive never looks done.
  */
 export async function* tarDirectory(root: string, owner: OwnershipRule): AsyncGenerator<Buffer> {
+  const pack = createPack();
+  const writing = writeTree(pack, root, owner).then(
+    () => pack.finalize(),
+    (err: unknown) => pack.destroy(err instanceof Error ? err : new Error(String(err))),
+  );
+  try {
+    for await (const chunk of pack) yield chunk as Buffer;
+  } finally {
+    // The reader stopped early or failed: stop the walk too (its pending write sees the destroyed entry and throws).
+    pack.destroy();
+    await writing;
+  }
+}
+
+/**
+ * Adds every entry under `root` to `pack`, one at a time. File content waits for the reader whenever the pack is
+ * full; header-only entries (directories, links) are not held back, which buffers at most 512 bytes per such entry
+ * between two files.
+ */
+async function writeTree(pack: Pack, root: string, owner: OwnershipRule): Promise<void> {
   const seen = new Map<string, string>(); // dev:ino -> first archive path, for hard links
-  async function* walk(rel: string): AsyncGenerator<Buffer> {
-    const names = readdirSync(join(root, rel)).sort();
+  async function walk(rel: string): Promise<void> {
+    const names = (await readdir(join(root, rel))).sort();
     for (const name of names) {
       const path = rel === '' ? name : `${rel}/${name}`;
       const abs = join(root, path);
-      const st = lstatSync(abs);
-      const { uid, gid, mode } = owner(path, st);
-      const mtime = Math.floor(st.mtimeMs / 1000);
-      const base = { path, uid, gid, mode, mtime };
+      const st = await lstat(abs);
+      const { uid, gid, mode } = checkOwnership(path, owner(path, st));
+      // tar-stream replaces a falsy mode with 0644/0755 and keeps only the low 12 bits, so the file-type bits make a
+      // mode of 0 (e.g. a 000 file) survive as 0.
+      const base = { uid, gid, mode: (st.mode & constants.S_IFMT) | mode, mtime: st.mtime };
       if (st.isDirectory()) {
-        yield encodeHeader({ ...base, type: 'dir', size: 0 });
-        yield* walk(path);
+        await addEntry(pack, { ...base, name: `${path}/`, type: 'directory' });
+        await walk(path);
       } else if (st.isSymbolicLink()) {
-        yield encodeHeader({ ...base, type: 'symlink', size: 0, linkname: readlinkSync(abs) });
+        await addEntry(pack, { ...base, name: path, type: 'symlink', linkname: await readlink(abs) });
       } else if (st.isFile()) {
         const key = `${st.dev}:${st.ino}`;
         const first = st.nlink > 1 ? seen.get(key) : undefined;
         if (first !== undefined) {
-          yield encodeHeader({ ...base, type: 'hardlink', size: 0, linkname: first });
+          await addEntry(pack, { ...base, name: path, type: 'link', linkname: first });
           continue;
         }
         if (st.nlink > 1) seen.set(key, path);
-        yield encodeHeader({ ...base, type: 'file', size: st.size });
-        let written = 0;
-        for await (const chunk of createReadStream(abs)) {
-          written += (chunk as Buffer).length;
-          yield chunk as Buffer;
-        }
-        if (written !== st.size) throw new Error(`tar: ${abs} changed size while being archived`);
-        yield padding(st.size);
+        await addFile(pack, { ...base, name: path, type: 'file', size: st.size }, abs);
       } else {
         throw new Error(`tar: ${abs} is not a file, directory or symlink`);
       }
     }
   }
-  yield* walk('');
-  yield endOfArchive();
+  await walk('');
+}
+
+/** Adds an entry without content and resolves once tar-stream has written its header. */
+function addEntry(pack: Pack, header: EntryHeader): Promise<void> {
+  return new Promise((resolve, reject) => {
+    pack.entry(header, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** Streams one file's content into its entry, pausing whenever the archive's reader is behind. */
+async function addFile(pack: Pack, header: EntryHeader & { size: number }, abs: string): Promise<void> {
+  let entry!: Sink;
+  const finished = new Promise<void>((resolve, reject) => {
+    entry = pack.entry(header, (err) => (err ? reject(err) : resolve()));
+  });
+  finished.catch(() => {}); // awaited below unless the walk throws first, which ends the whole archive anyway
+  let written = 0;
+  for await (const chunk of createReadStream(abs)) {
+    written += (chunk as Buffer).length;
+    if (written > header.size) break;
+    if (!entry.write(chunk) && !(await drained(entry))) break;
+  }
+  if (entry.destroying) {
+    await finished; // rejects with the reason the archive ended
+    throw new Error('tar: archive closed while writing');
+  }
+  // Thrown, not left to tar-stream's generic "Size mismatch", so the build says which file moved under it.
+  if (written !== header.size) throw new Error(`tar: ${abs} changed size while being archived`);
+  entry.end(undefined); // streamx's typing wants an argument; undefined means "no last chunk"
+  await finished;
+}
+
+/** Waits until `entry` accepts more data (true) or was destroyed because the archive ended early (false). */
+function drained(entry: Sink): Promise<boolean> {
+  // Destroyed before we got here means 'close' may already have fired: waiting for it would hang the walk.
+  if (entry.destroying) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => () => {
+      entry.off('drain', onDrain);
+      entry.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = done(true);
+    const onClose = done(false);
+    entry.on('drain', onDrain);
+    entry.on('close', onClose);
+  });
 }
