@@ -49,3 +49,16 @@ export function parse<O extends Options>(argv: string[], options: O, allowPositi
     throw new UsageError((error as Error).message);
   }
 }
+
+/** Resolves at the first SIGINT or SIGTERM: how foreground commands (`up`, `gated`, `crackbox run`) wait to stop. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(signal);
+    };
+    process.once('SIGINT', on);
+    process.once('SIGTERM', on);
+  });
+}

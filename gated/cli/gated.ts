@@ -1,5 +1,5 @@
 // `warren gated`: run the broker in the foreground until SIGINT/SIGTERM.
-import { parse, type Command } from '../../cli/command.js';
+import { parse, untilSignal, type Command } from '../../cli/command.js';
 import { Gated } from '../broker.js';
 
 const command: Command = {
@@ -11,10 +11,7 @@ Serves every tenant's MCP tools on DATA/ipc/<tenant id>/gated.sock and follows c
     parse(argv, {}, false);
     const gated = await Gated.start({ tenantsDir: common.tenants, dataDir: common.data });
     for (const [tenant, socket] of gated.sockets()) process.stderr.write(`  ${tenant.padEnd(32)} ${socket}\n`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await untilSignal();
     await gated.stop();
     return 0;
   },

@@ -1,5 +1,5 @@
 // `warren up`: gated and the gateway together, in the foreground, on embedded defaults.
-import { parse, type Command } from '../../cli/command.js';
+import { parse, untilSignal, type Command } from '../../cli/command.js';
 import { Warren } from '../warren.js';
 
 const command: Command = {
@@ -13,10 +13,7 @@ agent image offline if it is missing, and runs until SIGINT/SIGTERM. Settings: s
     const warren = await Warren.start({ tenantsDir: common.tenants, dataDir: common.data });
     process.stderr.write(`warren is up: ${warren.gated.sockets().size} tenant socket(s), API ${warren.url ?? 'off'}\n`);
     process.stderr.write(`try: npx warren chat acme   (or: npx warren send acme "hello")\n`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await untilSignal();
     await warren.stop();
     return 0;
   },

@@ -6,15 +6,7 @@ import { silentLogger } from '../../core/log.js';
 import { Gated } from '../../gated/broker.js';
 import { connectClient, textOf } from '../helpers/mcp.js';
 import { standardTree, type TempTree } from '../helpers/tree.js';
-
-async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for: ${what}`);
-}
+import { eventually } from '../helpers/wait.js';
 
 describe('hot reload through the watcher', () => {
   let tree: TempTree;
@@ -46,7 +38,7 @@ describe('hot reload through the watcher', () => {
     expect(await like()).not.toMatch(/^denied/);
 
     tree.write('acme/grants', '!fork_topic\n');
-    await eventually(async () => /^denied/.test(await like()), 'fork_topic denied after edit');
+    await eventually(async () => /^denied/.test(await like()), 'fork_topic denied after edit', 10_000);
 
     tree.write('acme/grants', '!fork_topic\nthis is ( not a rule\n');
     await new Promise((r) => setTimeout(r, 300));
@@ -63,7 +55,7 @@ describe('hot reload through the watcher', () => {
     const call = async () => textOf(await client.callTool({ name: 'whoami', arguments: {} }));
     expect(await call()).not.toMatch(/^denied/);
     tree.write('acme/grants', '!whoami\n');
-    await eventually(async () => /^denied/.test(await call()), 'whoami denied for acme/support');
+    await eventually(async () => /^denied/.test(await call()), 'whoami denied for acme/support', 10_000);
     await client.close();
   });
 

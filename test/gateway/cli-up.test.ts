@@ -8,18 +8,9 @@ import { agentImage } from '../helpers/docker.js';
 import { requireBuilt, warren } from '../helpers/cli.js';
 import { startUp, type UpProcess } from '../helpers/up.js';
 import { tempTree, type TempTree } from '../helpers/tree.js';
+import { eventually } from '../helpers/wait.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../tenants', import.meta.url));
-
-async function until<T>(get: () => T | undefined, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = get();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('warren up with the example tenants', () => {
   let tree: TempTree;
@@ -40,7 +31,7 @@ describe('warren up with the example tenants', () => {
   it('send, then messages shows the front desk reply and, later, what support said', async () => {
     const sent = warren(['send', 'acme', 'my spade arrived broken, order 4711', '--sender', 'ann', ...common()]);
     expect(sent.stdout).toMatch(/^queued message \d+ for acme\n$/);
-    const first = await until(() => {
+    const first = await eventually(() => {
       const out = warren(['messages', 'acme', ...common()]).stdout;
       return /passed this to our support team/.test(out) && /Support says: Order 4711/.test(out) ? out : undefined;
     }, 'both replies');

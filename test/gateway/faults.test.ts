@@ -10,6 +10,7 @@ import { warren as cli } from '../helpers/cli.js';
 import { startUp } from '../helpers/up.js';
 import { startWarren, waitForOutbox } from '../helpers/warren.js';
 import { tempTree, type TempTree } from '../helpers/tree.js';
+import { eventually } from '../helpers/wait.js';
 
 const SLOW = `---
 harness: script
@@ -21,16 +22,6 @@ script:
     reply: "echo: $0"
 ---
 `;
-
-async function until<T>(get: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await get();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('kill -9 of the gateway during a turn', () => {
   let tree: TempTree;
@@ -45,7 +36,7 @@ describe('kill -9 of the gateway during a turn', () => {
     const first = await startUp(tree, env);
     const sent = cli(['send', 'acme', 'slow report', '--tenants', tree.tenants, '--data', tree.data]);
     expect(sent.status).toBe(0);
-    await until(async () => (await containersWithLabel(`warren.instance=${instance}`)).length === 1, 'container running');
+    await eventually(async () => (await containersWithLabel(`warren.instance=${instance}`)).length === 1, 'container running');
     first.child.kill('SIGKILL');
     await new Promise((resolve) => first.child.once('exit', resolve));
     // The container outlived its gateway: an orphan until the restart reconciles.
@@ -55,12 +46,12 @@ describe('kill -9 of the gateway during a turn', () => {
     const db = openWarrenDb(tree.data, GATEWAY_MIGRATIONS);
     try {
       const view = new OutboxView(db);
-      await until(() => view.list('acme').find((r) => r.text === 'slow done: report'), 'reply after restart');
+      await eventually(() => view.list('acme').find((r) => r.text === 'slow done: report'), 'reply after restart');
       await new Promise((r) => setTimeout(r, 1000)); // a duplicate would have shown by now
       expect(view.list('acme').filter((r) => r.text === 'slow done: report')).toHaveLength(1);
       const runs = db.prepare(`SELECT status, attempt FROM runs ORDER BY started_at`).all();
       expect(runs).toEqual([{ status: 'requeued', attempt: 1 }, { status: 'done', attempt: 2 }]);
-      await until(async () => (await containersWithLabel(`warren.instance=${instance}`)).length === 0, 'no containers left');
+      await eventually(async () => (await containersWithLabel(`warren.instance=${instance}`)).length === 0, 'no containers left');
     } finally {
       db.close();
       expect(await second.stop()).toBe(0);
