@@ -15,7 +15,8 @@
 //                                  (default: api.anthropic.com:443, the model API)
 //   WARREN_EGRESS_ALLOWED_RANGES   comma-separated IPv4 CIDRs of private/special addresses names may resolve to
 //                                  (default none)
-//   WARREN_EGRESS_KEEP_NETWORKS    1 (default): tenant networks outlive a stop and are reused; 0: removed on stop
+//   WARREN_EGRESS_KEEP_NETWORKS    0 (default): tenant networks are removed on a clean stop (after a crash they are
+//                                  found and reused); 1: they outlive a stop too
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { formatConfigError } from '../core/config-error.js';
@@ -112,7 +113,7 @@ export function egressConfig(env: NodeJS.ProcessEnv = process.env, resolvConf: (
       throw new Error(`WARREN_EGRESS_ALLOWED_RANGES: ${(error as Error).message}`);
     }
   }
-  const keep = env.WARREN_EGRESS_KEEP_NETWORKS ?? '1';
+  const keep = env.WARREN_EGRESS_KEEP_NETWORKS ?? '0';
   if (keep !== '0' && keep !== '1') throw new Error(`WARREN_EGRESS_KEEP_NETWORKS must be 0 or 1, got "${keep}"`);
 
   const proxyPort = port(env, 'WARREN_EGRESS_PROXY_PORT', EGRESS_DEFAULTS.proxyPort);

@@ -25,7 +25,7 @@ export interface GatewayConfig {
    * WARREN_EGRESS_PREFIX (26): tenant network subnets; WARREN_EGRESS_PROXY_PORT (3128); WARREN_EGRESS_DNS_PORT (53);
    * WARREN_EGRESS_UPSTREAM (first IPv4 nameserver of /etc/resolv.conf, port 53); WARREN_EGRESS_BASE (base allowlist,
    * space-separated; api.anthropic.com:443); WARREN_EGRESS_ALLOWED_RANGES (private CIDRs names may resolve to; none);
-   * WARREN_EGRESS_KEEP_NETWORKS (1: networks outlive a stop). Details: crackbox/egress-config.ts, docs/egress.md.
+   * WARREN_EGRESS_KEEP_NETWORKS (0: networks are removed on a clean stop). Details: crackbox/egress-config.ts, docs/egress.md.
    */
   egress: EgressConfig;
 }

@@ -80,6 +80,7 @@ describe('crackbox with real containers', () => {
       WARREN_EGRESS_UPSTREAM: `${upstream.host}:${upstream.port}`,
       WARREN_EGRESS_ALLOWED_RANGES: `${INTERNET_RANGE}.0/24`,
       WARREN_EGRESS_BASE: 'base.test:80',
+      WARREN_EGRESS_KEEP_NETWORKS: '1', // the restart test needs them; afterAll removes them
     };
   }
 

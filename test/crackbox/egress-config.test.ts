@@ -14,7 +14,7 @@ describe('egressConfig', () => {
       dnsPort: 53,
       upstream: '127.0.0.53:53',
       allowedRanges: [],
-      keepNetworks: true,
+      keepNetworks: false,
     });
     expect(c.base.map((e) => e.text)).toEqual(['api.anthropic.com:443']);
   });
@@ -30,7 +30,7 @@ describe('egressConfig', () => {
         WARREN_EGRESS_UPSTREAM: '127.0.0.1:5300',
         WARREN_EGRESS_BASE: 'api.anthropic.com:443\n  *.example.com:80,443 !bad.example.com',
         WARREN_EGRESS_ALLOWED_RANGES: '10.250.0.0/24, 192.168.7.0/24',
-        WARREN_EGRESS_KEEP_NETWORKS: '0',
+        WARREN_EGRESS_KEEP_NETWORKS: '1',
       },
       noResolv,
     );
@@ -42,7 +42,7 @@ describe('egressConfig', () => {
       dnsPort: 5353,
       upstream: '127.0.0.1:5300',
       allowedRanges: ['10.250.0.0/24', '192.168.7.0/24'],
-      keepNetworks: false,
+      keepNetworks: true,
     });
     expect(c.base.map((e) => [e.text, e.effect, e.file, e.line])).toEqual([
       ['api.anthropic.com:443', 'allow', 'WARREN_EGRESS_BASE', 1],
