@@ -121,7 +121,9 @@ export class AuditLog {
     this.waiters = [];
     if (rows.length === 0) return;
     try {
-      this.insertBatch(rows);
+      // One row commits on its own (autocommit is one statement, not three); more go in one transaction.
+      if (rows.length === 1) this.insert.run(toRow(rows[0]!));
+      else this.insertBatch(rows);
       for (const w of waiters) w.resolve();
     } catch (error) {
       for (const w of waiters) w.reject(error);
