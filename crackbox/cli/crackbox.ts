@@ -1,6 +1,6 @@
 // `warren crackbox`: run crackbox alone, show its state, or prune this instance's unused tenant networks.
 import Docker from 'dockerode';
-import { parse, UsageError, type Command, type CommonOptions } from '../../cli/command.js';
+import { parse, untilSignal, UsageError, type Command, type CommonOptions } from '../../cli/command.js';
 import { logger } from '../../core/log.js';
 import { TenantRegistry } from '../../core/tree/registry.js';
 import { watchTree } from '../../core/tree/watch.js';
@@ -51,10 +51,7 @@ async function run(common: CommonOptions): Promise<number> {
   // Re-checks (and repairs) the rules now and then: in external mode nobody else can.
   const timer = setInterval(() => crackbox.listeners().forEach((n) => serve(n.tenant)), 30_000);
   process.stderr.write(`crackbox ${config.instance} is running (DNS port ${crackbox.dns.port}, proxy port ${crackbox.proxy.port})\n`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await untilSignal();
   clearInterval(timer);
   registry.off('changed', serve);
   await watcher.close();

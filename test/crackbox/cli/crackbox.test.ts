@@ -12,19 +12,10 @@ import command from '../../../crackbox/cli/crackbox.js';
 import { requireDocker } from '../../helpers/docker.js';
 import { requireBuilt, warren } from '../../helpers/cli.js';
 import { tempTree, type TempTree } from '../../helpers/tree.js';
+import { eventually } from '../../helpers/wait.js';
 import { FakeUpstream } from '../helpers.js';
 
 const INSTANCE = `cbxc${process.pid % 100000}`;
-
-async function until<T>(what: string, probe: () => T | null | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('warren crackbox', () => {
   let docker: Docker;
@@ -81,10 +72,10 @@ describe('warren crackbox', () => {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const status = await until('both tenants to be served', () => {
+    const status = await eventually(() => {
       const s = readStatusFile(tree.data);
       return s && s.listeners.length === 2 ? s : null;
-    });
+    }, 'crackbox run to serve both tenants', 30_000);
     expect(status.instance).toBe(INSTANCE);
     expect(status.listeners.map((l) => l.tenant).sort()).toEqual(['acme', 'beta']);
 
