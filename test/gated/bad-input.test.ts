@@ -1,10 +1,8 @@
 // Bad input never crashes gated and never costs other clients their service.
 import { connect, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../core/log.js';
-import { Gated } from '../../gated/broker.js';
+import { describe, expect, it } from 'vitest';
 import { connectClient, textOf } from '../helpers/mcp.js';
-import { standardTree, type TempTree } from '../helpers/tree.js';
+import { useGated } from '../helpers/gated.js';
 
 /** A raw socket that collects newline-delimited JSON frames. */
 async function raw(path: string): Promise<{ socket: Socket; frames: unknown[]; next(): Promise<any> }> {
@@ -37,22 +35,10 @@ const init = (id: number) =>
   JSON.stringify({ jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } } }) + '\n';
 
 describe('bad input', () => {
-  let tree: TempTree;
-  let gated: Gated;
-
-  beforeAll(async () => {
-    tree = standardTree();
-    gated = await Gated.start({
-      tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger(), watch: false, maxConnectionsPerSocket: 4,
-    });
-  });
-  afterAll(async () => {
-    await gated.stop();
-    tree.cleanup();
-  });
+  const f = useGated({ gated: { maxConnectionsPerSocket: 4 } });
 
   it('answers a 10 MB frame with a JSON-RPC error and keeps the connection usable', async () => {
-    const c = await raw(gated.socketPath('acme'));
+    const c = await raw(f.gated.socketPath('acme'));
     c.socket.write('{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"' + 'a'.repeat(10 * 1024 * 1024) + '"}}\n');
     const error = await c.next();
     expect(error.error.code).toBe(-32600);
@@ -65,7 +51,7 @@ describe('bad input', () => {
   });
 
   it('answers malformed JSON and non-JSON-RPC frames with errors', async () => {
-    const c = await raw(gated.socketPath('acme'));
+    const c = await raw(f.gated.socketPath('acme'));
     c.socket.write('{not json\n');
     expect((await c.next()).error.code).toBe(-32700);
     c.socket.write('{"hello":"world"}\n');
@@ -74,7 +60,7 @@ describe('bad input', () => {
   });
 
   it('answers unknown methods with method-not-found', async () => {
-    const c = await raw(gated.socketPath('acme'));
+    const c = await raw(f.gated.socketPath('acme'));
     c.socket.write(init(1));
     await c.next();
     c.socket.write(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'nope/nothing' }) + '\n');
@@ -85,7 +71,7 @@ describe('bad input', () => {
   });
 
   it('refuses unknown tools and invalid arguments with readable errors', async () => {
-    const client = await connectClient(gated.socketPath('acme'));
+    const client = await connectClient(f.gated.socketPath('acme'));
     const unknown = await client.callTool({ name: 'rm_rf', arguments: {} });
     expect(unknown.isError).toBe(true);
     expect(textOf(unknown)).toMatch(/unknown tool "rm_rf"/);
@@ -98,32 +84,32 @@ describe('bad input', () => {
   });
 
   it('survives a client that disconnects mid-call and keeps serving others', async () => {
-    const c = await raw(gated.socketPath('acme'));
+    const c = await raw(f.gated.socketPath('acme'));
     c.socket.write(init(1));
     await c.next();
     c.socket.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) + '\n');
     c.socket.write(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'list_groups', arguments: {} } }) + '\n');
     c.socket.destroy();
-    const client = await connectClient(gated.socketPath('acme'));
+    const client = await connectClient(f.gated.socketPath('acme'));
     expect(textOf(await client.callTool({ name: 'whoami', arguments: {} }))).toMatch(/"tenant": "acme"/);
     await client.close();
   });
 
   it('caps connections per socket with a JSON-RPC error, and frees slots when clients leave', async () => {
-    const held = await Promise.all([1, 2, 3, 4].map(() => connectClient(gated.socketPath('globex'))));
+    const held = await Promise.all([1, 2, 3, 4].map(() => connectClient(f.gated.socketPath('globex'))));
     await new Promise((r) => setTimeout(r, 100));
-    const extra = await raw(gated.socketPath('globex'));
+    const extra = await raw(f.gated.socketPath('globex'));
     const refusal = await extra.next();
     expect(refusal.error.message).toMatch(/too many connections/);
     await held[0]!.close();
     await new Promise((r) => setTimeout(r, 100));
-    const again = await connectClient(gated.socketPath('globex'));
+    const again = await connectClient(f.gated.socketPath('globex'));
     expect(textOf(await again.callTool({ name: 'whoami', arguments: {} }))).toMatch(/globex/);
     for (const c of [...held.slice(1), again]) await c.close();
   });
 
   it('identity is the socket: arguments cannot claim another tenant', async () => {
-    const client = await connectClient(gated.socketPath('acme/support'));
+    const client = await connectClient(f.gated.socketPath('acme/support'));
     const r = await client.callTool({ name: 'whoami', arguments: {} });
     expect(JSON.parse(textOf(r)).tenant).toBe('acme/support');
     await client.close();

@@ -1,31 +1,19 @@
 // `warren connect` is what MCP clients launch: the SDK's own stdio client spawns it and talks through it.
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { silentLogger } from '../../core/log.js';
-import { Gated } from '../../gated/broker.js';
 import { requireBuilt, warren } from '../helpers/cli.js';
 import { textOf } from '../helpers/mcp.js';
-import { standardTree, type TempTree } from '../helpers/tree.js';
+import { useGated } from '../helpers/gated.js';
 
 describe('warren connect', () => {
-  let tree: TempTree;
-  let gated: Gated;
-
-  beforeAll(async () => {
-    tree = standardTree();
-    gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger(), watch: false });
-  });
-  afterAll(async () => {
-    await gated.stop();
-    tree.cleanup();
-  });
+  const f = useGated();
 
   it('bridges the SDK stdio client to the tenant socket and exits cleanly when the client closes', async () => {
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [requireBuilt(), 'connect', 'acme/support', '--data', tree.data],
+      args: [requireBuilt(), 'connect', 'acme/support', '--data', f.tree.data],
       stderr: 'pipe',
     });
     const client = new Client({ name: 'connect-test', version: '0' });
@@ -41,7 +29,7 @@ describe('warren connect', () => {
   });
 
   it('passes end-of-stream both ways: stdin EOF makes gated close, and the bridge exits 0', async () => {
-    const child = spawn(process.execPath, [requireBuilt(), 'connect', 'acme', '--data', tree.data], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [requireBuilt(), 'connect', 'acme', '--data', f.tree.data], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stdin.end(
@@ -53,13 +41,13 @@ describe('warren connect', () => {
   });
 
   it('explains a missing socket and exits 1', () => {
-    const r = warren(['connect', 'acme/nobody', '--data', tree.data]);
+    const r = warren(['connect', 'acme/nobody', '--data', f.tree.data]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/cannot connect to .*acme.nobody.*gated\.sock/);
   });
 
   it('rejects an invalid tenant name as a usage problem', () => {
-    const r = warren(['connect', 'Acme/../x', '--data', tree.data]);
+    const r = warren(['connect', 'Acme/../x', '--data', f.tree.data]);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/invalid tenant/);
   });

@@ -1,33 +1,20 @@
 // Tool results that gated returns carry secret names, never values.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../core/log.js';
+import { describe, expect, it } from 'vitest';
 import { makeRedactor } from '../../core/secrets/index.js';
-import { Gated } from '../../gated/broker.js';
 import { connectClient, textOf } from '../helpers/mcp.js';
-import { standardTree, type TempTree } from '../helpers/tree.js';
+import { useGated } from '../helpers/gated.js';
 
 describe('redaction of tool results', () => {
-  let tree: TempTree;
-  let gated: Gated;
-  beforeAll(async () => {
-    tree = standardTree();
-    gated = await Gated.start({
-      tenantsDir: tree.tenants,
-      dataDir: tree.data,
-      log: silentLogger(),
-      watch: false,
+  const f = useGated({
+    gated: {
       redactorFor: (tenant) => (tenant === 'acme' ? makeRedactor(new Map([['DB_PASSWORD', 'hunter2-but-longer']])) : undefined),
-    });
-  });
-  afterAll(async () => {
-    await gated.stop();
-    tree.cleanup();
+    },
   });
 
   it('replaces secret values in results and in error messages', async () => {
-    const acme = await connectClient(gated.socketPath('acme'));
+    const acme = await connectClient(f.gated.socketPath('acme'));
     await acme.callTool({ name: 'observe_group', arguments: { source: 'acme/support' } });
-    gated.store.addMessage({ tenant: 'acme/support', kind: 'chat', chat: 'tg:1', sender: 'eve', text: 'the password is hunter2-but-longer' });
+    f.gated.store.addMessage({ tenant: 'acme/support', kind: 'chat', chat: 'tg:1', sender: 'eve', text: 'the password is hunter2-but-longer' });
     const result = await acme.callTool({ name: 'read_observed', arguments: {} });
     expect(JSON.stringify(result.structuredContent)).toContain('[secret:DB_PASSWORD]');
     expect(JSON.stringify(result.structuredContent)).not.toContain('hunter2-but-longer');

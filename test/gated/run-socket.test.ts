@@ -1,30 +1,18 @@
 // Run sockets: bound to (tenant, run), carry the run's identity, accept the runner's turn report, and vanish on close.
 import { existsSync, statSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { silentLogger } from '../../core/log.js';
 import { SUBMIT_TURN_METHOD, type TurnResult } from '../../core/turn.js';
-import { Gated } from '../../gated/broker.js';
 import { connectClient, textOf } from '../helpers/mcp.js';
-import { standardTree, type TempTree } from '../helpers/tree.js';
+import { useGated } from '../helpers/gated.js';
 
 describe('run sockets', () => {
-  let tree: TempTree;
-  let gated: Gated;
-
-  beforeAll(async () => {
-    tree = standardTree();
-    gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger(), watch: false });
-  });
-  afterAll(async () => {
-    await gated.stop();
-    tree.cleanup();
-  });
+  const f = useGated();
 
   it('reports the run in whoami, receives submit_turn, and is removed on close', async () => {
     const submitted: TurnResult[] = [];
     const run = { id: 'r1', topic: 'main', chat: 'local:ann', depth: 0 };
-    const sock = await gated.openRunSocket('acme/support', run, { onSubmit: (r) => submitted.push(r) });
+    const sock = await f.gated.openRunSocket('acme/support', run, { onSubmit: (r) => submitted.push(r) });
     expect(statSync(sock.socketPath).mode & 0o777).toBe(0o660);
     const client = await connectClient(sock.socketPath);
     const who = JSON.parse(textOf(await client.callTool({ name: 'whoami', arguments: {} })));
@@ -40,7 +28,7 @@ describe('run sockets', () => {
   });
 
   it('the tenant socket has no submit_turn method and does not list it as a tool', async () => {
-    const client = await connectClient(gated.socketPath('acme'));
+    const client = await connectClient(f.gated.socketPath('acme'));
     await expect(
       client.request({ method: SUBMIT_TURN_METHOD, params: { status: 'ok', result: 'x' } }, EmptyResultSchema),
     ).rejects.toThrow(/Method not found/);
@@ -50,7 +38,7 @@ describe('run sockets', () => {
   });
 
   it('a run socket can be owned by the container user and kept 0600', async () => {
-    const sock = await gated.openRunSocket('acme', { id: 'r2', topic: 'main', chat: null, depth: 0 }, { owner: { uid: 1000, gid: 1000 } });
+    const sock = await f.gated.openRunSocket('acme', { id: 'r2', topic: 'main', chat: null, depth: 0 }, { owner: { uid: 1000, gid: 1000 } });
     const st = statSync(sock.socketPath);
     expect(st.uid).toBe(1000);
     expect(st.mode & 0o777).toBe(0o600);
