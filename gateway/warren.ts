@@ -77,69 +77,81 @@ export class Warren {
       config.image ??
       (await ensureAgentImage({ docker, progress: (m: string) => log.info({ component: 'images' }, m) })).tag;
 
-    const db = openWarrenDb(options.dataDir, GATEWAY_MIGRATIONS);
-    const token = ensureOperatorToken(options.dataDir);
-    const secrets = gatewaySecrets(options.dataDir, log.child({ component: 'secrets' }), options.env ?? process.env);
-    const redactorFor = options.redactorFor ?? ((tenant: string) => secrets.redactorFor(tenant));
-    const gated = await Gated.start({
-      tenantsDir: options.tenantsDir,
-      dataDir: options.dataDir,
-      db,
-      log: log.child({ component: 'gated' }),
-      redactorFor,
-    });
-    // crackbox: containers only ever get a network that egressFor has locked down (or none at all when egress is off).
-    let crackbox: Crackbox | null = null;
-    let egressFor = options.egressFor;
-    if (!egressFor && config.egress.mode === 'on') {
-      const clog = log.child({ component: 'crackbox' });
-      crackbox = await Crackbox.start({ instance: config.instance, config: config.egress, docker, registry: gated.registry, db, dataDir: options.dataDir, log: clog }).catch(
-        async (error: Error) => {
-          await gated.stop();
-          db.close();
-          throw new Error(`crackbox could not start (${error.message}); fix it or set WARREN_EGRESS=off (containers then get no network)`);
-        },
-      );
-      egressFor = (tenant) => crackbox!.egressFor(tenant);
-    } else if (!egressFor && config.egress.mode === 'external') {
-      egressFor = externalEgress({ docker, instance: config.instance, config: config.egress, dataDir: options.dataDir });
-    }
-    const runs = new RunStore(db, config.instance);
-    const loop = new TurnLoop({
-      gated,
-      docker,
-      runs,
-      config,
-      image,
-      tenantsDir: options.tenantsDir,
-      dataDir: options.dataDir,
-      log: log.child({ component: 'turns' }),
-      onRunEnd: options.onRunEnd,
-      secretsFor: options.secretsFor ?? ((tenant, only) => secrets.forRun(tenant, only)),
-      redactorFor,
-      egressFor,
-    });
-    const outbox = new OutboxView(db);
-    let http: Server | null = null;
-    let url: string | null = null;
-    if (options.http !== false) {
-      http = createHttpApi({
-        token,
-        store: gated.store,
-        registry: gated.registry,
-        outbox,
-        log: log.child({ component: 'http' }),
-        onAccepted: () => loop.wake(),
-        activeRuns: () => loop.activeRuns().length,
+    // Each part that starts registers how to undo it, so a failure half-way leaves nothing running.
+    const undo: (() => unknown)[] = [];
+    try {
+      const db = openWarrenDb(options.dataDir, GATEWAY_MIGRATIONS);
+      undo.push(() => db.close());
+      const token = ensureOperatorToken(options.dataDir);
+      const secrets = gatewaySecrets(options.dataDir, log.child({ component: 'secrets' }), options.env ?? process.env);
+      undo.push(() => secrets.close());
+      const redactorFor = options.redactorFor ?? ((tenant: string) => secrets.redactorFor(tenant));
+      const gated = await Gated.start({
+        tenantsDir: options.tenantsDir,
+        dataDir: options.dataDir,
+        db,
+        log: log.child({ component: 'gated' }),
+        redactorFor,
       });
-      const address = await listen(http, config.http.host, config.http.port);
-      url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+      undo.push(() => gated.stop());
+      // crackbox: containers only ever get a network that egressFor has locked down (or none at all when egress is off).
+      let crackbox: Crackbox | null = null;
+      let egressFor = options.egressFor;
+      if (!egressFor && config.egress.mode === 'on') {
+        const clog = log.child({ component: 'crackbox' });
+        const started = await Crackbox.start({
+          instance: config.instance, config: config.egress, docker, registry: gated.registry, db, dataDir: options.dataDir, log: clog,
+        }).catch((error: Error) => {
+          throw new Error(`crackbox could not start (${error.message}); fix it or set WARREN_EGRESS=off (containers then get no network)`);
+        });
+        crackbox = started;
+        undo.push(() => started.stop());
+        egressFor = (tenant) => started.egressFor(tenant);
+      } else if (!egressFor && config.egress.mode === 'external') {
+        egressFor = externalEgress({ docker, instance: config.instance, config: config.egress, dataDir: options.dataDir });
+      }
+      const runs = new RunStore(db, config.instance);
+      const loop = new TurnLoop({
+        gated,
+        docker,
+        runs,
+        config,
+        image,
+        tenantsDir: options.tenantsDir,
+        dataDir: options.dataDir,
+        log: log.child({ component: 'turns' }),
+        onRunEnd: options.onRunEnd,
+        secretsFor: options.secretsFor ?? ((tenant, only) => secrets.forRun(tenant, only)),
+        redactorFor,
+        egressFor,
+      });
+      const outbox = new OutboxView(db);
+      let http: Server | null = null;
+      let url: string | null = null;
+      if (options.http !== false) {
+        const server = createHttpApi({
+          token,
+          store: gated.store,
+          registry: gated.registry,
+          outbox,
+          log: log.child({ component: 'http' }),
+          onAccepted: () => loop.wake(),
+          activeRuns: () => loop.activeRuns().length,
+        });
+        const address = await listen(server, config.http.host, config.http.port);
+        undo.push(() => new Promise((resolve) => server.close(resolve)));
+        http = server;
+        url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+      }
+      await loop.start();
+      const info: GatewayInfo = { pid: process.pid, url, instance: config.instance };
+      writeFileSync(gatewayInfoPath(options.dataDir), JSON.stringify(info) + '\n', { mode: 0o600 });
+      log.info({ url, instance: config.instance, image, tenants: gated.sockets().size }, 'warren is up');
+      return new Warren(config, db, gated, runs, loop, outbox, url, http, options.dataDir, log, crackbox, secrets);
+    } catch (error) {
+      for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => undefined);
+      throw error;
     }
-    await loop.start();
-    const info: GatewayInfo = { pid: process.pid, url, instance: config.instance };
-    writeFileSync(gatewayInfoPath(options.dataDir), JSON.stringify(info) + '\n', { mode: 0o600 });
-    log.info({ url, instance: config.instance, image, tenants: gated.sockets().size }, 'warren is up');
-    return new Warren(config, db, gated, runs, loop, outbox, url, http, options.dataDir, log, crackbox, secrets);
   }
 
   async stop(): Promise<void> {
