@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     log: silentLogger(),
     docker,
     http: false,
-    env: { ...process.env, WARREN_AGENT_IMAGE: image, WARREN_EGRESS: process.env.WARREN_EGRESS ?? 'off' },
+    env: { ...process.env, WARREN_AGENT_IMAGE: image }, // the real configuration: crackbox egress on unless WARREN_EGRESS says otherwise
     onRunEnd: (run) => done.get(run.tenant)?.(),
   });
   const firstCall = warren.db.prepare(`SELECT MIN(time) AS t FROM audit WHERE run = ?`);

@@ -119,8 +119,16 @@ export class RunStore {
     return out;
   }
 
-  /** Records the outcome and carries out its effects, then frees the slot; all at once. */
-  finish(run: { id: string; tenant: string; topic: string }, outcome: Outcome, effects: readonly Effect[]): void {
+  /**
+   * Records the outcome and carries out its effects, all at once; frees the slot too unless the container is still
+   * being torn down (then `releaseLease` follows).
+   */
+  finish(
+    run: { id: string; tenant: string; topic: string },
+    outcome: Outcome,
+    effects: readonly Effect[],
+    opts: { releaseLease?: boolean } = {},
+  ): void {
     const now = nowIso();
     this.db.transaction(() => {
       const changed = this.s.finishRun.run(
@@ -134,8 +142,12 @@ export class RunStore {
         this.applyEffects(run, effects, now);
         if (outcome.status === 'done' && outcome.session) this.s.upsertSession.run(run.tenant, run.topic, outcome.session, now);
       }
-      this.s.deleteLease.run(run.id);
+      if (opts.releaseLease !== false) this.s.deleteLease.run(run.id);
     })();
+  }
+
+  releaseLease(runId: string): void {
+    this.s.deleteLease.run(runId);
   }
 
   private applyEffects(run: { id: string; tenant: string; topic: string }, effects: readonly Effect[], now: string): void {

@@ -16,7 +16,7 @@ import { ensureHome } from './home.js';
 import { resolveMounts } from './mount-allowlist.js';
 import { removeContainersExcept } from './reconcile-containers.js';
 import type { RunStore, StartedRun } from './run-store.js';
-import { planEffects, recoveryFor, turnOutcome, type RunEnd } from './turn-plan.js';
+import { planEffects, recoveryFor, turnOutcome } from './turn-plan.js';
 
 export interface TurnLoopDeps {
   gated: Gated;
@@ -116,15 +116,29 @@ export class TurnLoop {
     }
   }
 
+  /**
+   * One turn. The outcome is committed as soon as it is known — when the runner submits, without waiting for Docker
+   * to tear the container down — while the lease (a container slot) is held until the container is really gone.
+   */
   private async runTurn(run: StartedRun): Promise<void> {
     const { gated, runs, config, log: baseLog } = this.deps;
     const log = baseLog.child({ run: run.id, tenant: run.tenant, topic: run.topic });
     const tenantConfig = gated.registry.config(run.tenant);
     let limits: ResolvedLimits = config.defaultLimits;
     let submitted: TurnResult | null = null;
-    let exit: RunResult | null = null;
-    let startError: string | null = null;
+    let onSubmitted: () => void = () => undefined;
+    const submission = new Promise<void>((resolve) => (onSubmitted = resolve));
     let socket: { socketPath: string; close(): Promise<void> } | null = null;
+    let committed = false;
+    const commit = (exit: RunResult | null, startError: string | null) => {
+      if (committed) return;
+      committed = true;
+      const outcome = scrubbed(turnOutcome({ submitted, exit, startError, limits }), this.deps.redactorFor?.(run.tenant));
+      const effects = planEffects(run.tenant, run.messages, runs.delegationsFor(run.messages), outcome);
+      runs.finish(run, outcome, effects, { releaseLease: false });
+      log.info({ status: outcome.status, exit }, 'turn finished');
+      this.deps.onRunEnd?.(run, outcome);
+    };
     try {
       if (!tenantConfig) throw new Error(`tenant ${run.tenant} has no valid configuration`);
       const resolved = resolveLimits(tenantConfig.persona.frontmatter.limits, config.defaultLimits, config.maxLimits);
@@ -133,30 +147,34 @@ export class TurnLoop {
       socket = await gated.openRunSocket(
         run.tenant,
         { id: run.id, topic: run.topic, chat: run.chat, depth: run.depth },
-        { owner: process.getuid?.() === 0 ? AGENT_OWNER : undefined, onSubmit: (r) => (submitted = r) },
+        {
+          owner: process.getuid?.() === 0 ? AGENT_OWNER : undefined,
+          onSubmit: (r) => {
+            submitted ??= r; // the first report counts
+            onSubmitted();
+          },
+        },
       );
       const egress = (await this.deps.egressFor?.(run.tenant)) ?? null;
       const spec = this.containerOptions(run, tenantConfig, socket.socketPath, limits, egress, log);
       log.info({ attempt: run.attempt, messages: run.messages.length }, 'turn starting');
-      exit = await runContainer(this.deps.docker, spec, {
+      const exited = runContainer(this.deps.docker, spec, {
         stdin: JSON.stringify(this.turnInput(run, tenantConfig)) + '\n',
         timeoutMs: limits.timeout_s * 1000,
         log,
         redact: this.deps.redactorFor?.(run.tenant),
       });
+      void submission.then(() => commit(null, null));
+      const exit = await exited;
       runs.setContainer(run.id, exit.containerId);
+      commit(exit, null);
     } catch (error) {
-      startError = (error as Error).message;
       log.error({ err: error }, 'turn could not run');
+      commit(null, (error as Error).message);
     } finally {
       await socket?.close().catch(() => undefined);
+      runs.releaseLease(run.id);
     }
-    const end: RunEnd = { submitted, exit, startError, limits };
-    const outcome = scrubbed(turnOutcome(end), this.deps.redactorFor?.(run.tenant));
-    const effects = planEffects(run.tenant, run.messages, runs.delegationsFor(run.messages), outcome);
-    runs.finish(run, outcome, effects);
-    log.info({ status: outcome.status, exit }, 'turn finished');
-    this.deps.onRunEnd?.(run, outcome);
   }
 
   private turnInput(run: StartedRun, tenant: TenantConfig): TurnInput {

@@ -5,6 +5,7 @@ import { acceptMessage } from '../../gateway/inbound.js';
 import { containersWithLabel } from '../helpers/docker.js';
 import { startWarren, waitForOutbox } from '../helpers/warren.js';
 import { tempTree, type TempTree } from '../helpers/tree.js';
+import { eventually } from '../helpers/wait.js';
 
 const ACME = `---
 name: acme
@@ -66,7 +67,12 @@ describe('warren end to end (real containers)', () => {
     expect(reply.kind).toBe('reply');
     const run = warren.db.prepare('SELECT r.* FROM runs r JOIN messages m ON m.run = r.id WHERE m.id = ?').get(id) as any;
     expect(run.status).toBe('done');
-    expect(run.container).toMatch(/^[0-9a-f]{64}$/);
+    // The reply is committed when the runner reports; the container id is recorded once Docker has removed it.
+    const container = await eventually(
+      () => (warren.db.prepare('SELECT container FROM runs WHERE id = ?').get(run.id) as any).container as string | null,
+      'container id recorded',
+    );
+    expect(container).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('makes real MCP calls over the run socket, audited under the run', async () => {
