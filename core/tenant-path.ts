@@ -6,8 +6,11 @@ export type Tier = 0 | 1 | 2;
 
 export const ROOT: TenantPath = 'root';
 export const MAX_SEGMENT_LENGTH = 64;
-/** Folder names inside a tenant that are never child tenants. Dot-folders are excluded by the name rule. */
-export const RESERVED_NAMES: ReadonlySet<string> = new Set(['home', 'skills']);
+/**
+ * Names that are never tenants: a tenant's own folders and operator files (a folder called `grants` would be
+ * confused with the file). Dot-folders are excluded by the name rule.
+ */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(['home', 'skills', 'grants', 'allowlist']);
 
 const SEGMENT = /^[a-z0-9_-]+$/;
 
@@ -16,7 +19,7 @@ export function segmentProblem(name: string): string | null {
   if (name.length === 0) return 'empty folder name';
   if (name.length > MAX_SEGMENT_LENGTH) return `folder name longer than ${MAX_SEGMENT_LENGTH} characters`;
   if (!SEGMENT.test(name)) return 'folder names may only use lowercase letters, digits, "-" and "_"';
-  if (RESERVED_NAMES.has(name)) return `"${name}" is reserved and never a tenant`;
+  if (RESERVED_NAMES.has(name)) return 'a reserved name, never a tenant';
   return null;
 }
 

@@ -126,7 +126,7 @@ describe('loadTenant: every bad input is a ConfigError with file and line', () =
     ['acme/home', /reserved/],
     ['acme/../etc', /./],
     ['missing', /does not exist/],
-    ['acme/grants', /never a child tenant/],
+    ['acme/grants', /reserved name, never a tenant: "grants"/],
     [Array.from({ length: 17 }, () => 'a').join('/'), /deeper than 16/],
   ])('refuses tenant path %s', (tenant, message) => {
     fx = makeTree({ 'root/child': null, 'acme/grants': null });
