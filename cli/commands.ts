@@ -12,17 +12,17 @@ const lazy = (summary: string, load: () => Promise<{ default: Command }>): Comma
 });
 
 export const COMMANDS: Record<string, CommandEntry> = {
-  gated: lazy('run the capability-gated MCP broker in the foreground', () => import('../gated/cli/gated.js')),
-  connect: lazy("bridge stdio to a tenant's gated socket (what MCP clients launch)", () => import('../gated/cli/connect.js')),
-  grants: lazy('show tier defaults or explain a grant decision', () => import('../gated/cli/grants.js')),
-  audit: lazy('read the audit log of tool calls', () => import('../gated/cli/audit.js')),
-  tenants: lazy('list tenants, their tiers and any configuration errors', () => import('../gated/cli/tenants.js')),
-  images: lazy('build the agent container image (offline by default) or show its tag', () => import('../images/cli.js')),
-  secrets: lazy('manage sealed per-tenant secrets', () => import('../core/secrets/cli.js')),
   up: lazy('run gated and the gateway together (the main job)', () => import('../gateway/cli/up.js')),
   send: lazy('send a message to a tenant', () => import('../gateway/cli/send.js')),
-  messages: lazy("read a tenant's replies and messages", () => import('../gateway/cli/messages.js')),
   chat: lazy('chat with a tenant in the terminal (needs warren up)', () => import('../gateway/cli/chat.js')),
+  messages: lazy("read a tenant's replies and messages", () => import('../gateway/cli/messages.js')),
+  tenants: lazy('list tenants, their tiers and any configuration errors', () => import('../gated/cli/tenants.js')),
+  grants: lazy('show tier defaults or explain a grant decision', () => import('../gated/cli/grants.js')),
+  audit: lazy('read the audit log of tool calls', () => import('../gated/cli/audit.js')),
+  secrets: lazy('manage sealed per-tenant secrets', () => import('../core/secrets/cli.js')),
   egress: lazy("read crackbox's egress log (DNS answers and proxy decisions)", () => import('../crackbox/cli/egress.js')),
   crackbox: lazy('run crackbox (egress networks, DNS, proxy, firewall) alone, or show its status', () => import('../crackbox/cli/crackbox.js')),
+  gated: lazy('run the capability-gated MCP broker in the foreground', () => import('../gated/cli/gated.js')),
+  connect: lazy("bridge stdio to a tenant's gated socket (what MCP clients launch)", () => import('../gated/cli/connect.js')),
+  images: lazy('build the agent container image (offline by default) or show its tag', () => import('../images/cli.js')),
 };
