@@ -91,6 +91,10 @@ export class SocketTransport implements Transport {
           this.buffered = 0;
           this.discarding = true;
           this.reject(INVALID_REQUEST, `frame exceeds ${this.maxFrameBytes} bytes; it was discarded`);
+        } else if (nl !== -1 && this.buffered === 0) {
+          this.handleLine(piece.toString('utf8')); // the common case: a whole frame in one chunk, no copy
+          start = nl + 1;
+          continue;
         } else if (piece.length > 0) {
           this.chunks.push(Buffer.from(piece));
           this.buffered += piece.length;
@@ -104,9 +108,14 @@ export class SocketTransport implements Transport {
   };
 
   private flushLine(): void {
-    const line = Buffer.concat(this.chunks, this.buffered).toString('utf8').replace(/\r$/, '');
+    const line = Buffer.concat(this.chunks, this.buffered).toString('utf8');
     this.chunks = [];
     this.buffered = 0;
+    this.handleLine(line);
+  }
+
+  private handleLine(raw: string): void {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim().length === 0) return;
     let message: JSONRPCMessage;
     try {

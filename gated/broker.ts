@@ -152,33 +152,35 @@ export class Gated {
         log,
         onSubmit: extra.onSubmit,
         maxFrameBytes: this.options.maxFrameBytes ?? DEFAULTS.maxFrameBytes,
-        env: () => this.callEnv(tenant, run, log),
+        env: this.envFor(tenant, run, log),
       },
     });
   }
 
-  private callEnv(tenant: TenantPath, run: RunContext | null, log: Logger): CallEnv {
-    return {
+  /** What every call on one socket shares is built once; only the policy and the redactor are looked up per call. */
+  private envFor(tenant: TenantPath, run: RunContext | null, log: Logger): () => CallEnv {
+    const context: CallEnv['context'] = {
+      tenant,
+      tier: tierOf(tenant),
+      run,
+      tenantsDir: this.options.tenantsDir,
+      filesDir: join(this.options.dataDir, 'files', tenantId(tenant)),
+      registry: this.registry,
+      store: this.store,
+      db: this.db,
+      log,
+      maxDelegationDepth: this.options.maxDelegationDepth ?? DEFAULTS.maxDelegationDepth,
+      refreshTenant: (path) => {
+        this.registry.refresh(path);
+        this.policies.invalidate(path);
+      },
+    };
+    return () => ({
       audit: this.audit,
       policy: this.policies.get(tenant),
       redact: this.options.redactorFor?.(tenant),
-      context: {
-        tenant,
-        tier: tierOf(tenant),
-        run,
-        tenantsDir: this.options.tenantsDir,
-        filesDir: join(this.options.dataDir, 'files', tenantId(tenant)),
-        registry: this.registry,
-        store: this.store,
-        db: this.db,
-        log,
-        maxDelegationDepth: this.options.maxDelegationDepth ?? DEFAULTS.maxDelegationDepth,
-        refreshTenant: (path) => {
-          this.registry.refresh(path);
-          this.policies.invalidate(path);
-        },
-      },
-    };
+      context,
+    });
   }
 
   /**
