@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '../core/db.js';
 import { nowIso } from '../core/warren-db.js';
 import type { TurnMessage } from '../core/turn.js';
+import type { MessageRow as InboxRow } from '../gated/store.js';
 import type { ClaimedMessage, DelegationRef, Effect, Outcome } from './turn-plan.js';
 
 export const MAX_MESSAGES_PER_TURN = 50;
@@ -18,17 +19,11 @@ export interface StartedRun {
   messages: (TurnMessage & ClaimedMessage)[];
 }
 
-interface MessageRow {
-  id: number;
+/** A pending inbox row as the turn loop reads it: gated's message row plus the gateway's crash counter. */
+type MessageRow = Pick<InboxRow, 'id' | 'chat' | 'sender' | 'text' | 'depth' | 'ref' | 'created_at'> & {
   kind: ClaimedMessage['kind'];
-  chat: string | null;
-  sender: string;
-  text: string;
-  depth: number;
-  ref: string | null;
-  created_at: string;
   interrupted: number;
-}
+};
 
 export class RunStore {
   private readonly s;
