@@ -2,6 +2,7 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { silentLogger } from '../../core/log.js';
 import { Gated } from '../../gated/broker.js';
 import { connectClient, textOf } from '../helpers/mcp.js';
@@ -47,6 +48,19 @@ describe('hot reload through the watcher', () => {
 
     tree.write('acme/grants', '# nothing denied\n');
     await eventually(async () => !/^denied/.test(await like()), 'fork_topic allowed again');
+    await client.close();
+  });
+
+  it('tells connected clients that their tool list changed, and the new list lacks the denied tool', async () => {
+    const client = await connectClient(gated.socketPath('acme/support'));
+    let changed = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+      changed++;
+    });
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain('like');
+    tree.write('acme/grants', '!like\n');
+    await eventually(() => changed > 0, 'tools/list_changed notification', 10_000);
+    expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('like');
     await client.close();
   });
 
