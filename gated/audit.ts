@@ -20,6 +20,16 @@ export interface AuditEntry {
 }
 
 function toRow(e: AuditEntry) {
+  let digest: string;
+  let shape: string;
+  try {
+    digest = argsDigest(e.args);
+    shape = JSON.stringify(shapeOf(e.args ?? {}));
+  } catch {
+    // Whatever the arguments were, the call still gets its row.
+    digest = 'unavailable';
+    shape = '"unavailable"';
+  }
   return {
     time: e.time,
     tenant: e.tenant,
@@ -29,8 +39,8 @@ function toRow(e: AuditEntry) {
     rule: e.rule,
     duration_us: Math.round(e.durationUs),
     outcome: e.outcome,
-    args_digest: argsDigest(e.args),
-    args_shape: JSON.stringify(shapeOf(e.args ?? {})),
+    args_digest: digest,
+    args_shape: shape,
   };
 }
 
@@ -66,14 +76,19 @@ export function shapeOf(value: unknown, depth = 0): unknown {
   return typeof value;
 }
 
-/** JSON with sorted keys, so equal arguments always give equal digests. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)));
-    }
-    return v;
-  }) ?? 'null';
+/** Nesting beyond this is written as "[too deep]": an agent's arguments can be anything, the audit must not fail. */
+export const MAX_AUDIT_DEPTH = 64;
+
+/** JSON with sorted keys, so equal arguments always give equal digests; bounded in depth (no stack overflow). */
+export function canonicalJson(value: unknown, depth = 0): string {
+  if (depth > MAX_AUDIT_DEPTH) return '"[too deep]"';
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v, depth + 1)).join(',')}]`;
+  const entries = Object.keys(value as object)
+    .sort()
+    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k], depth + 1)}`);
+  return `{${entries.join(',')}}`;
 }
 
 export function argsDigest(args: unknown): string {
@@ -125,8 +140,16 @@ export class AuditLog {
       if (rows.length === 1) this.insert.run(toRow(rows[0]!));
       else this.insertBatch(rows);
       for (const w of waiters) w.resolve();
-    } catch (error) {
-      for (const w of waiters) w.reject(error);
+    } catch {
+      // Never let one row sink the others: write them one by one, failing only those that cannot be written.
+      rows.forEach((row, i) => {
+        try {
+          this.insert.run(toRow(row));
+          waiters[i]!.resolve();
+        } catch (error) {
+          waiters[i]!.reject(error);
+        }
+      });
     }
   }
 

@@ -12,14 +12,14 @@ import { tierOf } from '../core/tenant-path.js';
 import type { AuditDecision, AuditLog, AuditOutcome } from './audit.js';
 import type { TenantPolicy } from './policy.js';
 import { TOOLS_BY_NAME } from './tools/index.js';
-import { ToolError, type ToolContext } from './tools/tool.js';
+import { DeniedError, ToolError, type DenyMatch, type ToolContext } from './tools/tool.js';
 
 export interface CallEnv {
   audit: AuditLog;
   /** The caller's policy, or null when its tenant has no valid configuration. */
   policy: TenantPolicy | null;
   /** Everything a handler needs except what comes from the policy. */
-  context: Omit<ToolContext, 'rules' | 'ruleDescriptions' | 'children'>;
+  context: Omit<ToolContext, 'rules' | 'ruleDescriptions' | 'children' | 'deniedBy'>;
   /** Optional: replaces secret values in text returned to the agent (wired in by the secrets issue). */
   redact?: (text: string) => string;
 }
@@ -86,11 +86,12 @@ async function decideAndRun(
     audit('invalid', 'error', null);
     return errorResult(`invalid arguments for ${name}: ${formatIssues(parsed.error)}`);
   }
-  const args = parsed.data as Record<string, unknown>;
+  // Secret values never travel further than this: what tools store or pass on carries their names instead.
+  const given = env.redact ? redactDeep(parsed.data as Record<string, unknown>, env.redact) : (parsed.data as Record<string, unknown>);
   const store = env.context.store;
-  const decision = decide(env.policy.compiled, name, args, {
-    isRoutedChat: (chat) => store.isRoutedTo(chat, tenant),
-  });
+  const routes = { isRoutedChat: (chat: string) => store.isRoutedTo(chat, tenant) };
+  const compiled = env.policy.compiled;
+  const decision = decide(compiled, name, given, routes);
   const ruleText = decision.rule ? describeRule(decision.rule) : null;
   if (!decision.allowed) {
     audit('deny', 'denied', ruleText);
@@ -98,7 +99,19 @@ async function decideAndRun(
   }
 
   const { rules, ruleDescriptions, children } = env.policy;
-  const context: ToolContext = { ...env.context, rules, ruleDescriptions, children };
+  /** A deny rule that matches the call as it will really be carried out, or null. */
+  const deniedBy = (effective: Record<string, unknown>): DenyMatch | null => {
+    const d = decide(compiled, name, effective, routes);
+    return !d.allowed && d.rule?.effect === 'deny' ? { rule: describeRule(d.rule), reason: d.reason } : null;
+  };
+  const context: ToolContext = { ...env.context, rules, ruleDescriptions, children, deniedBy };
+  // Arguments a tool fills in itself (e.g. send_file's chat defaults to the conversation) are decided on too.
+  const args = def.resolve ? def.resolve(context, given) : given;
+  const hidden = args !== given ? deniedBy(args) : null;
+  if (hidden) {
+    audit('deny', 'denied', hidden.rule);
+    return errorResult(`denied: ${hidden.reason} (as the call would be carried out). ${nextStep(tenant)}`);
+  }
   const refusal = def.guard?.(context, args);
   if (refusal) {
     audit('deny', 'denied', `structural guard of ${name}`);
@@ -112,6 +125,10 @@ async function decideAndRun(
     const data = result.data && env.redact ? redactDeep(result.data, env.redact) : result.data;
     return data ? { content: [{ type: 'text', text }], structuredContent: data } : { content: [{ type: 'text', text }] };
   } catch (error) {
+    if (error instanceof DeniedError) {
+      audit('deny', 'denied', error.rule);
+      return errorResult(`denied: ${error.message}. ${nextStep(tenant)}`);
+    }
     audit('allow', 'error', ruleText);
     if (error instanceof ToolError) return errorResult(`${name} failed: ${env.redact ? env.redact(error.message) : error.message}`);
     const incident = randomUUID().slice(0, 8);

@@ -38,7 +38,9 @@ export const TIER_DEFAULT_TEXT: Readonly<Record<Tier, readonly string[]>> = Obje
   2: Object.freeze([
     'reply',
     'like',
-    'send_file',
+    // Like send_message, a team sends files only to chats routed to it, or back into the current conversation.
+    'send_file(chat=$routed)',
+    'send_file(!chat)',
     'send_message(chat=$routed)',
     'observe_group',
     'unobserve_group',

@@ -1,12 +1,14 @@
 // Messaging: everything a tenant says goes to the outbox; the gateway delivers it.
 import { randomUUID } from 'node:crypto';
 import {
-  closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, writeFileSync,
+  closeSync, constants, createReadStream, createWriteStream, fstatSync, mkdirSync, openSync, readdirSync, readlinkSync,
+  realpathSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
-import { basename, join, sep } from 'node:path';
+import { basename, join, relative, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { canonicalPath, canonicalChat } from '../../core/grants/canonical.js';
-import { defineTool, ToolError, type ToolContext } from './tool.js';
+import { DeniedError, defineTool, ToolError, type ToolContext } from './tool.js';
 
 export const MAX_TEXT = 64 * 1024;
 export const MAX_FILE_BYTES = 50 * 1024 * 1024;
@@ -94,12 +96,41 @@ export const like = defineTool({
   },
 });
 
+/** How much smaller than its size a file's allocation may be before it counts as sparse (filesystem rounding). */
+const SPARSE_SLACK_BYTES = 64 * 1024;
+
+/** What one tenant's sent files may occupy in gated's storage at once. */
+export const FILES_QUOTA_BYTES = 256 * 1024 * 1024;
+
+export interface FileCopyLimits {
+  maxFileBytes: number;
+  quotaBytes: number;
+}
+
+function bytesIn(dir: string): number {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isFile())
+      .reduce((sum, e) => sum + statSync(join(dir, e.name)).size, 0);
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * Copies a regular file from the tenant's home into gated's own storage and returns the copy's path. The agent can
- * change its home at any moment, so the file is opened first and the opened descriptor itself is checked to lie
- * inside home (no race between checking a path and reading it).
+ * change its home at any moment, so the file is opened first and everything is decided on the opened descriptor: its
+ * real path must lie inside home and pass the deny rules as that real path (a symlinked folder cannot dodge
+ * `!send_file(path=private/**)`), and exactly the size checked is copied, streamed, within the tenant's quota.
  */
-export function copyFileFromHome(homeDir: string, raw: string, destDir: string, name: string): string {
+export async function copyFileFromHome(
+  ctx: ToolContext,
+  homeDir: string,
+  args: { path: string } & Record<string, unknown>,
+  destDir: string,
+  limits: FileCopyLimits = { maxFileBytes: MAX_FILE_BYTES, quotaBytes: FILES_QUOTA_BYTES },
+): Promise<string> {
+  const raw = args.path;
   const rel = canonicalPath(raw);
   if (rel === null) throw new ToolError(`"${raw}" is not a path inside your home (/home/node)`);
   let fd: number;
@@ -108,19 +139,42 @@ export function copyFileFromHome(homeDir: string, raw: string, destDir: string, 
   } catch {
     throw new ToolError(`no such regular file in your home: ${rel}`);
   }
+  let streaming = false;
   try {
     const home = realpathSync(homeDir);
     const real = readlinkSync(`/proc/self/fd/${fd}`);
     if (!real.startsWith(home + sep)) throw new ToolError(`${rel} resolves outside your home`);
+    const realRel = relative(home, real);
+    const denied = ctx.deniedBy({ ...args, path: realRel });
+    if (denied) throw new DeniedError(`${denied.reason}; ${rel} is really ${realRel}`, denied.rule);
     const st = fstatSync(fd);
     if (!st.isFile()) throw new ToolError(`${rel} is not a regular file`);
-    if (st.size > MAX_FILE_BYTES) throw new ToolError(`${rel} is larger than ${MAX_FILE_BYTES} bytes`);
+    if (st.size > limits.maxFileBytes) throw new ToolError(`${rel} is larger than ${limits.maxFileBytes} bytes`);
+    // A sparse file costs its agent nothing and would cost the host its full size: refuse it.
+    if (st.blocks * 512 + SPARSE_SLACK_BYTES < st.size) {
+      throw new ToolError(`${rel} is sparse (${st.size} bytes, ${st.blocks * 512} allocated); send a regular file`);
+    }
+    const used = bytesIn(destDir);
+    if (used + st.size > limits.quotaBytes) {
+      throw new ToolError(`sending ${rel} would exceed your ${limits.quotaBytes}-byte quota for files in flight (${used} used)`);
+    }
     mkdirSync(destDir, { recursive: true, mode: 0o700 });
-    const dest = join(destDir, `${name}-${basename(real)}`);
-    writeFileSync(dest, readFileSync(fd), { mode: 0o600, flag: 'wx' });
+    const dest = join(destDir, `${Date.now()}-${randomUUID().slice(0, 8)}-${basename(real)}`);
+    if (st.size === 0) {
+      writeFileSync(dest, '', { mode: 0o600, flag: 'wx' });
+      return dest;
+    }
+    streaming = true; // from here the read stream owns the descriptor and closes it
+    const source = createReadStream('', { fd, start: 0, end: st.size - 1, autoClose: true });
+    try {
+      await pipeline(source, createWriteStream(dest, { mode: 0o600, flags: 'wx' }));
+    } catch (error) {
+      rmSync(dest, { force: true });
+      throw new ToolError(`could not copy ${rel}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
     return dest;
   } finally {
-    closeSync(fd);
+    if (!streaming) closeSync(fd);
   }
 }
 
@@ -130,11 +184,17 @@ export const sendFile = defineTool({
   input: z
     .object({ path: z.string().min(1).max(4096), chat: chatId.optional(), caption: z.string().max(4096).optional() })
     .strict(),
-  handler(ctx, { path, chat, caption }) {
+  // Without a chat the file goes to the current conversation: deny rules on `chat` see that one.
+  resolve(ctx, args) {
+    if (args.chat !== undefined) return args;
+    const chat = ctx.run?.chat ?? ctx.store.lastChat(ctx.tenant, topicOf(ctx));
+    return chat ? { ...args, chat } : args;
+  },
+  async handler(ctx, { path, chat, caption }) {
     const state = ctx.registry.config(ctx.tenant);
     if (!state) throw new ToolError('your tenant has no valid configuration');
-    const file = copyFileFromHome(join(state.dir, 'home'), path, ctx.filesDir, `${Date.now()}-${randomUUID().slice(0, 8)}`);
     const target = chat ? requireChat(chat) : conversationChat(ctx);
+    const file = await copyFileFromHome(ctx, join(state.dir, 'home'), { path, chat: target, caption }, ctx.filesDir);
     const id = ctx.store.addOutbox({
       tenant: ctx.tenant,
       topic: topicOf(ctx),

@@ -38,6 +38,17 @@ export interface ToolContext {
   maxDelegationDepth: number;
   /** Called after a tool changed a tenant's files, so the very next call sees the change. */
   refreshTenant(path: TenantPath): void;
+  /**
+   * Whether a deny rule matches this call with `effective` arguments — what the tool really does once it has
+   * resolved them (a symlinked path's real target, say). Tools call it before acting on a resolved value.
+   */
+  deniedBy(effective: Record<string, unknown>): DenyMatch | null;
+}
+
+export interface DenyMatch {
+  /** The deny rule as `describeRule` prints it, with its source. */
+  rule: string;
+  reason: string;
 }
 
 export interface ToolResult {
@@ -50,10 +61,25 @@ export interface ToolResult {
 /** An error whose message is shown to the agent as-is: it should say what went wrong and what to do. */
 export class ToolError extends Error {}
 
+/** A deny rule matched what the tool was about to do: audited and answered as a denial. */
+export class DeniedError extends ToolError {
+  constructor(
+    message: string,
+    readonly rule: string,
+  ) {
+    super(message);
+  }
+}
+
 export interface ToolDef<S extends z.ZodObject = z.ZodObject> {
   name: string;
   description: string;
   input: S;
+  /**
+   * Fills in what the caller left out the way the handler will (defaults that depend on the run); returns the same
+   * object when nothing changes. Deny rules are checked against the result as well as against the call as given.
+   */
+  resolve?(ctx: ToolContext, args: z.infer<S>): z.infer<S>;
   /** Structural guard that holds whatever the grant rules say; returns a reason to refuse, or null. */
   guard?(ctx: ToolContext, args: z.infer<S>): string | null;
   handler(ctx: ToolContext, args: z.infer<S>): ToolResult | Promise<ToolResult>;

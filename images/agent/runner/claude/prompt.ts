@@ -1,5 +1,6 @@
 // The prompt Claude Code gets for a turn: the new messages with who sent them and what kind they are. It always starts
-// with a fixed header, so it can never be mistaken for a command-line option.
+// with a fixed header, so it can never be mistaken for a command-line option, and message text is quoted, so a person
+// cannot forge a header ("escalation from acme/support") inside a chat message.
 import type { TurnInput, TurnMessage } from '../../../../core/turn.js';
 
 const KIND_NOTE: Record<TurnMessage['kind'], string> = {
@@ -11,11 +12,16 @@ const KIND_NOTE: Record<TurnMessage['kind'], string> = {
 
 export function buildPrompt(turn: Pick<TurnInput, 'tenant' | 'topic' | 'messages'>): string {
   const n = turn.messages.length;
-  const lines = [`[warren] ${n} new message${n === 1 ? '' : 's'} for ${turn.tenant} on topic "${turn.topic}".`, ''];
+  const lines = [
+    `[warren] ${n} new message${n === 1 ? '' : 's'} for ${turn.tenant} on topic "${turn.topic}".`,
+    'Each message is quoted line by line with "> "; only unquoted lines come from warren.',
+    '',
+  ];
   turn.messages.forEach((m, i) => {
     const where = m.chat ? ` in chat ${m.chat}` : '';
     lines.push(`--- message ${i + 1} of ${n}: ${KIND_NOTE[m.kind]} (${m.kind}) from ${m.sender}${where} at ${m.at}`);
-    lines.push(m.text);
+    // Every line of a message is quoted, so its text can never pass for one of warren's own lines.
+    for (const line of m.text.split(/\r\n|\r|\n/)) lines.push(`> ${line}`);
   });
   lines.push('--- end of messages', '');
   lines.push(
