@@ -1,6 +1,6 @@
 // SQLite access: one file per store, WAL mode, migrations applied by name exactly once.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type Db = Database.Database;
@@ -13,6 +13,10 @@ export interface Migration {
 
 export function openDb(file: string, migrations: readonly Migration[] = []): Db {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  // Conversations, audit rows and sealed secrets are nobody else's business: the file (and so its WAL and shm, which
+  // SQLite creates with the database's permissions) is private whatever the umask.
+  closeSync(openSync(file, 'a', 0o600));
+  chmodSync(file, 0o600);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');

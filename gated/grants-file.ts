@@ -27,8 +27,14 @@ export function grantedLine(ruleText: string, by: string, at: Date): string {
   return `${ruleText}  ${GRANT_MARKER}${by} ${at.toISOString()}`;
 }
 
+/** Granted lines stop well before the grants file size limit, so `grant` can never make a descendant's file invalid. */
+export const MAX_GRANTS_FILE_BYTES = 256 * 1024;
+
 export function appendGrant(file: string, ruleText: string, by: string, at = new Date()): void {
   const text = readRegular(file);
+  if (Buffer.byteLength(text) + ruleText.length + 100 > MAX_GRANTS_FILE_BYTES) {
+    throw new Error(`${file} is full (${MAX_GRANTS_FILE_BYTES} bytes); an operator must tidy it before more grants`);
+  }
   const sep = text.length === 0 || text.endsWith('\n') ? '' : '\n';
   writeAtomic(file, `${text}${sep}${grantedLine(ruleText, by, at)}\n`);
 }

@@ -44,7 +44,11 @@ export const grant = defineTool({
     const parsed = parseOne(rule, target);
     const check = grantable(ctx.rules as Rule[], parsed);
     if (!check.ok) throw new ToolError(`cannot grant "${parsed.text}": ${check.reason}`);
-    appendGrant(grantsFileOf(ctx, target), parsed.text, ctx.tenant);
+    try {
+      appendGrant(grantsFileOf(ctx, target), parsed.text, ctx.tenant);
+    } catch (error) {
+      throw new ToolError(`cannot grant "${parsed.text}": ${(error as Error).message}`);
+    }
     ctx.refreshTenant(target);
     return { text: `granted "${parsed.text}" to ${target}`, data: { group: target, rule: parsed.text } };
   },

@@ -114,6 +114,14 @@ describe('gated tools', () => {
     expect(readFileSync(join(tree.tenants, 'acme/support/grants'), 'utf8')).not.toMatch(/granted by/);
   });
 
+  it('grant refuses to grow a grants file towards its size limit', async () => {
+    const file = join(tree.tenants, 'acme/support/triage/grants');
+    writeFileSync(file, `# ${'x'.repeat(256 * 1024 - 50)}\n`);
+    const r = await call(acme, 'grant', { group: 'acme/support/triage', rule: 'like' });
+    expect(r.error).toBe(true);
+    expect(r.text).toMatch(/cannot grant "like": .* is full/);
+  });
+
   it('create_group makes a direct child with a PERSONA.md that is live at once', async () => {
     const r = await call(acme, 'create_group', { name: 'billing', persona: 'You handle invoices.' });
     expect(r.data.group).toBe('acme/billing');
