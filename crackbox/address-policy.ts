@@ -8,6 +8,11 @@ export interface AddressPolicyOptions {
   allowedRanges: readonly string[];
   /** The tenant networks (CIDRs): always denied, even inside allowedRanges — tenants never reach each other. */
   tenantNetworks: readonly string[];
+  /**
+   * The host's own addresses: denied unless inside allowedRanges, so an allowlisted name whose DNS an attacker
+   * controls cannot lead the proxy to services the host itself runs on a public address.
+   */
+  hostAddresses?: readonly string[];
 }
 
 interface Range {
@@ -26,6 +31,7 @@ const SPECIAL: readonly [string, string][] = [
   ['169.254.0.0/16', 'link-local (169.254/16, includes cloud metadata)'],
   ['172.16.0.0/12', 'private (172.16/12)'],
   ['192.168.0.0/16', 'private (192.168/16)'],
+  ['198.18.0.0/15', 'benchmarking (198.18/15)'],
   ['224.0.0.0/4', 'multicast (224/4)'],
   ['240.0.0.0/4', 'reserved (240/4, includes broadcast)'],
 ];
@@ -61,6 +67,7 @@ export function addressChecker(options: AddressPolicyOptions): AddressChecker {
   const special = SPECIAL.map(([cidr, label]) => parseCidr(cidr, label));
   const allowed = options.allowedRanges.map((c) => parseCidr(c));
   const tenants = options.tenantNetworks.map((c) => parseCidr(c, `a tenant network (${c})`));
+  const host = (options.hostAddresses ?? []).filter((a) => isIPv4(a)).map((a) => parseCidr(a, `this host's own address (${a})`));
   return {
     problem(ip: string): string | null {
       const family = isIP(ip);
@@ -70,7 +77,7 @@ export function addressChecker(options: AddressPolicyOptions): AddressChecker {
       const tenant = tenants.find((r) => contains(r, n));
       if (tenant) return `${ip} is in ${tenant.label}`;
       if (allowed.some((r) => contains(r, n))) return null;
-      const hit = special.find((r) => contains(r, n));
+      const hit = special.find((r) => contains(r, n)) ?? host.find((r) => contains(r, n));
       return hit ? `${ip} is ${hit.label}` : null;
     },
   };

@@ -11,6 +11,7 @@ import { logger, type Logger } from '../core/log.js';
 import { tenantPathProblem, type TenantPath } from '../core/tenant-path.js';
 import type { Egress } from '../gateway/turns.js';
 import { ResolvedAddressBook } from './address-book.js';
+import { networkInterfaces } from 'node:os';
 import { addressChecker, type AddressChecker } from './address-policy.js';
 import { DnsServer } from './dns-server.js';
 import { DnsUpstream } from './dns-upstream.js';
@@ -126,6 +127,7 @@ export class Crackbox {
     return addressChecker({
       allowedRanges: this.options.config.allowedRanges,
       tenantNetworks: [this.options.config.pool, ...[...this.nets.values()].map((n) => n.subnet)],
+      hostAddresses: Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address)),
     });
   }
 

@@ -68,3 +68,17 @@ describe('parseCidr', () => {
     expect(() => addressChecker({ allowedRanges: ['everything'], tenantNetworks: [] })).toThrow(/invalid IPv4 range/);
   });
 });
+
+describe("the host's own addresses", () => {
+  const withHost = { ...options, hostAddresses: ['203.0.113.7', '10.20.9.9', 'fe80::1'] };
+  it.each([
+    ['203.0.113.7', /this host's own address/],
+    ['203.0.113.8', null],
+    ['10.20.9.9', null], // inside an operator-allowed range: the operator's word wins
+    ['198.18.0.1', /benchmarking/],
+  ])('%s -> %s', (ip, expected) => {
+    const problem = addressProblem(ip, withHost);
+    if (expected === null) expect(problem).toBeNull();
+    else expect(problem).toMatch(expected);
+  });
+});
