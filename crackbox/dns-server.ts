@@ -36,6 +36,8 @@ export interface DnsServerOptions {
   log?: Logger;
   /** Upstream queries in flight at once; beyond it queries get SERVFAIL instead of more sockets. */
   maxInflight?: number;
+  /** Upstream queries one tenant may have in flight, so a noisy tenant cannot starve the others (default 64). */
+  maxInflightPerTenant?: number;
   ttl?: TtlLimits;
   tcpIdleMs?: number;
   maxTcpConnections?: number;
@@ -68,12 +70,15 @@ export class DnsServer {
   private readonly maxInflight: number;
   private readonly ttl: TtlLimits;
   private inflight = 0;
+  private readonly inflightByTenant = new Map<TenantPath, number>();
+  private readonly maxInflightPerTenant: number;
 
   constructor(private readonly options: DnsServerOptions) {
     this.port = options.port;
     this.sink = options.sink ?? nullSink;
     this.log = options.log ?? silentLogger();
     this.maxInflight = options.maxInflight ?? 512;
+    this.maxInflightPerTenant = options.maxInflightPerTenant ?? 64;
     this.ttl = options.ttl ?? DEFAULT_TTL_LIMITS;
   }
 
@@ -229,11 +234,13 @@ export class DnsServer {
     if (qtype === 'UNKNOWN_65' || qtype === 'UNKNOWN_64') {
       return { packet: replyTo(query, RCODE.NOERROR), log: allowedLog('HTTPS/SVCB answered empty') };
     }
-    if (this.inflight >= this.maxInflight) {
+    const mine = this.inflightByTenant.get(tenant) ?? 0;
+    if (this.inflight >= this.maxInflight || mine >= this.maxInflightPerTenant) {
       this.stats.overloaded++;
       return { packet: replyTo(query, RCODE.SERVFAIL), log: allowedLog('SERVFAIL: too many upstream queries in flight') };
     }
     this.inflight++;
+    this.inflightByTenant.set(tenant, mine + 1);
     let response: DecodedPacket;
     try {
       response = await this.options.upstream.query({ name: asked.name, type: question.type });
@@ -242,6 +249,9 @@ export class DnsServer {
       return { packet: replyTo(query, RCODE.SERVFAIL), log: allowedLog(`SERVFAIL: ${(err as Error).message}`) };
     } finally {
       this.inflight--;
+      const left = (this.inflightByTenant.get(tenant) ?? 1) - 1;
+      if (left > 0) this.inflightByTenant.set(tenant, left);
+      else this.inflightByTenant.delete(tenant);
     }
     this.stats.forwarded++;
     const rcode = (response.flags ?? 0) & 0xf;
