@@ -1,35 +1,22 @@
 // `main.js bridge`: the MCP server Claude Code launches inside the container, a byte pump to the gated socket.
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { silentLogger } from '../../core/log.js';
-import { Gated } from '../../gated/broker.js';
 import { textOf } from '../helpers/mcp.js';
-import { standardTree, type TempTree } from '../helpers/tree.js';
-import { buildRunner, runRunner, type BuiltRunner } from './helpers.js';
+import { useGated } from '../helpers/gated.js';
+import { runRunner, useBuiltRunner } from './helpers.js';
 
 describe('runner: bridge mode', () => {
-  let tree: TempTree;
-  let gated: Gated;
-  let runner: BuiltRunner;
 
-  beforeAll(async () => {
-    runner = buildRunner();
-    tree = standardTree();
-    gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger(), watch: false });
-  });
-  afterAll(async () => {
-    await gated.stop();
-    tree.cleanup();
-    runner.cleanup();
-  });
+  const f = useGated();
+  const r = useBuiltRunner();
 
   it('carries the SDK stdio client to gated and exits 0 when the client closes', async () => {
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [runner.main, 'bridge'],
-      env: { ...getDefaultEnvironment(), WARREN_GATED_SOCKET: gated.socketPath('acme/support') },
+      args: [r.runner.main, 'bridge'],
+      env: { ...getDefaultEnvironment(), WARREN_GATED_SOCKET: f.gated.socketPath('acme/support') },
       stderr: 'pipe',
     });
     const client = new Client({ name: 'bridge-test', version: '0' });
@@ -48,8 +35,8 @@ describe('runner: bridge mode', () => {
   });
 
   it('passes end-of-stream both ways: stdin EOF reaches gated, gated closing ends stdout, exit 0', async () => {
-    const child = spawn(process.execPath, [runner.main, 'bridge'], {
-      env: { PATH: process.env.PATH, WARREN_GATED_SOCKET: gated.socketPath('acme') },
+    const child = spawn(process.execPath, [r.runner.main, 'bridge'], {
+      env: { PATH: process.env.PATH, WARREN_GATED_SOCKET: f.gated.socketPath('acme') },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '';
@@ -65,7 +52,7 @@ describe('runner: bridge mode', () => {
   });
 
   it('exits 1 with a message when the socket is not there', async () => {
-    const out = await runRunner(runner.main, '', { args: ['bridge'], env: { WARREN_GATED_SOCKET: `${tree.root}/nope/gated.sock` } });
+    const out = await runRunner(r.runner.main, '', { args: ['bridge'], env: { WARREN_GATED_SOCKET: `${f.tree.root}/nope/gated.sock` } });
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(/cannot connect to .*nope.gated\.sock: ENOENT/);
     expect(out.stdout).toBe('');

@@ -3,51 +3,38 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../core/log.js';
+import { describe, expect, it } from 'vitest';
 import type { TurnResult } from '../../core/turn.js';
-import { Gated } from '../../gated/broker.js';
-import { standardTree, type TempTree } from '../helpers/tree.js';
-import { buildRunner, BUNDLE_SCRIPT, runRunner, turnInput, type BuiltRunner } from './helpers.js';
+import { useGated } from '../helpers/gated.js';
+import { BUNDLE_SCRIPT, runRunner, turnInput, useBuiltRunner } from './helpers.js';
 import { spawnSync } from 'node:child_process';
 
 describe('runner bundle', () => {
-  let runner: BuiltRunner;
-  let tree: TempTree;
-  let gated: Gated;
 
-  beforeAll(async () => {
-    runner = buildRunner();
-    tree = standardTree();
-    gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger(), watch: false });
-  });
-  afterAll(async () => {
-    await gated.stop();
-    tree.cleanup();
-    runner.cleanup();
-  });
+  const f = useGated();
+  const r = useBuiltRunner();
 
   it('leaves nothing but node built-ins outside the one output file', () => {
-    const outputs = Object.values(runner.meta.outputs);
+    const outputs = Object.values(r.runner.meta.outputs);
     expect(outputs).toHaveLength(1);
     const external = outputs[0]!.imports.filter((i) => i.external).map((i) => i.path.replace(/^node:/, ''));
     expect(external.length).toBeGreaterThan(0);
     for (const path of external) expect(builtinModules).toContain(path);
     // The SDK and zod are inside, not required at run time.
-    const inputs = Object.keys(runner.meta.inputs);
+    const inputs = Object.keys(r.runner.meta.inputs);
     expect(inputs.some((p) => p.includes('@modelcontextprotocol/sdk'))).toBe(true);
     expect(inputs.some((p) => p.includes('node_modules/zod'))).toBe(true);
-    expect(readFileSync(runner.main, 'utf8')).not.toMatch(/\bimport\.meta\b/);
+    expect(readFileSync(r.runner.main, 'utf8')).not.toMatch(/\bimport\.meta\b/);
   });
 
   it('runs a whole turn from a folder holding only main.js', async () => {
     const alone = mkdtempSync(join(tmpdir(), 'warren-'));
     try {
       const main = join(alone, 'main.js');
-      copyFileSync(runner.main, main);
+      copyFileSync(r.runner.main, main);
       expect(readdirSync(alone)).toEqual(['main.js']);
       const submitted: TurnResult[] = [];
-      const sock = await gated.openRunSocket('acme', { id: 'b1', topic: 'main', chat: null, depth: 0 }, { onSubmit: (r) => submitted.push(r) });
+      const sock = await f.gated.openRunSocket('acme', { id: 'b1', topic: 'main', chat: null, depth: 0 }, { onSubmit: (r) => submitted.push(r) });
       try {
         const script = [{ match: '.*', calls: [{ tool: 'whoami' }], reply: 'ok {{error}}' }];
         const out = await runRunner(main, JSON.stringify(turnInput({ script })), { cwd: alone, env: { WARREN_GATED_SOCKET: sock.socketPath } });

@@ -1,5 +1,6 @@
 // Shared by the runner tests: the real bundle (built fresh into a temp folder by scripts/bundle-runner.mjs), run as a
 // child process the way the container runs it, and turn builders.
+import { afterAll, beforeAll } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,16 @@ export interface BuiltRunner {
   /** esbuild's metafile for this build. */
   meta: { inputs: Record<string, unknown>; outputs: Record<string, { imports: { path: string; external?: boolean }[] }> };
   cleanup(): void;
+}
+
+/** A bundled runner for the duration of a describe block. */
+export function useBuiltRunner(): { readonly runner: BuiltRunner } {
+  const fixture = {} as { runner: BuiltRunner };
+  beforeAll(() => {
+    fixture.runner = buildRunner();
+  });
+  afterAll(() => fixture.runner?.cleanup());
+  return fixture;
 }
 
 /** Bundles the runner into a fresh temp folder (outside the repo: no node_modules or package.json above it). */

@@ -1,29 +1,16 @@
 // The bundled runner as the container runs it: a turn on stdin, a real gated run socket, real tool calls, and the
 // report that arrives through warren/submit_turn.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../core/log.js';
+import { describe, expect, it } from 'vitest';
 import type { TurnInput, TurnResult } from '../../core/turn.js';
-import { Gated } from '../../gated/broker.js';
 import type { TenantPath } from '../../core/tenant-path.js';
-import { standardTree, type TempTree } from '../helpers/tree.js';
-import { buildRunner, errorsLogged, logRecords, message, runRunner, turnInput, type BuiltRunner, type RunOutcome } from './helpers.js';
+import { useGated } from '../helpers/gated.js';
+import { errorsLogged, logRecords, message, runRunner, turnInput, type RunOutcome, useBuiltRunner } from './helpers.js';
 
 describe('runner: script harness over a real gated', () => {
-  let tree: TempTree;
-  let gated: Gated;
-  let runner: BuiltRunner;
   let runs = 0;
 
-  beforeAll(async () => {
-    runner = buildRunner();
-    tree = standardTree();
-    gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger(), watch: false });
-  });
-  afterAll(async () => {
-    await gated.stop();
-    tree.cleanup();
-    runner.cleanup();
-  });
+  const f = useGated();
+  const r = useBuiltRunner();
 
   /** Opens a run socket for the tenant, runs one turn through the bundle, and returns what gated received. */
   async function turn(
@@ -33,12 +20,12 @@ describe('runner: script harness over a real gated', () => {
     const tenant = options.tenant ?? (typeof input === 'string' ? 'acme' : (input.tenant as TenantPath));
     const submitted: TurnResult[] = [];
     runs += 1;
-    const sock = await gated.openRunSocket(tenant, { id: `r${runs}`, topic: 'main', chat: 'local:ann', depth: 0 }, {
+    const sock = await f.gated.openRunSocket(tenant, { id: `r${runs}`, topic: 'main', chat: 'local:ann', depth: 0 }, {
       onSubmit: (r) => submitted.push(r),
     });
     try {
       const text = typeof input === 'string' ? input : JSON.stringify(input);
-      const out = await runRunner(runner.main, text, { env: { WARREN_GATED_SOCKET: sock.socketPath, ...options.env } });
+      const out = await runRunner(r.runner.main, text, { env: { WARREN_GATED_SOCKET: sock.socketPath, ...options.env } });
       return { out, submitted };
     } finally {
       await sock.close();
@@ -184,15 +171,15 @@ describe('runner: script harness over a real gated', () => {
   });
 
   it('exits non-zero when the gated socket cannot be reached', async () => {
-    const out = await runRunner(runner.main, JSON.stringify(turnInput()), {
-      env: { WARREN_GATED_SOCKET: `${tree.root}/no-such-dir/gated.sock` },
+    const out = await runRunner(r.runner.main, JSON.stringify(turnInput()), {
+      env: { WARREN_GATED_SOCKET: `${f.tree.root}/no-such-dir/gated.sock` },
     });
     expect(out.code).toBe(1);
     expect(errorsLogged(out.stderr)).toMatch(/cannot connect to the gated socket .*no-such-dir.*ENOENT/);
   });
 
   it('rejects an unknown mode with exit 2', async () => {
-    const out = await runRunner(runner.main, '', { args: ['serve'] });
+    const out = await runRunner(r.runner.main, '', { args: ['serve'] });
     expect(out.code).toBe(2);
     expect(errorsLogged(out.stderr)).toMatch(/unknown mode "serve"/);
   });
