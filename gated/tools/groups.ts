@@ -27,7 +27,7 @@ export const whoami = defineTool({
       topic: ctx.run?.topic ?? 'main',
       rules: ctx.ruleDescriptions,
     };
-    return { text: JSON.stringify(data, null, 2), data };
+    return { text: JSON.stringify(data), data };
   },
 });
 
@@ -44,7 +44,7 @@ export const listGroups = defineTool({
         tier: tierOf(s.path),
         status: s.config === null ? 'invalid (no socket)' : s.errors.length > 0 ? 'invalid (last good config in use)' : 'ok',
       }));
-    return { text: JSON.stringify(groups, null, 2), data: { groups } };
+    return { text: JSON.stringify(groups), data: { groups } };
   },
 });
 

@@ -53,7 +53,7 @@ export const readObserved = defineTool({
       out[s] = rows.map((r) => ({ id: r.id, topic: r.topic, kind: r.kind, sender: r.sender, text: r.text, at: r.created_at }));
     }
     const count = Object.values(out).reduce((n, rows) => n + rows.length, 0);
-    return { text: `${count} new message(s)\n${JSON.stringify(out, null, 2)}`, data: { messages: out } };
+    return { text: `${count} new message(s)\n${JSON.stringify(out)}`, data: { messages: out } };
   },
 });
 

@@ -43,7 +43,7 @@ export const listRoutes = defineTool({
   input: z.object({}).strict(),
   handler(ctx) {
     const routes = ctx.store.routes().filter((r) => inSubtree(ctx, r.tenant));
-    return { text: JSON.stringify(routes, null, 2), data: { routes } };
+    return { text: JSON.stringify(routes), data: { routes } };
   },
 });
 

@@ -72,7 +72,7 @@ export const listTokens = defineTool({
   input: z.object({}).strict(),
   handler(ctx) {
     const tokens = ctx.store.tokens(ctx.tenant);
-    return { text: JSON.stringify(tokens, null, 2), data: { tokens } };
+    return { text: JSON.stringify(tokens), data: { tokens } };
   },
 });
 

@@ -91,7 +91,7 @@ describe('bad input', () => {
     c.socket.write(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'list_groups', arguments: {} } }) + '\n');
     c.socket.destroy();
     const client = await connectClient(f.gated.socketPath('acme'));
-    expect(textOf(await client.callTool({ name: 'whoami', arguments: {} }))).toMatch(/"tenant": "acme"/);
+    expect(textOf(await client.callTool({ name: 'whoami', arguments: {} }))).toMatch(/"tenant":"acme"/);
     await client.close();
   });
 

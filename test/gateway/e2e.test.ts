@@ -77,7 +77,7 @@ describe('warren end to end (real containers)', () => {
 
   it('makes real MCP calls over the run socket, audited under the run', async () => {
     send('acme', 'who');
-    const reply = await waitForOutbox(warren, 'acme', (r) => (r.text ?? '').includes('"tenant": "acme"'));
+    const reply = await waitForOutbox(warren, 'acme', (r) => (r.text ?? '').includes('"tenant":"acme"'));
     const who = JSON.parse(reply.text!);
     expect(who.run).toMatch(/^run_/);
     const audit = warren.db.prepare(`SELECT * FROM audit WHERE run = ? AND tool = 'whoami'`).get(who.run) as any;

@@ -98,7 +98,7 @@ describe('runner in the agent container (real Docker)', () => {
       expect(submitted).toHaveLength(1);
       const result = submitted[0]!.result;
       expect(submitted[0]!.status).toBe('ok');
-      expect(result).toMatch(/^me: \{.*"tenant": "acme".*"run": "docker-1"/s);
+      expect(result).toMatch(/^me: \{.*"tenant":"acme".*"run":"docker-1"/s);
       expect(result).toMatch(/\n\|delegated to acme\/support as \S+/);
       expect(result).toMatch(new RegExp(`\\ntoken=${secret}$`));
       expect(logRecords(run.stderr).map((r) => r.msg)).toContain('turn reported');

@@ -117,7 +117,7 @@ describe('runner: script harness over a real gated', () => {
     const { out, submitted } = await turn(turnInput({ script, messages: [message('a'), message('b', { id: 2 })] }));
     expect(out.code).toBe(0);
     expect(submitted[0]!.result).toMatch(
-      /^\[\] \{.*"tenant": "acme".*\}\n\[yes\] call to whoami skipped: the limit of 20 tool calls per turn was reached$/s,
+      /^\[\] \{.*"tenant":"acme".*\}\n\[yes\] call to whoami skipped: the limit of 20 tool calls per turn was reached$/s,
     );
   });
 
