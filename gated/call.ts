@@ -19,7 +19,7 @@ export interface CallEnv {
   /** The caller's policy, or null when its tenant has no valid configuration. */
   policy: TenantPolicy | null;
   /** Everything a handler needs except what comes from the policy. */
-  context: Omit<ToolContext, 'rules' | 'ruleDescriptions' | 'children' | 'deniedBy'>;
+  context: Omit<ToolContext, 'rules' | 'ruleDescriptions' | 'children' | 'refusedAs'>;
   /** Optional: replaces secret values in text returned to the agent (wired in by the secrets issue). */
   redact?: (text: string) => string;
 }
@@ -104,9 +104,19 @@ async function decideAndRun(
     const d = decide(compiled, name, effective, routes);
     return !d.allowed && d.rule?.effect === 'deny' ? { rule: describeRule(d.rule), reason: d.reason } : null;
   };
-  const context: ToolContext = { ...env.context, rules, ruleDescriptions, children, deniedBy };
+  let args = given;
+  /**
+   * Why the call would be refused once the tool has resolved some arguments (`changes`): the full decision on the
+   * call as given with those changes, and the deny rules on the call as carried out with them. Null when allowed.
+   */
+  const refusedAs = (changes: Record<string, unknown>): DenyMatch | null => {
+    const d = decide(compiled, name, { ...given, ...changes }, routes);
+    if (!d.allowed) return { rule: d.rule ? describeRule(d.rule) : 'no matching allow rule', reason: d.reason };
+    return args === given ? null : deniedBy({ ...args, ...changes });
+  };
+  const context: ToolContext = { ...env.context, rules, ruleDescriptions, children, refusedAs };
   // Arguments a tool fills in itself (e.g. send_file's chat defaults to the conversation) are decided on too.
-  const args = def.resolve ? def.resolve(context, given) : given;
+  if (def.resolve) args = def.resolve(context, given);
   const hidden = args !== given ? deniedBy(args) : null;
   if (hidden) {
     audit('deny', 'denied', hidden.rule);

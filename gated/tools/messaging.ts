@@ -120,17 +120,17 @@ function bytesIn(dir: string): number {
 /**
  * Copies a regular file from the tenant's home into gated's own storage and returns the copy's path. The agent can
  * change its home at any moment, so the file is opened first and everything is decided on the opened descriptor: its
- * real path must lie inside home and pass the deny rules as that real path (a symlinked folder cannot dodge
- * `!send_file(path=private/**)`), and exactly the size checked is copied, streamed, within the tenant's quota.
+ * real path must lie inside home and the call must be allowed with that real path (a symlinked folder can neither
+ * dodge `!send_file(path=private/**)` nor leave `send_file(path=reports/**)`), and exactly the size checked is
+ * copied, streamed, within the tenant's quota.
  */
 export async function copyFileFromHome(
   ctx: ToolContext,
   homeDir: string,
-  args: { path: string } & Record<string, unknown>,
+  raw: string,
   destDir: string,
   limits: FileCopyLimits = { maxFileBytes: MAX_FILE_BYTES, quotaBytes: FILES_QUOTA_BYTES },
 ): Promise<string> {
-  const raw = args.path;
   const rel = canonicalPath(raw);
   if (rel === null) throw new ToolError(`"${raw}" is not a path inside your home (/home/node)`);
   let fd: number;
@@ -145,8 +145,8 @@ export async function copyFileFromHome(
     const real = readlinkSync(`/proc/self/fd/${fd}`);
     if (!real.startsWith(home + sep)) throw new ToolError(`${rel} resolves outside your home`);
     const realRel = relative(home, real);
-    const denied = ctx.deniedBy({ ...args, path: realRel });
-    if (denied) throw new DeniedError(`${denied.reason}; ${rel} is really ${realRel}`, denied.rule);
+    const refused = ctx.refusedAs({ path: realRel });
+    if (refused) throw new DeniedError(`${refused.reason}; ${rel} is really ${realRel}`, refused.rule);
     const st = fstatSync(fd);
     if (!st.isFile()) throw new ToolError(`${rel} is not a regular file`);
     if (st.size > limits.maxFileBytes) throw new ToolError(`${rel} is larger than ${limits.maxFileBytes} bytes`);
@@ -194,7 +194,7 @@ export const sendFile = defineTool({
     const state = ctx.registry.config(ctx.tenant);
     if (!state) throw new ToolError('your tenant has no valid configuration');
     const target = chat ? requireChat(chat) : conversationChat(ctx);
-    const file = await copyFileFromHome(ctx, join(state.dir, 'home'), { path, chat: target, caption }, ctx.filesDir);
+    const file = await copyFileFromHome(ctx, join(state.dir, 'home'), path, ctx.filesDir);
     const id = ctx.store.addOutbox({
       tenant: ctx.tenant,
       topic: topicOf(ctx),

@@ -39,14 +39,15 @@ export interface ToolContext {
   /** Called after a tool changed a tenant's files, so the very next call sees the change. */
   refreshTenant(path: TenantPath): void;
   /**
-   * Whether a deny rule matches this call with `effective` arguments — what the tool really does once it has
-   * resolved them (a symlinked path's real target, say). Tools call it before acting on a resolved value.
+   * The grant decision again, with the arguments a tool has resolved (`changes`, e.g. a symlinked path's real
+   * target) in place of the given ones: a refusal, or null when allowed. Tools call it before acting on a resolved
+   * value, so the value checked is the value used.
    */
-  deniedBy(effective: Record<string, unknown>): DenyMatch | null;
+  refusedAs(changes: Record<string, unknown>): DenyMatch | null;
 }
 
 export interface DenyMatch {
-  /** The deny rule as `describeRule` prints it, with its source. */
+  /** The deciding rule as `describeRule` prints it, with its source ("no matching allow rule" when none). */
   rule: string;
   reason: string;
 }

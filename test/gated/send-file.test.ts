@@ -41,6 +41,19 @@ describe('send_file', () => {
     expect(f.gated.audit.query({ tenant: 'acme', limit: 1 })[0]!.decision).toBe('deny');
   });
 
+  it('requires an allow rule to hold for the real path too, so a link cannot leave an allowed folder', async () => {
+    f.tree.write('acme/support/grants', 'send_file(path=reports/**)\n!send_file(path=notes/**)\n');
+    f.gated.registry.reload('acme/support');
+    f.gated.policies.invalidate('acme/support');
+    f.tree.write('acme/support/home/notes/plan.txt', 'internal');
+    f.tree.write('acme/support/home/reports/ok.txt', 'public');
+    symlinkSync('../notes', join(f.tree.tenants, 'acme/support/home/reports/notes'));
+    f.gated.store.setRoute('tg:team2', 'acme/support', 'acme');
+    expect((await call('acme/support', { path: 'reports/ok.txt', chat: 'tg:team2' })).error).toBe(false);
+    const dodge = await call('acme/support', { path: 'reports/notes/plan.txt', chat: 'tg:team2' });
+    expect(dodge.text).toMatch(/^denied: .*really notes\/plan\.txt/);
+  });
+
   it('checks deny rules against the conversation a file goes to when no chat is given', async () => {
     const r = await call('acme', { path: 'report.txt' }, { chat: 'tg:public' });
     expect(r.text).toMatch(/^denied: .*tg:public.*as the call would be carried out/);
@@ -63,10 +76,10 @@ describe('send_file', () => {
     try {
       mkdirSync(join(dir, 'home'));
       writeFileSync(join(dir, 'home', 'a.txt'), 'x'.repeat(600));
-      const ctx = { deniedBy: () => null } as unknown as ToolContext;
+      const ctx = { refusedAs: () => null } as unknown as ToolContext;
       const limits = { maxFileBytes: 1000, quotaBytes: 1000 };
-      await copyFileFromHome(ctx, join(dir, 'home'), { path: 'a.txt' }, join(dir, 'out'), limits);
-      await expect(copyFileFromHome(ctx, join(dir, 'home'), { path: 'a.txt' }, join(dir, 'out'), limits)).rejects.toThrow(/quota/);
+      await copyFileFromHome(ctx, join(dir, 'home'), 'a.txt', join(dir, 'out'), limits);
+      await expect(copyFileFromHome(ctx, join(dir, 'home'), 'a.txt', join(dir, 'out'), limits)).rejects.toThrow(/quota/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
