@@ -75,7 +75,10 @@ export class Crackbox {
     }
     this.log = options.log ?? logger('crackbox');
     migrate(options.db, EGRESS_MIGRATIONS);
-    this.egressLog = new EgressLog(options.db, { log: this.log.child({ part: 'egress-log' }) });
+    this.egressLog = new EgressLog(options.db, {
+      log: this.log.child({ part: 'egress-log' }),
+      retentionMs: options.config.logRetentionDays * 24 * 3_600_000,
+    });
     this.policies = new EgressPolicyCache(options.registry, config.base);
     this.checker = this.compileChecker();
     const book = new ResolvedAddressBook();

@@ -17,6 +17,8 @@
 //                                  (default none)
 //   WARREN_EGRESS_KEEP_NETWORKS    0 (default): tenant networks are removed on a clean stop (after a crash they are
 //                                  found and reused); 1: they outlive a stop too
+//   WARREN_EGRESS_LOG_DAYS         how long egress log rows are kept (default 14; the log grows by one row per DNS
+//                                  answer and proxy decision)
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { formatConfigError } from '../core/config-error.js';
@@ -40,6 +42,8 @@ export interface EgressConfig {
   base: AllowlistEntry[];
   allowedRanges: string[];
   keepNetworks: boolean;
+  /** Egress log rows older than this are pruned. */
+  logRetentionDays: number;
 }
 
 export const EGRESS_DEFAULTS = {
@@ -116,6 +120,9 @@ export function egressConfig(env: NodeJS.ProcessEnv = process.env, resolvConf: (
   const keep = env.WARREN_EGRESS_KEEP_NETWORKS ?? '0';
   if (keep !== '0' && keep !== '1') throw new Error(`WARREN_EGRESS_KEEP_NETWORKS must be 0 or 1, got "${keep}"`);
 
+  const days = Number(env.WARREN_EGRESS_LOG_DAYS ?? 14);
+  if (!Number.isInteger(days) || days < 1) throw new Error(`WARREN_EGRESS_LOG_DAYS must be a whole number >= 1, got "${env.WARREN_EGRESS_LOG_DAYS}"`);
+
   const proxyPort = port(env, 'WARREN_EGRESS_PROXY_PORT', EGRESS_DEFAULTS.proxyPort);
   const dnsPort = port(env, 'WARREN_EGRESS_DNS_PORT', EGRESS_DEFAULTS.dnsPort);
   if (proxyPort === dnsPort) throw new Error(`WARREN_EGRESS_PROXY_PORT and WARREN_EGRESS_DNS_PORT are both ${dnsPort}`);
@@ -131,5 +138,6 @@ export function egressConfig(env: NodeJS.ProcessEnv = process.env, resolvConf: (
     base: parsed.entries,
     allowedRanges,
     keepNetworks: keep === '1',
+    logRetentionDays: days,
   };
 }

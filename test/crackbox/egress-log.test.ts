@@ -120,3 +120,22 @@ describe('EgressLog', () => {
     log.db.close();
   });
 });
+
+describe('EgressLog retention', () => {
+  it('prunes rows past the retention period at start and on demand, keeping the rest', () => {
+    const file = tempDb();
+    let now = 1_000_000_000_000;
+    const day = 24 * 3_600_000;
+    const first = EgressLog.open(file, { log: silentLogger(), now: () => now, retentionMs: 14 * day });
+    first.record(event({ name: 'old.example', time: now - 20 * day }));
+    first.record(event({ name: 'recent.example', time: now - 2 * day }));
+    first.flush();
+    expect(first.prune()).toBe(1);
+    expect(queryEgressLog(first.db).map((r) => r.name)).toEqual(['recent.example']);
+    first.close();
+    now += 13 * day; // recent.example is now 15 days old: the next start prunes it
+    const second = EgressLog.open(file, { log: silentLogger(), now: () => now, retentionMs: 14 * day });
+    expect(queryEgressLog(second.db)).toEqual([]);
+    second.close();
+  });
+});
