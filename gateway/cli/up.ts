@@ -12,7 +12,8 @@ agent image offline if it is missing, and runs until SIGINT/SIGTERM. Settings: s
     parse(argv, {}, false);
     const warren = await Warren.start({ tenantsDir: common.tenants, dataDir: common.data });
     process.stderr.write(`warren is up: ${warren.gated.sockets().size} tenant socket(s), API ${warren.url ?? 'off'}\n`);
-    process.stderr.write(`try: npx warren chat acme   (or: npx warren send acme "hello")\n`);
+    const example = warren.gated.registry.list().find((t) => t.config && t.path !== 'root')?.path;
+    if (example) process.stderr.write(`try: npx warren chat ${example}   (or: npx warren send ${example} "hello")\n`);
     await untilSignal();
     await warren.stop();
     return 0;
