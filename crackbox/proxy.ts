@@ -295,9 +295,23 @@ export class EgressProxy {
     });
     upstream.on('response', (upRes) => {
       if (answered) return upRes.destroy();
+      const status = upRes.statusCode ?? 0;
+      // The target's status line is untrusted: Node's client accepts lines its server refuses to write (status 099,
+      // control characters in the reason). Only a valid code is relayed, with the standard reason, never the target's.
+      if (!Number.isInteger(status) || status < 100 || status > 599) {
+        upRes.destroy();
+        upstream.destroy();
+        return refuse(502, { ...result.decision, reason: `${url.host} answered with an invalid status line` });
+      }
+      try {
+        res.writeHead(status, STATUS_CODES[status] ?? 'Unknown', endToEndHeaders(upRes.headers));
+      } catch (err) {
+        upRes.destroy();
+        upstream.destroy();
+        return refuse(502, { ...result.decision, reason: `${url.host} answered with headers that cannot be relayed: ${(err as Error).message}` });
+      }
       answered = streaming = true;
       upRes.on('error', () => res.destroy());
-      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, endToEndHeaders(upRes.headers));
       res.flushHeaders();
       upRes.pipe(res);
     });
