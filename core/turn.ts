@@ -6,6 +6,12 @@ import { z } from 'zod';
 export const SUBMIT_TURN_METHOD = 'warren/submit_turn';
 export const TURN_VERSION = 1;
 export const MAX_RESULT_CHARS = 64 * 1024;
+/**
+ * A harness session id (Claude Code's are UUIDs). It ends up on the next turn's command line, and an agent reports
+ * it, so it is held to a strict shape: it can never start with "-" or carry anything a command line would read.
+ */
+export const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,255}$/;
+const sessionId = z.string().regex(SESSION_ID, 'a session id is letters, digits and "_.:-", starting with a letter or digit');
 
 export const TurnMessageSchema = z.object({
   id: z.number().int(),
@@ -23,7 +29,7 @@ export const TurnInputSchema = z.object({
   run: z.string(),
   topic: z.string(),
   /** Harness session state of this topic to resume (e.g. a Claude Code session id), if any. */
-  session: z.string().nullable(),
+  session: sessionId.nullable(),
   harness: z.enum(['script', 'claude-code']),
   model: z.string().nullable(),
   /** The scripted harness's rules (PERSONA.md frontmatter `script:`), validated by the harness. */
@@ -38,7 +44,7 @@ export const TurnResultSchema = z.object({
   status: z.enum(['ok', 'error']),
   result: z.string().max(MAX_RESULT_CHARS),
   /** Session state to resume next time on this topic. */
-  session: z.string().max(1024).nullable().optional(),
+  session: sessionId.nullable().optional(),
 });
 export type TurnResult = z.infer<typeof TurnResultSchema>;
 

@@ -14,7 +14,10 @@ import { message, turnInput } from './helpers.js';
 
 const paths: ClaudePaths = { node: '/usr/local/bin/node', runner: '/opt/warren/runner/main.js', socket: '/run/gated/gated.sock', mcpConfigFile: '/tmp/w/mcp.json' };
 
+/** The value of a flag given as "--flag value" or "--flag=value". */
 function flagValue(args: string[], flag: string): string | undefined {
+  const joined = args.find((a) => a.startsWith(`${flag}=`));
+  if (joined !== undefined) return joined.slice(flag.length + 1);
   const i = args.indexOf(flag);
   return i < 0 ? undefined : args[i + 1];
 }
@@ -40,6 +43,13 @@ describe('buildClaudeInvocation', () => {
     ]);
   });
 
+  it('passes values in --flag=value form and refuses a session id shaped like a flag', () => {
+    const inv = buildClaudeInvocation({ ...base, session: 'abc-123', model: 'm' }, '--persona', paths);
+    expect(inv.args).toContain('--resume=abc-123');
+    expect(inv.args).toContain('--append-system-prompt=--persona');
+    expect(() => buildClaudeInvocation({ ...base, session: '--tools=WebSearch' }, '', paths)).toThrow(/session/);
+  });
+
   it.each<[string, Parameters<typeof turnInput>[0], string, Record<string, string | undefined>]>([
     ['no session, model or persona', {}, '', { '--resume': undefined, '--model': undefined, '--append-system-prompt': undefined }],
     ['a session to resume', { session: 'abc-123' }, '', { '--resume': 'abc-123' }],
@@ -51,7 +61,7 @@ describe('buildClaudeInvocation', () => {
   ])('%s', (_name, extra, persona, expected) => {
     const inv = buildClaudeInvocation({ ...base, ...extra }, persona, paths);
     for (const [flag, value] of Object.entries(expected)) {
-      if (value === undefined) expect(inv.args).not.toContain(flag);
+      if (value === undefined) expect(flagValue(inv.args, flag)).toBeUndefined();
       else expect(flagValue(inv.args, flag)).toBe(value);
     }
     // Always: the prompt first, strict MCP config, no web or sub-agent tools.

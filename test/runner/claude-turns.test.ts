@@ -72,7 +72,10 @@ describe('runner: claude-code harness', () => {
     const argv: string[] = report.argv;
     expect(argv[0]).toBe('-p');
     expect(argv[1]).toContain('please check order 7');
-    const value = (flag: string) => argv[argv.indexOf(flag) + 1];
+    const value = (flag: string) => {
+      const joined = argv.find((a) => a.startsWith(`${flag}=`));
+      return joined !== undefined ? joined.slice(flag.length + 1) : argv[argv.indexOf(flag) + 1];
+    };
     expect(argv).toContain('--strict-mcp-config');
     expect(value('--output-format')).toBe('json');
     expect(value('--resume')).toBe('sess-old');

@@ -9,7 +9,7 @@
 //   WebSearch (it runs on Anthropic's side, outside the egress allowlist), no WebFetch, no sub-agents.
 // - `--allowedTools` pre-approves exactly that set plus every warren tool: print mode cannot ask a human, and gated,
 //   not a prompt, is what decides a tool call.
-import type { TurnInput } from '../../../../core/turn.js';
+import { SESSION_ID, type TurnInput } from '../../../../core/turn.js';
 import { buildPrompt } from './prompt.js';
 
 export const CLAUDE_COMMAND = 'claude';
@@ -75,9 +75,13 @@ export function buildClaudeInvocation(
     [...CLAUDE_BUILTIN_TOOLS, `mcp__${MCP_SERVER_NAME}`].join(','),
   ];
   const body = personaBody.trim();
-  if (body !== '') args.push('--append-system-prompt', body);
-  if (turn.session) args.push('--resume', turn.session);
-  if (turn.model) args.push('--model', turn.model);
+  // "--flag=value" forms: a value can never be read as a flag of its own, whatever it starts with.
+  if (body !== '') args.push(`--append-system-prompt=${body}`);
+  if (turn.session) {
+    if (!SESSION_ID.test(turn.session)) throw new Error(`refusing to resume a session with an unexpected id`);
+    args.push(`--resume=${turn.session}`);
+  }
+  if (turn.model) args.push(`--model=${turn.model}`);
 
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(baseEnv)) if (v !== undefined) env[k] = v;
