@@ -5,7 +5,7 @@ import { canonicalChat } from '../core/grants/canonical.js';
 import { parseTenantPath } from '../core/tenant-path.js';
 import type { TenantRegistry } from '../core/tree/registry.js';
 import type { GatedStore } from '../gated/store.js';
-import { MAX_TEXT } from '../gated/tools/messaging.js';
+import { CHAT_ID, MAX_TEXT } from '../gated/tools/messaging.js';
 import { TOPIC } from '../gated/tools/topics.js';
 
 export const InboundSchema = z
@@ -14,7 +14,7 @@ export const InboundSchema = z
     text: z.string().min(1).max(MAX_TEXT),
     topic: z.string().regex(TOPIC, 'topic names use lowercase letters, digits and "_.:-"').default('main'),
     sender: z.string().min(1).max(128).regex(/^[^\s]+$/, 'sender has no spaces').default('operator'),
-    chat: z.string().min(1).max(256).optional(),
+    chat: z.string().min(1).max(256).regex(CHAT_ID, 'a chat id has no spaces or control characters').optional(),
   })
   .strict();
 export type Inbound = z.input<typeof InboundSchema>;

@@ -13,7 +13,15 @@ import { DeniedError, defineTool, ToolError, type ToolContext } from './tool.js'
 export const MAX_TEXT = 64 * 1024;
 export const MAX_FILE_BYTES = 50 * 1024 * 1024;
 
-const chatId = z.string().min(1).max(256).describe('Chat id, e.g. "tg:12345" or "local:ops"');
+/** Chat ids travel into prompts, logs and rules: no whitespace, no control or line-separator characters. */
+export const CHAT_ID = /^[^\s\u0000-\u001f\u007f-\u009f\u2028\u2029]+$/;
+
+const chatId = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(CHAT_ID, 'a chat id has no spaces or control characters')
+  .describe('Chat id, e.g. "tg:12345" or "local:ops"');
 const text = z.string().min(1).max(MAX_TEXT);
 
 function topicOf(ctx: ToolContext): string {

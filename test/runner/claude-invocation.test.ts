@@ -97,8 +97,8 @@ describe('buildPrompt', () => {
       }),
     );
     expect(prompt.startsWith('[warren] 2 new messages for acme/support on topic "billing".')).toBe(true);
-    expect(prompt).toContain('--- message 1 of 2: chat message (chat) from local:ann in chat local:ann at 2026-01-01T00:00:00.000Z\n> line one\n> line two\n');
-    expect(prompt).toContain('--- message 2 of 2: result of work you handed off earlier (result) from acme/support/triage at 2026-01-02T00:00:00Z\n> the answer is 42\n');
+    expect(prompt).toContain('--- message 1 of 2: chat message (chat) from "local:ann" in chat "local:ann" at "2026-01-01T00:00:00.000Z"\n> line one\n> line two\n');
+    expect(prompt).toContain('--- message 2 of 2: result of work you handed off earlier (result) from "acme/support/triage" at "2026-01-02T00:00:00Z"\n> the answer is 42\n');
     expect(prompt).toContain('--- end of messages');
   });
 

@@ -10,6 +10,8 @@ const KIND_NOTE: Record<TurnMessage['kind'], string> = {
   result: 'result of work you handed off earlier',
 };
 
+const LINE_BREAKS = /\r\n|[\n\r\v\f\u0085\u2028\u2029]/;
+
 export function buildPrompt(turn: Pick<TurnInput, 'tenant' | 'topic' | 'messages'>): string {
   const n = turn.messages.length;
   const lines = [
@@ -18,10 +20,12 @@ export function buildPrompt(turn: Pick<TurnInput, 'tenant' | 'topic' | 'messages
     '',
   ];
   turn.messages.forEach((m, i) => {
-    const where = m.chat ? ` in chat ${m.chat}` : '';
-    lines.push(`--- message ${i + 1} of ${n}: ${KIND_NOTE[m.kind]} (${m.kind}) from ${m.sender}${where} at ${m.at}`);
-    // Every line of a message is quoted, so its text can never pass for one of warren's own lines.
-    for (const line of m.text.split(/\r\n|\r|\n/)) lines.push(`> ${line}`);
+    // Names come from outside too: JSON-quoted, so no character in them can end warren's line.
+    const where = m.chat ? ` in chat ${JSON.stringify(m.chat)}` : '';
+    lines.push(`--- message ${i + 1} of ${n}: ${KIND_NOTE[m.kind]} (${m.kind}) from ${JSON.stringify(m.sender)}${where} at ${JSON.stringify(m.at)}`);
+    // Every line of a message is quoted, so its text can never pass for one of warren's own lines. Every character a
+    // reader may take for a line break counts.
+    for (const line of m.text.split(LINE_BREAKS)) lines.push(`> ${line}`);
   });
   lines.push('--- end of messages', '');
   lines.push(
