@@ -1,5 +1,6 @@
 // Inbound messages: validated, then stored before anything else happens. Every channel (HTTP, `warren send`,
 // later chat adapters) goes through acceptMessage.
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalChat } from '../core/grants/canonical.js';
 import { parseTenantPath } from '../core/tenant-path.js';
@@ -12,7 +13,8 @@ export const InboundSchema = z
   .object({
     tenant: z.string().min(1).max(1024),
     text: z.string().min(1).max(MAX_TEXT),
-    topic: z.string().regex(TOPIC, 'topic names use lowercase letters, digits and "_.:-"').default('main'),
+    /** Default: the conversation's own topic (see topicForChat), so two people never share a turn or a session. */
+    topic: z.string().regex(TOPIC, 'topic names use lowercase letters, digits and "_.:-"').optional(),
     sender: z.string().min(1).max(128).regex(/^[^\s]+$/, 'sender has no spaces').default('operator'),
     chat: z.string().min(1).max(256).regex(CHAT_ID, 'a chat id has no spaces or control characters').optional(),
   })
@@ -20,6 +22,16 @@ export const InboundSchema = z
 export type Inbound = z.input<typeof InboundSchema>;
 
 export class InboundError extends Error {}
+
+/**
+ * Each conversation is its own topic unless the sender names one: its own queue, its own turns, its own harness
+ * session. Readable where the chat id allows it ("tg:12345"), with a short hash where characters had to be replaced.
+ */
+export function topicForChat(chat: string): string {
+  const readable = chat.toLowerCase().replace(/[^a-z0-9_.:-]/g, '_').replace(/^[^a-z0-9]+/, '').slice(0, 100);
+  if (readable === chat && TOPIC.test(readable)) return readable;
+  return `${readable || 'chat'}-${createHash('sha256').update(chat).digest('hex').slice(0, 8)}`;
+}
 
 /** Stores a message for a tenant and returns its id; throws InboundError with a reason a sender can act on. */
 export function acceptMessage(store: GatedStore, registry: TenantRegistry, input: unknown): { id: number; tenant: string; chat: string } {
@@ -39,6 +51,6 @@ export function acceptMessage(store: GatedStore, registry: TenantRegistry, input
   if (!state.config) throw new InboundError(`tenant ${tenant} has no valid configuration; see "warren tenants"`);
   const chat = canonicalChat(m.chat ?? `local:${m.sender}`);
   if (!chat) throw new InboundError('chat is empty');
-  const id = store.addMessage({ tenant, topic: m.topic, kind: 'chat', chat, sender: m.sender, text: m.text });
+  const id = store.addMessage({ tenant, topic: m.topic ?? topicForChat(chat), kind: 'chat', chat, sender: m.sender, text: m.text });
   return { id, tenant, chat };
 }

@@ -77,8 +77,10 @@ export class RunStore {
     const start = this.db.transaction((): StartedRun | null => {
       if ((this.s.leaseCount.get() as { n: number }).n >= maxConcurrent) return null;
       if (this.s.leaseFor.get(tenant, topic)) return null;
-      const rows = this.s.pending.all(tenant, topic) as MessageRow[];
-      if (rows.length === 0) return null;
+      const pending = this.s.pending.all(tenant, topic) as MessageRow[];
+      if (pending.length === 0) return null;
+      // One conversation per turn (a topic named by its senders may hold several): the reply goes back to it alone.
+      const rows = pending.filter((r) => r.chat === pending[0]!.chat);
       const id = `run_${randomUUID()}`;
       const now = nowIso();
       this.s.insertLease.run(id, this.instance, tenant, topic, now);

@@ -46,7 +46,7 @@ Type a line and press enter to send it; replies appear as they arrive. Ctrl-D or
             const data = event.split('\n').find((l) => l.startsWith('data: '));
             if (!data) continue;
             const row = JSON.parse(data.slice(6));
-            if (row.topic !== (values.topic ?? 'main') && !row.topic.startsWith('delegate-')) continue;
+            if (row.chat !== ownChat) continue; // this conversation only
             print(`${tenant}> ${row.text ?? row.reaction ?? row.file_path ?? ''}`);
             if (row.kind === 'reply' && row.chat === ownChat && pending > 0) pending--;
             maybeFinish();

@@ -39,8 +39,9 @@ describe('kill -9 of the gateway during a turn', () => {
     await eventually(async () => (await containersWithLabel(`warren.instance=${instance}`)).length === 1, 'container running');
     first.child.kill('SIGKILL');
     await new Promise((resolve) => first.child.once('exit', resolve));
-    // The container outlived its gateway: an orphan until the restart reconciles.
-    expect((await containersWithLabel(`warren.instance=${instance}`)).length).toBe(1);
+    // The container may outlive its gateway (an orphan until the restart reconciles) or end by itself when its run
+    // socket goes away; either way none may be left once the restarted gateway has reconciled.
+    expect((await containersWithLabel(`warren.instance=${instance}`)).length).toBeLessThanOrEqual(1);
 
     const second = await startUp(tree, env);
     const db = openWarrenDb(tree.data, GATEWAY_MIGRATIONS);
