@@ -5,9 +5,23 @@ import type { Db } from '../core/db.js';
 import { nowIso } from '../core/warren-db.js';
 import type { TurnMessage } from '../core/turn.js';
 import type { MessageRow as InboxRow } from '../gated/store.js';
-import type { ClaimedMessage, DelegationRef, Effect, Outcome } from './turn-plan.js';
+import { planEffects, type ClaimedMessage, type DelegationRef, type Effect, type Outcome } from './turn-plan.js';
 
 export const MAX_MESSAGES_PER_TURN = 50;
+/** Encoded message text per turn; well under what the runner accepts on stdin (16 MiB). */
+export const MAX_TURN_INPUT_BYTES = 8 * 1024 * 1024;
+
+/** The longest prefix of `rows` whose JSON-encoded texts fit in `budget` bytes (always at least one row). */
+export function withinBudget<T extends { text: string }>(rows: readonly T[], budget: number): T[] {
+  let used = 0;
+  const out: T[] = [];
+  for (const r of rows) {
+    used += Buffer.byteLength(JSON.stringify(r.text));
+    if (out.length > 0 && used > budget) break;
+    out.push(r);
+  }
+  return out;
+}
 
 export interface StartedRun {
   id: string;
@@ -80,7 +94,8 @@ export class RunStore {
       const pending = this.s.pending.all(tenant, topic) as MessageRow[];
       if (pending.length === 0) return null;
       // One conversation per turn (a topic named by its senders may hold several): the reply goes back to it alone.
-      const rows = pending.filter((r) => r.chat === pending[0]!.chat);
+      // And no more than a turn's input can carry: the rest waits for the next turn.
+      const rows = withinBudget(pending.filter((r) => r.chat === pending[0]!.chat), MAX_TURN_INPUT_BYTES);
       const id = `run_${randomUUID()}`;
       const now = nowIso();
       this.s.insertLease.run(id, this.instance, tenant, topic, now);
@@ -100,6 +115,24 @@ export class RunStore {
       };
     });
     return start.immediate();
+  }
+
+  /**
+   * Fails a topic's pending messages without running anything (their tenant is gone): a run is recorded as failed,
+   * the messages are claimed by it, and delegators get the failure as their result. Returns how many were failed.
+   */
+  abandon(tenant: string, topic: string, reason: string): number {
+    return this.db.transaction(() => {
+      const rows = this.s.pending.all(tenant, topic) as MessageRow[];
+      if (rows.length === 0) return 0;
+      const id = `run_${randomUUID()}`;
+      this.s.insertRun.run({ id, instance: this.instance, tenant, topic, attempt: 1, depth: 0, chat: null, started_at: nowIso() });
+      for (const r of rows) this.s.claim.run(id, r.id);
+      const outcome: Outcome = { status: 'failed', text: reason };
+      const claimed = rows.map((r) => ({ id: r.id, kind: r.kind, chat: null, ref: r.ref }));
+      this.finish({ id, tenant, topic }, outcome, planEffects(tenant, claimed, this.delegationsFor(claimed), outcome));
+      return rows.length;
+    })();
   }
 
   setContainer(runId: string, containerId: string): void {

@@ -47,6 +47,38 @@ export interface Egress {
   env: Record<string, string>;
 }
 
+const worldOf = (tenant: string) => tenant.split('/')[0]!;
+
+/**
+ * The order in which waiting topics get container slots: worlds with fewer turns running go first, oldest first
+ * within that, so one busy world (a flood of delegations, say) cannot hold every slot while another waits. Pure.
+ */
+export function fairOrder<T extends { tenant: string }>(pending: readonly T[], running: ReadonlyMap<string, number>): T[] {
+  const load = new Map(running);
+  const queues = new Map<string, T[]>();
+  for (const p of pending) {
+    const world = worldOf(p.tenant);
+    if (!queues.has(world)) queues.set(world, []);
+    queues.get(world)!.push(p);
+  }
+  const out: T[] = [];
+  while (queues.size > 0) {
+    // The least loaded world with something waiting; ties go to the world whose oldest waiting topic came first.
+    let best: string | null = null;
+    for (const [world, queue] of queues) {
+      if (best === null) best = world;
+      const a = load.get(world) ?? 0;
+      const b = load.get(best) ?? 0;
+      if (a < b || (a === b && pending.indexOf(queue[0]!) < pending.indexOf(queues.get(best)![0]!))) best = world;
+    }
+    const queue = queues.get(best!)!;
+    out.push(queue.shift()!);
+    load.set(best!, (load.get(best!) ?? 0) + 1);
+    if (queue.length === 0) queues.delete(best!);
+  }
+  return out;
+}
+
 /** What leaves a turn for people and other tenants carries secret names, never values. */
 function scrubbed(outcome: ReturnType<typeof turnOutcome>, redact: ((text: string) => string) | undefined) {
   return redact ? { ...outcome, text: redact(outcome.text) } : outcome;
@@ -60,6 +92,7 @@ export class TurnLoop {
   private wakePending = false;
   private stopped = false;
   private readonly active = new Map<string, Promise<void>>();
+  private readonly activeTenants = new Map<string, string>();
 
   constructor(private readonly deps: TurnLoopDeps) {}
 
@@ -94,9 +127,15 @@ export class TurnLoop {
   private schedule(): void {
     if (this.stopped) return;
     const { runs, config, gated } = this.deps;
-    for (const { tenant, topic } of runs.pendingTopics()) {
+    for (const { tenant, topic } of fairOrder(runs.pendingTopics(), this.activeWorlds())) {
       if (this.active.size >= config.maxConcurrentContainers) return;
-      if (!gated.registry.get(tenant)) continue; // messages for a tenant that is not (yet) in the tree wait
+      if (!gated.registry.get(tenant)) {
+        // The tenant left the tree: its messages are answered as failed (delegators hear of it) rather than waiting
+        // at the head of the queue for ever.
+        const n = runs.abandon(tenant, topic, `tenant ${tenant} no longer exists`);
+        if (n > 0) this.deps.log.warn({ tenant, topic, messages: n }, 'messages for a removed tenant were failed');
+        continue;
+      }
       let started: StartedRun | null;
       try {
         started = runs.tryStart(tenant, topic, config.maxConcurrentContainers);
@@ -110,10 +149,22 @@ export class TurnLoop {
         .catch((error: unknown) => this.deps.log.error({ err: error, run: run.id }, 'turn failed unexpectedly'))
         .finally(() => {
           this.active.delete(run.id);
+          this.activeTenants.delete(run.id);
           this.wake();
         });
       this.active.set(run.id, done);
+      this.activeTenants.set(run.id, run.tenant);
     }
+  }
+
+  /** Running turns per world (top-level tenant). */
+  private activeWorlds(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const tenant of this.activeTenants.values()) {
+      const world = worldOf(tenant);
+      counts.set(world, (counts.get(world) ?? 0) + 1);
+    }
+    return counts;
   }
 
   /**

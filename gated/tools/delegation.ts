@@ -8,6 +8,21 @@ import { MAX_TEXT } from './messaging.js';
 
 const prompt = z.string().min(1).max(MAX_TEXT);
 
+/** Work one turn may hand on (delegations and escalations together): a runaway or hijacked agent stops here. */
+export const MAX_HANDOFFS_PER_RUN = 10;
+
+function countHandoff(ctx: ToolContext): void {
+  if (!ctx.run) return; // an operator's own MCP client on the tenant socket is not a turn
+  const done = handoffs.get(ctx.run) ?? 0;
+  if (done >= MAX_HANDOFFS_PER_RUN) {
+    throw new ToolError(`this turn already handed on ${done} pieces of work (the limit); finish with what you have`);
+  }
+  handoffs.set(ctx.run, done + 1);
+}
+
+/** Per run (the RunContext object lives as long as its socket), forgotten with it. */
+const handoffs = new WeakMap<object, number>();
+
 function nextDepth(ctx: ToolContext): number {
   const depth = (ctx.run?.depth ?? 0) + 1;
   if (depth > ctx.maxDelegationDepth) {
@@ -39,6 +54,7 @@ export const delegateGroup = defineTool({
     const to = canonicalTenant(group)!;
     liveTenant(ctx, to);
     const depth = nextDepth(ctx);
+    countHandoff(ctx);
     const { id } = ctx.store.queueDelegation({
       kind: 'delegate', from: ctx.tenant, fromTopic: ctx.run?.topic ?? 'main', fromChat: ctx.run?.chat ?? null, to, depth, prompt,
     });
@@ -57,6 +73,7 @@ export const escalateGroup = defineTool({
     const to = parentOf(ctx.tenant)!;
     liveTenant(ctx, to);
     const depth = nextDepth(ctx);
+    countHandoff(ctx);
     const { id } = ctx.store.queueDelegation({
       kind: 'escalate', from: ctx.tenant, fromTopic: ctx.run?.topic ?? 'main', fromChat: ctx.run?.chat ?? null, to, depth, prompt,
     });

@@ -8,6 +8,7 @@ import { Gated } from '../../gated/broker.js';
 import { hashToken } from '../../gated/tools/tokens.js';
 import { connectClient, textOf } from '../helpers/mcp.js';
 import { standardTree, type TempTree } from '../helpers/tree.js';
+import { useGated } from '../helpers/gated.js';
 
 describe('gated tools', () => {
   let tree: TempTree;
@@ -160,5 +161,21 @@ describe('gated tools', () => {
     expect(row!.args_digest).toMatch(/^[0-9a-f]{64}$/);
     const dump = JSON.stringify(gated.db.prepare('SELECT * FROM audit').all());
     expect(dump).not.toContain('SWORDFISH');
+  });
+});
+
+describe('handing work on', () => {
+  const f = useGated();
+  it('caps the delegations and escalations one turn may make', async () => {
+    const sock = await f.gated.openRunSocket('acme', { id: 'busy', topic: 'main', chat: null, depth: 0 });
+    const c = await connectClient(sock.socketPath);
+    for (let i = 0; i < 10; i++) {
+      const r = await c.callTool({ name: 'delegate_group', arguments: { group: 'acme/support', prompt: `job ${i}` } });
+      expect(r.isError).not.toBe(true);
+    }
+    const eleventh = await c.callTool({ name: 'escalate_group', arguments: { prompt: 'and this' } });
+    expect(textOf(eleventh)).toMatch(/already handed on 10 pieces of work/);
+    await c.close();
+    await sock.close();
   });
 });

@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../gateway/limits.js';
 import { planEffects, recoveryFor, turnOutcome, type RunEnd } from '../../gateway/turn-plan.js';
+import { fairOrder } from '../../gateway/turns.js';
+import { withinBudget } from '../../gateway/run-store.js';
 
 const base: RunEnd = { submitted: null, exit: { exitCode: 0, timedOut: false, oomKilled: false }, startError: null, limits: DEFAULT_LIMITS };
 
@@ -61,5 +63,24 @@ describe('recoveryFor', () => {
   it('re-queues a first attempt exactly once and fails a re-run', () => {
     expect(recoveryFor({ attempt: 1 })).toBe('requeue');
     expect(recoveryFor({ attempt: 2 })).toBe('fail');
+  });
+});
+
+describe('fairOrder', () => {
+  const t = (tenant: string, n: number) => ({ tenant, topic: `t${n}` });
+  it('interleaves worlds, least loaded first, oldest first within a world', () => {
+    const pending = [t('acme/support', 1), t('acme', 2), t('acme/x', 3), t('globex', 4), t('globex/y', 5)];
+    expect(fairOrder(pending, new Map()).map((p) => p.topic)).toEqual(['t1', 't4', 't2', 't5', 't3']);
+    expect(fairOrder(pending, new Map([['acme', 2]])).map((p) => p.topic)).toEqual(['t4', 't5', 't1', 't2', 't3']);
+  });
+});
+
+describe('withinBudget', () => {
+  it('takes messages while their encoded size fits, and always at least one', () => {
+    const m = (text: string) => ({ text });
+    expect(withinBudget([m('aaaa'), m('bbbb'), m('cccc')], 13).map((r) => r.text)).toEqual(['aaaa', 'bbbb']);
+    expect(withinBudget([m('x'.repeat(100))], 10)).toHaveLength(1);
+    // Control characters count as JSON writes them (6 bytes each).
+    expect(withinBudget([m('\u0001'.repeat(2)), m('y')], 14)).toHaveLength(1);
   });
 });
