@@ -31,6 +31,10 @@ export function gatewaySecrets(dataDir: string, log: Logger, env: NodeJS.Process
   let store: SecretStore | null = null;
   let failure: string | null = null;
   const cache = new Map<string, { at: number; version: number; redact: (t: string) => string }>();
+  // Every value ever handed to a run of a tenant stays scrubbed for the life of the process, even after the operator
+  // replaces or removes it mid-run: the container still holds the value it was given.
+  const handedOut = new Map<string, Map<string, string>>(); // tenant -> "NAME\0value" -> name
+  let handedOutCount = 0;
 
   function open(): SecretStore | null {
     if (store) return store;
@@ -54,20 +58,34 @@ export function gatewaySecrets(dataDir: string, log: Logger, env: NodeJS.Process
     forRun(tenant, only) {
       const s = open();
       if (!s) return {};
-      return Object.fromEntries(effectiveSecrets(s, tenant, only, { log }));
+      const env = effectiveSecrets(s, tenant, only, { log });
+      const seen = handedOut.get(tenant) ?? new Map<string, string>();
+      handedOut.set(tenant, seen);
+      for (const [name, value] of env) {
+        const key = `${name}\0${value}`;
+        if (!seen.has(key)) {
+          seen.set(key, name);
+          handedOutCount++;
+        }
+      }
+      return Object.fromEntries(env);
     },
     redactorFor(tenant) {
       const now = Date.now();
       const hit = cache.get(tenant);
-      const v = version();
+      const v = version() + handedOutCount;
       if (hit && hit.version === v && now - hit.at < CACHE_MS) return hit.redact;
-      let redact: (t: string) => string = (t) => t;
+      let current: (t: string) => string = (t) => t;
       try {
         const s = open();
-        if (s) redact = makeRedactor(effectiveSecrets(s, tenant, undefined, { log }));
+        if (s) current = makeRedactor(effectiveSecrets(s, tenant, undefined, { log }));
       } catch {
         // Unavailable secrets were never handed out, so there is nothing of them to scrub.
       }
+      const earlier = [...(handedOut.get(tenant) ?? new Map<string, string>())].map(([key, name]) =>
+        makeRedactor(new Map([[name, key.slice(name.length + 1)]])),
+      );
+      const redact = (text: string) => earlier.reduce((t, scrub) => scrub(t), current(text));
       cache.set(tenant, { at: now, version: v, redact });
       return redact;
     },
