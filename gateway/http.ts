@@ -1,6 +1,6 @@
 // The gateway's HTTP API (loopback by default, operator token required):
 //   POST /v1/messages            {tenant, text, topic?, sender?, chat?} -> 202 {id}   (stored before anything else)
-//   GET  /v1/messages?tenant=T[&after=N][&topic=X]                     -> finished-run outbox rows
+//   GET  /v1/messages?tenant=T[&after=N][&topic=X]                     -> {messages, next_after}: finished-run rows
 //   GET  /v1/stream?tenant=T                                           -> server-sent events, one per new row
 //   GET  /v1/health                                                    -> {ok, runs}   (no token needed)
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -101,7 +101,7 @@ export function createHttpApi(deps: HttpDeps): Server {
       const after = Number(url.searchParams.get('after') ?? 0);
       if (!Number.isInteger(after) || after < 0) throw new HttpError(400, 'after must be a non-negative whole number');
       const topic = url.searchParams.get('topic') ?? undefined;
-      return send(res, 200, { messages: deps.outbox.list(tenantParam(url), { after, topic }) });
+      return send(res, 200, deps.outbox.page(tenantParam(url), { after, topic }));
     }
     if (req.method === 'GET' && url.pathname === '/v1/stream') return stream(tenantParam(url), url, res);
     throw new HttpError(404, `no route ${req.method} ${url.pathname}`);

@@ -40,6 +40,20 @@ export class OutboxView {
   }
 
   /**
+   * One page for a polling client: the rows after `after`, and `next_after`, the id to ask from next time. Rows of a
+   * turn still running have lower ids than rows committed after them, so `next_after` never moves past a row that is
+   * still hidden; a client may therefore see a row twice and should keep the ids it has seen (at-least-once).
+   */
+  page(tenant: string, opts: { after?: number; topic?: string; limit?: number } = {}): { messages: OutboxRow[]; next_after: number } {
+    const after = opts.after ?? 0;
+    const messages = this.list(tenant, opts);
+    const hidden = (this.hiddenMin.get(tenant) as { id: number | null }).id;
+    const last = messages.length ? messages[messages.length - 1]!.id : after;
+    const next = hidden === null ? last : Math.min(last, hidden - 1);
+    return { messages, next_after: Math.max(after, next) };
+  }
+
+  /**
    * A follower for streaming: returns rows not yet returned, in id order. Rows of a running turn have lower ids than
    * rows committed after them, so the watermark never moves past a row that is still hidden.
    */
