@@ -44,7 +44,7 @@ export function loadKeyring(opts: KeyOptions): Keyring {
 export function readKeyFile(file: string): Keyring {
   let fd: number;
   try {
-    fd = openSync(file, constants.O_RDONLY);
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK); // a FIFO in its place must not hang start-up
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {

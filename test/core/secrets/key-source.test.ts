@@ -2,6 +2,7 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { keyIdOf } from '../../../core/secrets/crypto.js';
 import { makeKeyring, newKeyEntry } from '../../../core/secrets/keyring.js';
@@ -131,5 +132,18 @@ describe('reading and writing key files', () => {
     const key = randomBytes(32);
     expect(loadKeyring({ dataDir: dir, env: { WARREN_SECRETS_KEY: key.toString('base64') } }).current).toBe(keyIdOf(key));
     expect(() => loadKeyring({ dataDir: dir, env: { WARREN_SECRETS_KEY: randomBytes(31).toString('base64') } })).toThrow(/31 bytes/);
+  });
+});
+
+describe('a FIFO where the key file should be', () => {
+  it('is refused at once instead of hanging', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-fifo-'));
+    try {
+      const fifo = path.join(dir, 'secrets.key');
+      execFileSync('mkfifo', ['-m', '600', fifo]);
+      expect(() => readKeyFile(fifo)).toThrow(/not a regular file/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
