@@ -16,7 +16,7 @@ export const InboundSchema = z
     /** Default: the conversation's own topic (see topicForChat), so two people never share a turn or a session. */
     topic: z.string().regex(TOPIC, 'topic names use lowercase letters, digits and "_.:-"').optional(),
     sender: z.string().min(1).max(128).regex(/^[^\s]+$/, 'sender has no spaces').default('operator'),
-    chat: z.string().min(1).max(256).regex(CHAT_ID, 'a chat id has no spaces or control characters').optional(),
+    chat: z.string().trim().min(1).max(256).regex(CHAT_ID, 'a chat id has no spaces or control characters').optional(),
   })
   .strict();
 export type Inbound = z.input<typeof InboundSchema>;

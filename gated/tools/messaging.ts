@@ -18,6 +18,7 @@ export const CHAT_ID = /^[^\s\u0000-\u001f\u007f-\u009f\u2028\u2029]+$/;
 
 const chatId = z
   .string()
+  .trim()
   .min(1)
   .max(256)
   .regex(CHAT_ID, 'a chat id has no spaces or control characters')
