@@ -124,14 +124,26 @@ function watchEvents(stream: Readable) {
 }
 
 /** Splits a stream into lines for the log, with a per-run byte budget. */
-function logLines(stream: PassThrough, emit: (line: string) => void, budget: { left: number; dropped: boolean }): void {
+/**
+ * Container output as log records, one per line, scrubbed of secrets BEFORE anything is cut: a line longer than
+ * MAX_LINE is logged as its first MAX_LINE characters (the rest, up to the newline, is dropped), and it is scrubbed
+ * while up to twice that is still held, so a secret straddling the cut is never half printed.
+ */
+function logLines(
+  stream: PassThrough,
+  emit: (line: string) => void,
+  budget: { left: number; dropped: boolean },
+  scrub: (line: string) => string,
+): void {
   let pending = '';
-  const flush = (line: string) => {
+  let discarding = false;
+  const flush = (line: string, truncated: boolean) => {
     if (budget.left <= 0) {
       budget.dropped = true;
       return;
     }
-    const cut = line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line;
+    const clean = scrub(line);
+    const cut = truncated || clean.length > MAX_LINE ? `${clean.slice(0, MAX_LINE)}…` : clean;
     budget.left -= cut.length;
     emit(cut);
   };
@@ -139,16 +151,19 @@ function logLines(stream: PassThrough, emit: (line: string) => void, budget: { l
     pending += chunk.toString('utf8');
     let nl: number;
     while ((nl = pending.indexOf('\n')) >= 0) {
-      flush(pending.slice(0, nl));
+      if (!discarding) flush(pending.slice(0, nl), false);
+      discarding = false;
       pending = pending.slice(nl + 1);
     }
-    if (pending.length > MAX_LINE) {
-      flush(pending);
+    if (discarding) pending = '';
+    else if (pending.length > 2 * MAX_LINE) {
+      flush(pending, true);
       pending = '';
+      discarding = true;
     }
   });
   stream.on('end', () => {
-    if (pending.length > 0) flush(pending);
+    if (pending.length > 0 && !discarding) flush(pending, false);
   });
 }
 
@@ -220,8 +235,8 @@ export async function runContainer(
     });
     const budget = { left: opts.maxLogBytes ?? 1024 * 1024, dropped: false };
     const scrub = opts.redact ?? ((line: string) => line);
-    logLines(out, (line) => clog.info({ stream: 'stdout' }, scrub(line)), budget);
-    logLines(err, (line) => clog.info({ stream: 'stderr' }, scrub(line)), budget); // the runner logs to stderr; levels are its own
+    logLines(out, (line) => clog.info({ stream: 'stdout' }, line), budget, scrub);
+    logLines(err, (line) => clog.info({ stream: 'stderr' }, line), budget, scrub); // the runner logs to stderr; levels are its own
 
     startedAt = Date.now();
     await container.start();

@@ -173,6 +173,26 @@ describe('runContainer with real Docker', () => {
     expect(await leftovers(runId)).toBe(0);
   });
 
+  it('scrubs secrets from output before cutting long lines, so none is ever half printed', async () => {
+    const SECRET = 'sk-live-9f8e7d6c5b4a3210';
+    const records: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        records.push(chunk.toString());
+        done();
+      },
+    });
+    // The secret straddles the 8 KiB cut of a long line, and then ends a short line.
+    const say = `process.stdout.write('x'.repeat(8180) + ${JSON.stringify(SECRET)} + 'y'.repeat(9000) + '\\nshort ' + ${JSON.stringify(SECRET)} + '\\n')`;
+    const { runId, options } = spec({ cmd: ['/usr/local/bin/node', '-e', say] });
+    const redact = (t: string) => t.split(SECRET).join('[secret:KEY]');
+    await runContainer(docker, options, { stdin: '', timeoutMs: 30_000, log: pino({ level: 'info' }, sink), redact });
+    const all = records.join('');
+    expect(all).toContain('short [secret:KEY]');
+    for (let n = 6; n <= SECRET.length; n++) expect(all).not.toContain(SECRET.slice(0, n));
+    expect(await leftovers(runId)).toBe(0);
+  });
+
   it('reports a memory hog as oomKilled, and removes it', async () => {
     const hog = 'const a = []; for (;;) a.push(Buffer.alloc(4 << 20, 1));';
     const { runId, options } = spec({
