@@ -53,6 +53,8 @@ export class Gated {
   private readonly log: Logger;
   private readonly tenantSockets = new Map<TenantPath, SocketListener>();
   private readonly runSockets = new Map<string, { tenant: TenantPath; listener: SocketListener }>();
+  /** Runs that have reported their result (forgotten when their socket closes). */
+  private readonly reportedRuns = new Set<string>();
   private watcher: { close(): Promise<void> } | null = null;
   private syncing: Promise<void> = Promise.resolve();
   private readonly ownsDb: boolean;
@@ -175,12 +177,17 @@ export class Gated {
         this.policies.invalidate(path);
       },
     };
-    return () => ({
-      audit: this.audit,
-      policy: this.policies.get(tenant),
-      redact: this.options.redactorFor?.(tenant),
-      context,
-    });
+    return () => {
+      const policy = this.policies.get(tenant);
+      // Once a run has reported its result, its turn is over: nothing it does afterwards would be part of it.
+      const ended = run !== null && this.reportedRuns.has(run.id);
+      return {
+        audit: this.audit,
+        policy: ended && policy ? { ...policy, closedBecause: 'this turn has already reported its result; it can make no more calls' } : policy,
+        redact: this.options.redactorFor?.(tenant),
+        context,
+      };
+    };
   }
 
   /**
@@ -195,13 +202,18 @@ export class Gated {
     if (!this.registry.config(tenant)) throw new Error(`tenant ${tenant} has no valid configuration`);
     const socketPath = runSocketPath(this.options.dataDir, tenant, run.id);
     const { owner, onSubmit } = options;
-    const listener = this.listener(tenant, run, socketPath, { owner, mode: owner ? 0o600 : 0o660, onSubmit });
+    const reported = (result: TurnResult) => {
+      this.reportedRuns.add(run.id);
+      onSubmit?.(result);
+    };
+    const listener = this.listener(tenant, run, socketPath, { owner, mode: owner ? 0o600 : 0o660, onSubmit: onSubmit && reported });
     await listener.listen();
     this.runSockets.set(run.id, { tenant, listener });
     return {
       socketPath,
       close: async () => {
         this.runSockets.delete(run.id);
+        this.reportedRuns.delete(run.id);
         await listener.close();
       },
     };

@@ -19,6 +19,9 @@ describe('run sockets', () => {
     expect(who).toMatchObject({ tenant: 'acme/support', run: 'r1' });
     await client.request({ method: SUBMIT_TURN_METHOD, params: { status: 'ok', result: 'done', session: 's1' } }, EmptyResultSchema);
     expect(submitted).toEqual([{ status: 'ok', result: 'done', session: 's1' }]);
+    // The turn is over: a call after the report is refused, and audited as such.
+    const late = await client.callTool({ name: 'send_message', arguments: { chat: 'tg:1', text: 'one more thing' } });
+    expect(textOf(late)).toMatch(/^denied: this turn has already reported its result/);
     await expect(
       client.request({ method: SUBMIT_TURN_METHOD, params: { status: 'maybe', result: 1 } }, EmptyResultSchema),
     ).rejects.toThrow();
