@@ -113,6 +113,12 @@ export const WARREN_MIGRATIONS: Migration[] = [
     name: 'core-002-delegation-chat',
     sql: `ALTER TABLE delegations ADD COLUMN from_chat TEXT;`,
   },
+  {
+    // The run that handed the work on: if that run is interrupted and re-queued, work it handed on that nobody has
+    // started yet is withdrawn, so the re-run does not hand it on twice.
+    name: 'core-003-delegation-run',
+    sql: `ALTER TABLE delegations ADD COLUMN from_run TEXT;`,
+  },
 ];
 
 export function warrenDbPath(dataDir: string): string {

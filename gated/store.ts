@@ -66,8 +66,8 @@ export class GatedStore {
       maxMessageId: p(`SELECT COALESCE(MAX(id), 0) AS id FROM messages WHERE tenant = ?`),
       insertOutbox: p(`INSERT INTO outbox (tenant, topic, kind, chat, text, reply_to, reaction, file_path, run, created_at)
                        VALUES (@tenant, @topic, @kind, @chat, @text, @reply_to, @reaction, @file_path, @run, @created_at)`),
-      insertDelegation: p(`INSERT INTO delegations (id, kind, from_tenant, from_topic, from_chat, to_tenant, depth, prompt, status, created_at)
-                           VALUES (@id, @kind, @from_tenant, @from_topic, @from_chat, @to_tenant, @depth, @prompt, 'queued', @created_at)`),
+      insertDelegation: p(`INSERT INTO delegations (id, kind, from_tenant, from_topic, from_chat, from_run, to_tenant, depth, prompt, status, created_at)
+                           VALUES (@id, @kind, @from_tenant, @from_topic, @from_chat, @from_run, @to_tenant, @depth, @prompt, 'queued', @created_at)`),
       upsertObservation: p(`INSERT INTO observations (observer, source, cursor, created_at) VALUES (?, ?, ?, ?)
                             ON CONFLICT (observer, source) DO NOTHING`),
       deleteObservation: p(`DELETE FROM observations WHERE observer = ? AND source = ?`),
@@ -135,6 +135,7 @@ export class GatedStore {
     from: TenantPath;
     fromTopic: string;
     fromChat: string | null;
+    fromRun: string | null;
     to: TenantPath;
     depth: number;
     prompt: string;
@@ -147,6 +148,7 @@ export class GatedStore {
         from_tenant: d.from,
         from_topic: d.fromTopic,
         from_chat: d.fromChat,
+        from_run: d.fromRun,
         to_tenant: d.to,
         depth: d.depth,
         prompt: d.prompt,

@@ -72,6 +72,10 @@ export class RunStore {
                         ON CONFLICT (tenant, topic) DO UPDATE SET session = excluded.session`),
       inFlight: p(`SELECT id, tenant, topic, attempt, chat FROM runs WHERE instance = ? AND status = 'running'`),
       requeueMessages: p(`UPDATE messages SET run = NULL, interrupted = interrupted + 1 WHERE run = ?`),
+      withdrawMessages: p(`DELETE FROM messages WHERE run IS NULL AND ref IN
+                             (SELECT id FROM delegations WHERE from_run = ? AND status = 'queued')`),
+      withdrawDelegations: p(`DELETE FROM delegations WHERE from_run = ? AND status = 'queued'
+                                AND id NOT IN (SELECT ref FROM messages WHERE ref IS NOT NULL)`),
       dropRunOutbox: p(`DELETE FROM outbox WHERE run = ? AND delivered_at IS NULL`),
       markRun: p(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?`),
       runningIds: p(`SELECT id FROM runs WHERE instance = ? AND status = 'running'`),
@@ -199,10 +203,15 @@ export class RunStore {
     return this.s.claimed.all(runId) as ClaimedMessage[];
   }
 
-  /** Puts an interrupted run's messages back in the queue and discards what it had not yet committed. */
+  /**
+   * Puts an interrupted run's messages back in the queue and discards what it had not yet committed: its outbox rows,
+   * and the work it handed on that nobody has started (the re-run will hand it on again).
+   */
   requeue(runId: string): void {
     this.db.transaction(() => {
       this.s.dropRunOutbox.run(runId);
+      this.s.withdrawMessages.run(runId);
+      this.s.withdrawDelegations.run(runId);
       this.s.requeueMessages.run(runId);
       this.s.markRun.run('requeued', 'interrupted by a gateway restart; queued again', nowIso(), runId);
       this.s.deleteLease.run(runId);

@@ -56,7 +56,7 @@ export const delegateGroup = defineTool({
     const depth = nextDepth(ctx);
     countHandoff(ctx);
     const { id } = ctx.store.queueDelegation({
-      kind: 'delegate', from: ctx.tenant, fromTopic: ctx.run?.topic ?? 'main', fromChat: ctx.run?.chat ?? null, to, depth, prompt,
+      kind: 'delegate', from: ctx.tenant, fromTopic: ctx.run?.topic ?? 'main', fromChat: ctx.run?.chat ?? null, fromRun: ctx.run?.id ?? null, to, depth, prompt,
     });
     return { text: `delegated to ${to} as ${id}; its result will arrive in your inbox`, data: { handle: id, depth } };
   },
@@ -75,7 +75,7 @@ export const escalateGroup = defineTool({
     const depth = nextDepth(ctx);
     countHandoff(ctx);
     const { id } = ctx.store.queueDelegation({
-      kind: 'escalate', from: ctx.tenant, fromTopic: ctx.run?.topic ?? 'main', fromChat: ctx.run?.chat ?? null, to, depth, prompt,
+      kind: 'escalate', from: ctx.tenant, fromTopic: ctx.run?.topic ?? 'main', fromChat: ctx.run?.chat ?? null, fromRun: ctx.run?.id ?? null, to, depth, prompt,
     });
     return { text: `escalated to ${to} as ${id}; the answer will arrive in your inbox`, data: { handle: id, depth } };
   },

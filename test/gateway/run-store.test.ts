@@ -79,6 +79,21 @@ describe('RunStore', () => {
     expect(again.inFlight()[0]!.attempt).toBe(2);
   });
 
+  it('withdraws the work an interrupted run handed on that nobody started, and keeps what was started', () => {
+    chat('acme', 'split this');
+    const run = runs.tryStart('acme', 'main', 4)!;
+    const hand = (prompt: string) =>
+      store.queueDelegation({ kind: 'delegate', from: 'acme', fromTopic: 'main', fromChat: 'local:ann', fromRun: run.id, to: 'acme/support', depth: 1, prompt });
+    const started = hand('part one');
+    hand('part two');
+    const child = runs.tryStart('acme/support', `delegate-${started.id.slice(4, 12)}`, 4)!;
+    expect(child.messages.map((m) => m.text)).toEqual(['part one']);
+    runs.requeue(run.id); // the gateway died during acme's turn
+    const left = db.prepare(`SELECT prompt FROM delegations ORDER BY created_at`).all();
+    expect(left).toEqual([{ prompt: 'part one' }]);
+    expect(db.prepare(`SELECT text FROM messages WHERE tenant = 'acme/support'`).all()).toEqual([{ text: 'part one' }]);
+  });
+
   it('follower streams rows in commit order without skipping a long turn', () => {
     const view = new OutboxView(db);
     const follow = view.follower('acme');
