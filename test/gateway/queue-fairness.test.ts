@@ -47,7 +47,7 @@ afterAll(async () => {
 describe('queue fairness across worlds', () => {
   it("another world's message gets one of the first container slots despite a flood of escalations", async () => {
     // A missing image makes every turn fail at once (no container, no pull): only the scheduling order matters here.
-    warren = await startWarren(tree, { http: false, env: { WARREN_AGENT_IMAGE: 'warren-review2/missing:0', MAX_CONCURRENT_CONTAINERS: String(SLOTS) } });
+    warren = await startWarren(tree, { http: false, env: { WARREN_AGENT_IMAGE: 'warren-test/missing:0', MAX_CONCURRENT_CONTAINERS: String(SLOTS) } });
     await eventually(
       () => (warren!.db.prepare(`SELECT COUNT(*) AS n FROM runs WHERE tenant = 'globex'`).get() as { n: number }).n > 0,
       'a run for globex',
