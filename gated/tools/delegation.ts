@@ -38,6 +38,24 @@ function liveTenant(ctx: ToolContext, path: TenantPath): void {
   if (!ctx.registry.config(path)) throw new ToolError(`tenant ${path} does not exist or has no valid configuration`);
 }
 
+/** Queues work for another tenant on behalf of the caller's run, within the depth and per-turn limits. */
+function handOn(ctx: ToolContext, kind: 'delegate' | 'escalate', to: TenantPath, prompt: string): { id: string; depth: number } {
+  liveTenant(ctx, to);
+  const depth = nextDepth(ctx);
+  countHandoff(ctx);
+  const { id } = ctx.store.queueDelegation({
+    kind,
+    from: ctx.tenant,
+    fromTopic: ctx.run?.topic ?? 'main',
+    fromChat: ctx.run?.chat ?? null,
+    fromRun: ctx.run?.id ?? null,
+    to,
+    depth,
+    prompt,
+  });
+  return { id, depth };
+}
+
 export const delegateGroup = defineTool({
   name: 'delegate_group',
   description:
@@ -52,12 +70,7 @@ export const delegateGroup = defineTool({
   },
   handler(ctx, { group, prompt }) {
     const to = canonicalTenant(group)!;
-    liveTenant(ctx, to);
-    const depth = nextDepth(ctx);
-    countHandoff(ctx);
-    const { id } = ctx.store.queueDelegation({
-      kind: 'delegate', from: ctx.tenant, fromTopic: ctx.run?.topic ?? 'main', fromChat: ctx.run?.chat ?? null, fromRun: ctx.run?.id ?? null, to, depth, prompt,
-    });
+    const { id, depth } = handOn(ctx, 'delegate', to, prompt);
     return { text: `delegated to ${to} as ${id}; its result will arrive in your inbox`, data: { handle: id, depth } };
   },
 });
@@ -71,12 +84,7 @@ export const escalateGroup = defineTool({
   },
   handler(ctx, { prompt }) {
     const to = parentOf(ctx.tenant)!;
-    liveTenant(ctx, to);
-    const depth = nextDepth(ctx);
-    countHandoff(ctx);
-    const { id } = ctx.store.queueDelegation({
-      kind: 'escalate', from: ctx.tenant, fromTopic: ctx.run?.topic ?? 'main', fromChat: ctx.run?.chat ?? null, fromRun: ctx.run?.id ?? null, to, depth, prompt,
-    });
+    const { id, depth } = handOn(ctx, 'escalate', to, prompt);
     return { text: `escalated to ${to} as ${id}; the answer will arrive in your inbox`, data: { handle: id, depth } };
   },
 });
