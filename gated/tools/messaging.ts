@@ -116,14 +116,27 @@ export interface FileCopyLimits {
   quotaBytes: number;
 }
 
-function bytesIn(dir: string): number {
+/** Sent files are kept this long for delivery and inspection, then removed (they free the tenant's quota). */
+export const FILES_RETENTION_MS = 7 * 24 * 3_600_000;
+
+/** Bytes of sent files still kept for a tenant, after removing those past retention. */
+function bytesIn(dir: string, now = Date.now()): number {
+  let total = 0;
+  let entries;
   try {
-    return readdirSync(dir, { withFileTypes: true })
-      .filter((e) => e.isFile())
-      .reduce((sum, e) => sum + statSync(join(dir, e.name)).size, 0);
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch {
     return 0;
   }
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    const file = join(dir, e.name);
+    const st = statSync(file, { throwIfNoEntry: false });
+    if (!st) continue;
+    if (now - st.mtimeMs > FILES_RETENTION_MS) rmSync(file, { force: true });
+    else total += st.size;
+  }
+  return total;
 }
 
 /**

@@ -1,5 +1,5 @@
 // send_file decides on what it really does: the real path, the real chat, real bytes within a quota.
-import { mkdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,8 +78,12 @@ describe('send_file', () => {
       writeFileSync(join(dir, 'home', 'a.txt'), 'x'.repeat(600));
       const ctx = { refusedAs: () => null } as unknown as ToolContext;
       const limits = { maxFileBytes: 1000, quotaBytes: 1000 };
-      await copyFileFromHome(ctx, join(dir, 'home'), 'a.txt', join(dir, 'out'), limits);
+      const first = await copyFileFromHome(ctx, join(dir, 'home'), 'a.txt', join(dir, 'out'), limits);
       await expect(copyFileFromHome(ctx, join(dir, 'home'), 'a.txt', join(dir, 'out'), limits)).rejects.toThrow(/quota/);
+      // Sent files past their retention free the quota again.
+      const old = new Date(Date.now() - 8 * 24 * 3_600_000);
+      utimesSync(first, old, old);
+      await copyFileFromHome(ctx, join(dir, 'home'), 'a.txt', join(dir, 'out'), limits);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
