@@ -75,6 +75,7 @@ export class GatedStore {
       observation: p(`SELECT source, cursor FROM observations WHERE observer = ? AND source = ?`),
       setCursor: p(`UPDATE observations SET cursor = ? WHERE observer = ? AND source = ?`),
       topic: p(`SELECT * FROM topics WHERE tenant = ? AND topic = ?`),
+      topicUsed: p(`SELECT 1 FROM messages WHERE tenant = ? AND topic = ? LIMIT 1`),
       insertTopic: p(`INSERT INTO topics (tenant, topic, parent, session, created_at) VALUES (?, ?, ?, ?, ?)`),
       insertToken: p(`INSERT INTO tokens (id, tenant, kind, target, hash, created_at, expires_at)
                       VALUES (@id, @tenant, @kind, @target, @hash, @created_at, @expires_at)`),
@@ -190,6 +191,11 @@ export class GatedStore {
       if (last) this.s.setCursor.run(last.id, observer, source);
       return rows;
     })();
+  }
+
+  /** A topic exists once it has a record (a session, a fork) or any message. */
+  topicExists(tenant: TenantPath, topic: string): boolean {
+    return topic === 'main' || this.topic(tenant, topic) !== undefined || this.s.topicUsed.get(tenant, topic) !== undefined;
   }
 
   topic(tenant: TenantPath, topic: string): { session: string | null } | undefined {

@@ -10,9 +10,9 @@ export const forkTopic = defineTool({
   description: "Create topic `child` in your own tenant, starting from topic `parent`'s session state.",
   input: z.object({ parent: topicName, child: topicName }).strict(),
   handler(ctx, { parent, child }) {
+    if (!ctx.store.topicExists(ctx.tenant, parent)) throw new ToolError(`topic ${parent} does not exist`);
+    if (ctx.store.topicExists(ctx.tenant, child)) throw new ToolError(`topic ${child} already exists`);
     const from = ctx.store.topic(ctx.tenant, parent);
-    if (!from && parent !== 'main') throw new ToolError(`topic ${parent} does not exist`);
-    if (ctx.store.topic(ctx.tenant, child) || child === 'main') throw new ToolError(`topic ${child} already exists`);
     ctx.store.createTopic(ctx.tenant, child, parent, from?.session ?? null);
     return { text: `forked topic ${child} from ${parent}`, data: { topic: child, parent } };
   },

@@ -151,6 +151,10 @@ describe('gated tools', () => {
     expect((await call(acme, 'fork_topic', { parent: 'research', child: 'research-b' })).error).toBe(false);
     expect(gated.store.topic('acme', 'research-b')?.session).toBe('session-123');
     expect((await call(acme, 'fork_topic', { parent: 'nope', child: 'x' })).text).toMatch(/does not exist/);
+    // A conversation's topic exists as soon as it has messages, before any session was saved for it.
+    gated.store.addMessage({ tenant: 'acme', topic: 'tg:77', kind: 'chat', chat: 'tg:77', sender: 'zoe', text: 'hi' });
+    expect((await call(acme, 'fork_topic', { parent: 'tg:77', child: 'tg:77-side' })).error).toBe(false);
+    expect((await call(acme, 'fork_topic', { parent: 'main', child: 'tg:77' })).text).toMatch(/already exists/);
   });
 
   it('audits every call with shape and digest, never raw values', async () => {
