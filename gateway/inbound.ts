@@ -15,7 +15,7 @@ export const InboundSchema = z
     text: z.string().min(1).max(MAX_TEXT),
     /** Default: the conversation's own topic (see topicForChat), so two people never share a turn or a session. */
     topic: z.string().regex(TOPIC, 'topic names use lowercase letters, digits and "_.:-"').optional(),
-    sender: z.string().min(1).max(128).regex(/^[^\s]+$/, 'sender has no spaces').default('operator'),
+    sender: z.string().min(1).max(128).regex(CHAT_ID, 'a sender has no spaces or control characters').default('operator'),
     chat: z.string().trim().min(1).max(256).regex(CHAT_ID, 'a chat id has no spaces or control characters').optional(),
   })
   .strict();
@@ -25,12 +25,12 @@ export class InboundError extends Error {}
 
 /**
  * Each conversation is its own topic unless the sender names one: its own queue, its own turns, its own harness
- * session. Readable where the chat id allows it ("tg:12345"), with a short hash where characters had to be replaced.
+ * session. The topic is a readable form of the chat id plus 64 bits of its hash, so two chat ids can never share a
+ * topic (not even one spelled like another's readable form) short of a hash collision.
  */
 export function topicForChat(chat: string): string {
-  const readable = chat.toLowerCase().replace(/[^a-z0-9_.:-]/g, '_').replace(/^[^a-z0-9]+/, '').slice(0, 100);
-  if (readable === chat && TOPIC.test(readable)) return readable;
-  return `${readable || 'chat'}-${createHash('sha256').update(chat).digest('hex').slice(0, 8)}`;
+  const readable = chat.toLowerCase().replace(/[^a-z0-9_.:-]/g, '_').replace(/^[^a-z0-9]+/, '').slice(0, 100) || 'chat';
+  return `${readable}-${createHash('sha256').update(chat).digest('hex').slice(0, 16)}`;
 }
 
 /** Stores a message for a tenant and returns its id; throws InboundError with a reason a sender can act on. */

@@ -204,17 +204,23 @@ export class RunStore {
   }
 
   /**
-   * Puts an interrupted run's messages back in the queue and discards what it had not yet committed: its outbox rows,
-   * and the work it handed on that nobody has started (the re-run will hand it on again).
+   * Puts interrupted runs' messages back in the queue and discards what they had not yet committed: their outbox
+   * rows, and the work they handed on that nobody has started. All runs are put back before anything is withdrawn, so
+   * work that one interrupted run was doing for another counts as not started, whatever the order.
    */
-  requeue(runId: string): void {
+  requeue(runIds: readonly string[]): void {
     this.db.transaction(() => {
-      this.s.dropRunOutbox.run(runId);
-      this.s.withdrawMessages.run(runId);
-      this.s.withdrawDelegations.run(runId);
-      this.s.requeueMessages.run(runId);
-      this.s.markRun.run('requeued', 'interrupted by a gateway restart; queued again', nowIso(), runId);
-      this.s.deleteLease.run(runId);
+      const now = nowIso();
+      for (const id of runIds) {
+        this.s.dropRunOutbox.run(id);
+        this.s.requeueMessages.run(id);
+        this.s.markRun.run('requeued', 'interrupted by a gateway restart; queued again', now, id);
+        this.s.deleteLease.run(id);
+      }
+      for (const id of runIds) {
+        this.s.withdrawMessages.run(id);
+        this.s.withdrawDelegations.run(id);
+      }
     })();
   }
 

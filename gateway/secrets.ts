@@ -75,17 +75,17 @@ export function gatewaySecrets(dataDir: string, log: Logger, env: NodeJS.Process
       const hit = cache.get(tenant);
       const v = version() + handedOutCount;
       if (hit && hit.version === v && now - hit.at < CACHE_MS) return hit.redact;
-      let current: (t: string) => string = (t) => t;
+      // One redactor over every value at once (current and handed out), so values that overlap are scrubbed whole.
+      const values: [string, string][] = [...(handedOut.get(tenant) ?? new Map<string, string>())].map(
+        ([key, name]) => [name, key.slice(name.length + 1)],
+      );
       try {
         const s = open();
-        if (s) current = makeRedactor(effectiveSecrets(s, tenant, undefined, { log }));
+        if (s) values.push(...effectiveSecrets(s, tenant, undefined, { log }));
       } catch {
-        // Unavailable secrets were never handed out, so there is nothing of them to scrub.
+        // Unavailable secrets were never handed out, so there is nothing more of them to scrub.
       }
-      const earlier = [...(handedOut.get(tenant) ?? new Map<string, string>())].map(([key, name]) =>
-        makeRedactor(new Map([[name, key.slice(name.length + 1)]])),
-      );
-      const redact = (text: string) => earlier.reduce((t, scrub) => scrub(t), current(text));
+      const redact = makeRedactor(values);
       cache.set(tenant, { at: now, version: v, redact });
       return redact;
     },

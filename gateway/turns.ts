@@ -183,10 +183,10 @@ export class TurnLoop {
     let committed = false;
     const commit = (exit: RunResult | null, startError: string | null) => {
       if (committed) return;
-      committed = true;
       const outcome = scrubbed(turnOutcome({ submitted, exit, startError, limits }), this.deps.redactorFor?.(run.tenant));
       const effects = planEffects(run.tenant, run.messages, runs.delegationsFor(run.messages), outcome);
       runs.finish(run, outcome, effects, { releaseLease: false });
+      committed = true; // only once it is really written: a failed commit is tried again when the container exits
       log.info({ status: outcome.status, exit }, 'turn finished');
       this.deps.onRunEnd?.(run, outcome);
     };
@@ -215,7 +215,9 @@ export class TurnLoop {
         log,
         redact: this.deps.redactorFor?.(run.tenant),
       });
-      void submission.then(() => commit(null, null));
+      void submission
+        .then(() => commit(null, null))
+        .catch((error: unknown) => log.error({ err: error }, 'could not commit the reported result yet; trying again at exit'));
       const exit = await exited;
       runs.setContainer(run.id, exit.containerId);
       commit(exit, null);
@@ -283,11 +285,12 @@ export class TurnLoop {
     runs.clearInstanceLeases();
     const removed = await removeContainersExcept(docker, this.deps.config.instance, [], log);
     if (removed.length) log.warn({ removed: removed.length }, 'removed orphan containers of this instance');
-    for (const run of runs.inFlight()) {
-      if (recoveryFor(run) === 'requeue') {
-        runs.requeue(run.id);
-        log.warn({ run: run.id, tenant: run.tenant }, 'turn interrupted by a restart: queued again');
-      } else {
+    const inFlight = runs.inFlight();
+    const again = inFlight.filter((run) => recoveryFor(run) === 'requeue');
+    runs.requeue(again.map((run) => run.id));
+    for (const run of again) log.warn({ run: run.id, tenant: run.tenant }, 'turn interrupted by a restart: queued again');
+    for (const run of inFlight) {
+      if (recoveryFor(run) !== 'requeue') {
         const claimed = runs.claimedBy(run.id);
         const outcome = { status: 'failed' as const, text: 'the agent was interrupted twice by a gateway restart; send the message again' };
         runs.finish(run, outcome, planEffects(run.tenant, claimed, runs.delegationsFor(claimed), outcome));

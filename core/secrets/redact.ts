@@ -15,7 +15,10 @@ interface Needle {
   name: string;
 }
 
-export function makeRedactor(secrets: ReadonlyMap<string, string>): Redactor {
+/** Secrets as name -> value, or as [name, value] pairs when one name has several values (a value rotated mid-run). */
+export type SecretValues = ReadonlyMap<string, string> | ReadonlyArray<readonly [string, string]>;
+
+export function makeRedactor(secrets: SecretValues): Redactor {
   const needles = needlesOf(secrets);
   if (needles.length === 0) return (text) => text;
   return (text) => redactWith(needles, text);
@@ -31,11 +34,11 @@ export function makeDeepRedactor(secrets: ReadonlyMap<string, string>): <T>(valu
   return (value) => redactDeep(value, redact);
 }
 
-function needlesOf(secrets: ReadonlyMap<string, string>): Needle[] {
+function needlesOf(secrets: SecretValues): Needle[] {
   const byText = new Map<string, string>();
   // Names in order, so that two names with the same value are always reported the same way.
-  for (const name of [...secrets.keys()].sort()) {
-    const value = secrets.get(name)!;
+  const pairs = [...secrets].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [name, value] of pairs) {
     if (typeof value !== 'string' || value.length < MIN_REDACT_LENGTH) continue;
     for (const form of [value, JSON.stringify(value).slice(1, -1)]) if (!byText.has(form)) byText.set(form, name);
   }

@@ -162,6 +162,7 @@ export async function copyFileFromHome(
     throw new ToolError(`no such regular file in your home: ${rel}`);
   }
   let streaming = false;
+  let reservation = 0;
   try {
     const home = realpathSync(homeDir);
     const real = readlinkSync(`/proc/self/fd/${fd}`);
@@ -176,10 +177,13 @@ export async function copyFileFromHome(
     if (st.blocks * 512 + SPARSE_SLACK_BYTES < st.size) {
       throw new ToolError(`${rel} is sparse (${st.size} bytes, ${st.blocks * 512} allocated); send a regular file`);
     }
-    const used = bytesIn(destDir);
+    // Copies in progress count too: calls made at the same time must not all see the same free space.
+    const used = bytesIn(destDir) + (reserved.get(destDir) ?? 0);
     if (used + st.size > limits.quotaBytes) {
       throw new ToolError(`sending ${rel} would exceed your ${limits.quotaBytes}-byte quota for files in flight (${used} used)`);
     }
+    reserve(destDir, st.size);
+    reservation = st.size;
     mkdirSync(destDir, { recursive: true, mode: 0o700 });
     const dest = join(destDir, `${Date.now()}-${randomUUID().slice(0, 8)}-${basename(real)}`);
     if (st.size === 0) {
@@ -197,7 +201,17 @@ export async function copyFileFromHome(
     return dest;
   } finally {
     if (!streaming) closeSync(fd);
+    if (reservation) reserve(destDir, -reservation);
   }
+}
+
+/** Bytes being copied into each tenant's files folder right now. */
+const reserved = new Map<string, number>();
+
+function reserve(dir: string, bytes: number): void {
+  const left = (reserved.get(dir) ?? 0) + bytes;
+  if (left > 0) reserved.set(dir, left);
+  else reserved.delete(dir);
 }
 
 export const sendFile = defineTool({

@@ -35,8 +35,10 @@ describe('two people, one tenant, default topic', () => {
   });
 
   it('gives each conversation its own topic when the sender names none', () => {
-    expect(topicForChat('tg:12345')).toBe('tg:12345');
-    expect(topicForChat('slack:#general')).toMatch(/^slack:_general-[0-9a-f]{8}$/);
+    expect(topicForChat('tg:12345')).toMatch(/^tg:12345-[0-9a-f]{16}$/);
+    expect(topicForChat('slack:#general')).toMatch(/^slack:_general-[0-9a-f]{16}$/);
     expect(topicForChat('slack:#general')).not.toBe(topicForChat('slack:_general'));
+    // A chat id spelled like another chat's topic still gets a topic of its own.
+    expect(topicForChat(topicForChat('local:ann/ops'))).not.toBe(topicForChat('local:ann/ops'));
   });
 });

@@ -71,7 +71,7 @@ describe('RunStore', () => {
     const again = new RunStore(db, 'test');
     again.clearInstanceLeases();
     expect(again.inFlight().map((r) => r.id)).toEqual([first.id]);
-    again.requeue(first.id);
+    again.requeue([first.id]);
     const second = again.tryStart('acme', 'main', 4)!;
     expect(second.attempt).toBe(2);
     expect(second.messages.map((m) => m.text)).toEqual(['hi']);
@@ -88,7 +88,7 @@ describe('RunStore', () => {
     hand('part two');
     const child = runs.tryStart('acme/support', `delegate-${started.id.slice(4, 12)}`, 4)!;
     expect(child.messages.map((m) => m.text)).toEqual(['part one']);
-    runs.requeue(run.id); // the gateway died during acme's turn
+    runs.requeue([run.id]); // the gateway died during acme's turn
     const left = db.prepare(`SELECT prompt FROM delegations ORDER BY created_at`).all();
     expect(left).toEqual([{ prompt: 'part one' }]);
     expect(db.prepare(`SELECT text FROM messages WHERE tenant = 'acme/support'`).all()).toEqual([{ text: 'part one' }]);

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_RESULT_CHARS } from '../../core/turn.js';
 import { runnerLog } from '../../images/agent/runner/log.js';
 import { personaBodyOf, personaFile, readPersonaBody } from '../../images/agent/runner/persona.js';
-import { fitResult, MAX_SESSION_CHARS } from '../../images/agent/runner/run-turn.js';
+import { fitResult } from '../../images/agent/runner/run-turn.js';
 import { jsonProblem, parseTurn, readAll } from '../../images/agent/runner/turn-input.js';
 import { turnInput } from './helpers.js';
 
@@ -63,7 +63,7 @@ describe('fitResult', () => {
     expect(fitResult({ status: 'ok', result: 'x', session: null })).toEqual({ status: 'ok', result: 'x', session: null });
   });
   it('cuts an oversized result to the contract limit, marked, and drops an oversized session', () => {
-    const fitted = fitResult({ status: 'ok', result: 'y'.repeat(MAX_RESULT_CHARS + 10), session: 's'.repeat(MAX_SESSION_CHARS + 1) });
+    const fitted = fitResult({ status: 'ok', result: 'y'.repeat(MAX_RESULT_CHARS + 10), session: 's'.repeat(1025) });
     expect(fitted.result.length).toBe(MAX_RESULT_CHARS);
     expect(fitted.result.endsWith('…(truncated)')).toBe(true);
     expect(fitted.session).toBeNull();

@@ -1,13 +1,12 @@
 // One turn: pick the harness, run it, and turn whatever happens into a TurnResult that fits the contract. A harness
 // that throws becomes status "error" with the reason, so the gateway always learns why a turn failed.
-import { MAX_RESULT_CHARS, type TurnInput, type TurnResult } from '../../../core/turn.js';
+import { MAX_RESULT_CHARS, SESSION_ID, type TurnInput, type TurnResult } from '../../../core/turn.js';
 import { runClaudeHarness } from './claude/harness.js';
 import type { RunnerLog } from './log.js';
 import { readPersonaBody } from './persona.js';
 import { runScriptHarness } from './script/harness.js';
 import type { ToolCaller } from './tool-caller.js';
 
-export const MAX_SESSION_CHARS = 1024;
 const TRUNCATED = '\n…(truncated)';
 
 export interface TurnDeps {
@@ -56,6 +55,7 @@ async function runHarness(turn: TurnInput, deps: TurnDeps): Promise<TurnResult> 
 export function fitResult(result: TurnResult): TurnResult {
   const out: TurnResult = { status: result.status, result: result.result };
   if (out.result.length > MAX_RESULT_CHARS) out.result = out.result.slice(0, MAX_RESULT_CHARS - TRUNCATED.length) + TRUNCATED;
-  if (result.session !== undefined) out.session = result.session !== null && result.session.length > MAX_SESSION_CHARS ? null : result.session;
+  // A session id gated would refuse (and with it the whole report) is dropped instead: the answer matters more.
+  if (result.session !== undefined) out.session = result.session !== null && SESSION_ID.test(result.session) ? result.session : null;
   return out;
 }

@@ -12,6 +12,11 @@ const KIND_NOTE: Record<TurnMessage['kind'], string> = {
 
 const LINE_BREAKS = /\r\n|[\n\r\v\f\u0085\u2028\u2029]/;
 
+/** JSON-quoted, with the line breaks JSON leaves alone (NEL, U+2028, U+2029) escaped as well. */
+function quoted(value: string): string {
+  return JSON.stringify(value).replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function buildPrompt(turn: Pick<TurnInput, 'tenant' | 'topic' | 'messages'>): string {
   const n = turn.messages.length;
   const lines = [
@@ -21,8 +26,8 @@ export function buildPrompt(turn: Pick<TurnInput, 'tenant' | 'topic' | 'messages
   ];
   turn.messages.forEach((m, i) => {
     // Names come from outside too: JSON-quoted, so no character in them can end warren's line.
-    const where = m.chat ? ` in chat ${JSON.stringify(m.chat)}` : '';
-    lines.push(`--- message ${i + 1} of ${n}: ${KIND_NOTE[m.kind]} (${m.kind}) from ${JSON.stringify(m.sender)}${where} at ${JSON.stringify(m.at)}`);
+    const where = m.chat ? ` in chat ${quoted(m.chat)}` : '';
+    lines.push(`--- message ${i + 1} of ${n}: ${KIND_NOTE[m.kind]} (${m.kind}) from ${quoted(m.sender)}${where} at ${quoted(m.at)}`);
     // Every line of a message is quoted, so its text can never pass for one of warren's own lines. Every character a
     // reader may take for a line break counts.
     for (const line of m.text.split(LINE_BREAKS)) lines.push(`> ${line}`);
