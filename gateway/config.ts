@@ -19,6 +19,8 @@ export interface GatewayConfig {
   maxLimits: ResolvedLimits;
   /** How often the queue is looked at even without a wake-up (messages written by other processes). */
   pollMs: number;
+  /** How long messages wait for a tenant that vanished from the tree (renamed and back?) before they are failed. */
+  goneGraceMs: number;
   http: { host: string; port: number };
   /**
    * crackbox (egress). WARREN_EGRESS on (default) | off | external; WARREN_EGRESS_POOL (10.213.0.0/16) and
@@ -71,6 +73,7 @@ export function gatewayConfig(dataDir: string, env: NodeJS.ProcessEnv = process.
       timeout_s: int(env, 'WARREN_MAX_TIMEOUT_S', DEFAULT_MAXIMA.timeout_s, 1),
     },
     pollMs: int(env, 'WARREN_POLL_MS', 250, 10),
+    goneGraceMs: int(env, 'WARREN_GONE_GRACE_MS', 30_000, 0),
     http: { host: env.WARREN_HTTP_HOST ?? '127.0.0.1', port: int(env, 'WARREN_HTTP_PORT', 7380, 0) },
     egress: egressConfig(env),
   };

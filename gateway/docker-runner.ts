@@ -10,6 +10,7 @@
 // We do NOT infer OOM from exit code 137: that is also what our own timeout kill and any SIGKILL produce.
 import type Docker from 'dockerode';
 import { PassThrough, type Duplex, type Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import type { Logger } from '../core/log.js';
 import { assertCanonicalMountSources } from './container-spec.js';
 
@@ -137,6 +138,7 @@ function logLines(
 ): void {
   let pending = '';
   let discarding = false;
+  const decoder = new StringDecoder('utf8'); // a character split across chunks must not split a secret
   const flush = (line: string, truncated: boolean) => {
     if (budget.left <= 0) {
       budget.dropped = true;
@@ -148,7 +150,7 @@ function logLines(
     emit(cut);
   };
   stream.on('data', (chunk: Buffer) => {
-    pending += chunk.toString('utf8');
+    pending += decoder.write(chunk);
     let nl: number;
     while ((nl = pending.indexOf('\n')) >= 0) {
       if (!discarding) flush(pending.slice(0, nl), false);
@@ -163,6 +165,7 @@ function logLines(
     }
   });
   stream.on('end', () => {
+    pending += decoder.end();
     if (pending.length > 0 && !discarding) flush(pending, false);
   });
 }

@@ -93,6 +93,8 @@ export class TurnLoop {
   private stopped = false;
   private readonly active = new Map<string, Promise<void>>();
   private readonly activeTenants = new Map<string, string>();
+  /** When each tenant with waiting messages was first seen missing from the tree. */
+  private readonly goneSince = new Map<string, number>();
 
   constructor(private readonly deps: TurnLoopDeps) {}
 
@@ -130,12 +132,16 @@ export class TurnLoop {
     for (const { tenant, topic } of fairOrder(runs.pendingTopics(), this.activeWorlds())) {
       if (this.active.size >= config.maxConcurrentContainers) return;
       if (!gated.registry.get(tenant)) {
-        // The tenant left the tree: its messages are answered as failed (delegators hear of it) rather than waiting
-        // at the head of the queue for ever.
+        // The tenant left the tree. After a grace period (a folder renamed and back, a checkout) its messages are
+        // answered as failed (delegators hear of it) rather than waiting at the head of the queue for ever.
+        const since = this.goneSince.get(tenant) ?? Date.now();
+        this.goneSince.set(tenant, since);
+        if (Date.now() - since < config.goneGraceMs) continue;
         const n = runs.abandon(tenant, topic, `tenant ${tenant} no longer exists`);
         if (n > 0) this.deps.log.warn({ tenant, topic, messages: n }, 'messages for a removed tenant were failed');
         continue;
       }
+      this.goneSince.delete(tenant);
       let started: StartedRun | null;
       try {
         started = runs.tryStart(tenant, topic, config.maxConcurrentContainers);

@@ -43,7 +43,7 @@ afterAll(async () => {
 
 describe('a removed tenant with a backlog', () => {
   it("does not stop other tenants' messages from ever being scheduled", async () => {
-    warren = await startWarren(tree, { http: false, env: { WARREN_AGENT_IMAGE: 'warren-test/missing:0' } });
+    warren = await startWarren(tree, { http: false, env: { WARREN_AGENT_IMAGE: 'warren-test/missing:0', WARREN_GONE_GRACE_MS: '200' } });
     acceptMessage(warren.gated.store, warren.gated.registry, { tenant: 'globex', text: 'hello?', sender: 'alice' });
     warren.loop.wake();
     const started = await eventually(
