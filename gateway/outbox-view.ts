@@ -47,10 +47,14 @@ export class OutboxView {
   page(tenant: string, opts: { after?: number; topic?: string; limit?: number } = {}): { messages: OutboxRow[]; next_after: number } {
     const after = opts.after ?? 0;
     const messages = this.list(tenant, opts);
-    const hidden = (this.hiddenMin.get(tenant) as { id: number | null }).id;
     const last = messages.length ? messages[messages.length - 1]!.id : after;
-    const next = hidden === null ? last : Math.min(last, hidden - 1);
-    return { messages, next_after: Math.max(after, next) };
+    return { messages, next_after: Math.max(after, this.watermark(tenant, last)) };
+  }
+
+  /** `upTo`, held back below the first row of a turn still running: nothing at or under it can still appear. */
+  private watermark(tenant: string, upTo: number): number {
+    const hidden = (this.hiddenMin.get(tenant) as { id: number | null }).id;
+    return hidden === null ? upTo : Math.min(upTo, hidden - 1);
   }
 
   /**
@@ -63,9 +67,7 @@ export class OutboxView {
     return () => {
       const rows = this.list(tenant, { after: watermark, limit: 500 }).filter((r) => !sent.has(r.id));
       for (const r of rows) sent.add(r.id);
-      const hidden = (this.hiddenMin.get(tenant) as { id: number | null }).id;
-      const maxSent = rows.length ? rows[rows.length - 1]!.id : watermark;
-      const next = hidden === null ? maxSent : Math.min(maxSent, hidden - 1);
+      const next = this.watermark(tenant, rows.length ? rows[rows.length - 1]!.id : watermark);
       if (next > watermark) {
         watermark = next;
         for (const id of sent) if (id <= watermark) sent.delete(id);
@@ -76,8 +78,6 @@ export class OutboxView {
 
   /** Where a new follower starts so that it shows only what comes next. */
   latestId(tenant: string): number {
-    const hidden = (this.hiddenMin.get(tenant) as { id: number | null }).id;
-    const max = (this.maxId.get(tenant) as { id: number }).id;
-    return hidden === null ? max : Math.min(max, hidden - 1);
+    return this.watermark(tenant, (this.maxId.get(tenant) as { id: number }).id);
   }
 }
