@@ -13,12 +13,20 @@ export interface UpProcess {
   stop(): Promise<number | null>;
 }
 
+/** Every `warren up` a test started: killed when the test process exits, even after a failed assertion. */
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
 export async function startUp(tree: TempTree, env: NodeJS.ProcessEnv): Promise<UpProcess> {
   const info = join(tree.data, 'gateway.json');
   const child = spawn(process.execPath, [requireBuilt(), 'up', '--tenants', tree.tenants, '--data', tree.data], {
     env: { ...process.env, WARREN_HTTP_PORT: '0', WARREN_POLL_MS: '50', WARREN_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
