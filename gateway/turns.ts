@@ -128,7 +128,7 @@ export class TurnLoop {
     for (const [run, tenant] of this.activeTenants) {
       const clock = this.containerClocks.get(run);
       const leftS = clock ? Math.max(0, Math.ceil(clock.startedAt / 1000 + clock.timeoutS - Date.now() / 1000)) : null;
-      const howLong = clock ? `at most ${leftS} s more (its timeout is ${clock.timeoutS} s)` : 'its container is not started yet';
+      const howLong = clock ? `its ${clock.timeoutS} s timeout ends in ${leftS} s` : 'its container is not started yet';
       this.deps.log.info(
         { run, tenant, timeout_s: clock?.timeoutS ?? null, left_s: leftS },
         `stopping: waiting for turn ${run} of ${tenant}, ${howLong}`,

@@ -133,13 +133,13 @@ describe('warren up with stderr piped', () => {
     expect(lines).toContainEqual(expect.stringMatching(/"tenant":"acme".*"msg":"extra mount refused: /));
   });
 
-  it('says which turn a shutdown waits for, and for how long at most', () => {
+  it('says which turn a shutdown waits for, and when its timeout ends', () => {
     const started = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'turn starting');
     const waiting = lines.map((l) => JSON.parse(l)).filter((l) => /^stopping: waiting for turn/.test(l.msg));
     expect(waiting).toHaveLength(1);
     expect(waiting[0]).toMatchObject({ component: 'turns', run: started.run, tenant: 'acme', timeout_s: 45 });
     expect(waiting[0].left_s).toBeLessThanOrEqual(45);
-    expect(waiting[0].msg).toContain(`turn ${started.run} of acme, at most ${waiting[0].left_s} s more (its timeout is 45 s)`);
+    expect(waiting[0].msg).toBe(`stopping: waiting for turn ${started.run} of acme, its 45 s timeout ends in ${waiting[0].left_s} s`);
   });
 });
 
