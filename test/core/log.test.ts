@@ -1,7 +1,7 @@
 // Logs a person can read and a machine can parse: pretty on a terminal, one JSON object per line when piped, and no
 // key written twice in a line (JSON.parse keeps the last of two, so duplicates are checked on the raw text).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -159,7 +159,13 @@ async function gatedOutput(tree: TempTree, how: 'terminal' | 'pipe', env: NodeJS
   try {
     await eventually(() => /gated ready/.test(out), `warren gated (${how}) ready; output so far:\n${out}`, 30_000);
   } finally {
-    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGTERM');
+    // gated may have failed to start (the wait above then says so): stop what is there and let the error stand.
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : NaN;
+    try {
+      process.kill(pid > 0 ? pid : child.pid!, 'SIGTERM');
+    } catch {
+      // already gone
+    }
     await exited;
   }
   return out;
