@@ -142,7 +142,7 @@ async function decideAndRun(
     audit('allow', 'error', ruleText);
     if (error instanceof ToolError) return errorResult(`${name} failed: ${env.redact ? env.redact(error.message) : error.message}`);
     const incident = randomUUID().slice(0, 8);
-    env.context.log.error({ err: error, tool: name, tenant, incident }, 'tool handler failed');
+    env.context.log.error({ err: error, tool: name, incident }, 'tool handler failed'); // the log already names the tenant
     return errorResult(`${name} failed with an internal error; the operator can find it in gated's log as incident ${incident}.`);
   }
 }

@@ -93,6 +93,8 @@ export class TurnLoop {
   private stopped = false;
   private readonly active = new Map<string, Promise<void>>();
   private readonly activeTenants = new Map<string, string>();
+  /** When each running turn's container was started and its time limit: what a shutdown may have to wait for. */
+  private readonly containerClocks = new Map<string, { startedAt: number; timeoutS: number }>();
   /** When each tenant with waiting messages was first seen missing from the tree. */
   private readonly goneSince = new Map<string, number>();
 
@@ -123,6 +125,15 @@ export class TurnLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    for (const [run, tenant] of this.activeTenants) {
+      const clock = this.containerClocks.get(run);
+      const leftS = clock ? Math.max(0, Math.ceil(clock.startedAt / 1000 + clock.timeoutS - Date.now() / 1000)) : null;
+      const howLong = clock ? `its ${clock.timeoutS} s timeout ends in ${leftS} s` : 'its container is not started yet';
+      this.deps.log.info(
+        { run, tenant, timeout_s: clock?.timeoutS ?? null, left_s: leftS },
+        `stopping: waiting for turn ${run} of ${tenant}, ${howLong}`,
+      );
+    }
     await Promise.allSettled(this.active.values());
   }
 
@@ -156,6 +167,7 @@ export class TurnLoop {
         .finally(() => {
           this.active.delete(run.id);
           this.activeTenants.delete(run.id);
+          this.containerClocks.delete(run.id);
           this.wake();
         });
       this.active.set(run.id, done);
@@ -200,7 +212,7 @@ export class TurnLoop {
       if (!tenantConfig) throw new Error(`tenant ${run.tenant} has no valid configuration`);
       const resolved = resolveLimits(tenantConfig.persona.frontmatter.limits, config.defaultLimits, config.maxLimits);
       limits = resolved.limits;
-      for (const w of resolved.warnings) log.warn({ tenant: run.tenant }, `PERSONA.md ${w}`);
+      for (const w of resolved.warnings) log.warn(`PERSONA.md ${w}`);
       socket = await gated.openRunSocket(
         run.tenant,
         { id: run.id, topic: run.topic, chat: run.chat, depth: run.depth },
@@ -215,6 +227,7 @@ export class TurnLoop {
       const egress = (await this.deps.egressFor?.(run.tenant)) ?? null;
       const spec = this.containerOptions(run, tenantConfig, socket.socketPath, limits, egress, log);
       log.info({ attempt: run.attempt, messages: run.messages.length }, 'turn starting');
+      this.containerClocks.set(run.id, { startedAt: Date.now(), timeoutS: limits.timeout_s });
       const exited = runContainer(this.deps.docker, spec, {
         stdin: JSON.stringify(this.turnInput(run, tenantConfig)) + '\n',
         timeoutMs: limits.timeout_s * 1000,
@@ -267,7 +280,7 @@ export class TurnLoop {
     const mounts = resolveMounts(tenant.persona.frontmatter.mounts, {
       forbidden: [this.deps.tenantsDir, this.deps.dataDir],
     });
-    for (const d of mounts.denied) log.warn({ tenant: run.tenant }, `extra mount refused: ${d}`);
+    for (const d of mounts.denied) log.warn(`extra mount refused: ${d}`);
     for (const e of mounts.errors) log.warn({ file: e.file, line: e.line }, `mount allowlist: ${e.message}`);
     return containerSpec({
       instance: config.instance,

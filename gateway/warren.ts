@@ -7,7 +7,7 @@ import Docker from 'dockerode';
 import type { Db } from '../core/db.js';
 import { Crackbox } from '../crackbox/crackbox.js';
 import { externalEgress } from '../crackbox/external.js';
-import { logger as makeLogger, type Logger } from '../core/log.js';
+import { componentLogger, logger as makeLogger, type Logger } from '../core/log.js';
 import { openWarrenDb } from '../core/warren-db.js';
 import { Gated } from '../gated/broker.js';
 import { ensureAgentImage } from '../images/build.js';
@@ -73,9 +73,8 @@ export class Warren {
     if (!existsSync(join(config.runnerDir, 'runner', 'main.js'))) {
       throw new Error(`the agent runner is not built (${config.runnerDir}/runner/main.js is missing); run "npm run build"`);
     }
-    const image =
-      config.image ??
-      (await ensureAgentImage({ docker, progress: (m: string) => log.info({ component: 'images' }, m) })).tag;
+    const imagesLog = componentLogger(log, 'images');
+    const image = config.image ?? (await ensureAgentImage({ docker, progress: (m: string) => imagesLog.info(m) })).tag;
 
     // Each part that starts registers how to undo it, so a failure half-way leaves nothing running.
     const undo: (() => unknown)[] = [];
@@ -83,14 +82,14 @@ export class Warren {
       const db = openWarrenDb(options.dataDir, GATEWAY_MIGRATIONS);
       undo.push(() => db.close());
       const token = ensureOperatorToken(options.dataDir);
-      const secrets = gatewaySecrets(options.dataDir, log.child({ component: 'secrets' }), options.env ?? process.env);
+      const secrets = gatewaySecrets(options.dataDir, componentLogger(log, 'secrets'), options.env ?? process.env);
       undo.push(() => secrets.close());
       const redactorFor = options.redactorFor ?? ((tenant: string) => secrets.redactorFor(tenant));
       const gated = await Gated.start({
         tenantsDir: options.tenantsDir,
         dataDir: options.dataDir,
         db,
-        log: log.child({ component: 'gated' }),
+        log: componentLogger(log, 'gated'),
         redactorFor,
       });
       undo.push(() => gated.stop());
@@ -98,7 +97,7 @@ export class Warren {
       let crackbox: Crackbox | null = null;
       let egressFor = options.egressFor;
       if (!egressFor && config.egress.mode === 'on') {
-        const clog = log.child({ component: 'crackbox' });
+        const clog = componentLogger(log, 'crackbox');
         const started = await Crackbox.start({
           instance: config.instance, config: config.egress, docker, registry: gated.registry, db, dataDir: options.dataDir, log: clog,
         }).catch((error: Error) => {
@@ -119,7 +118,7 @@ export class Warren {
         image,
         tenantsDir: options.tenantsDir,
         dataDir: options.dataDir,
-        log: log.child({ component: 'turns' }),
+        log: componentLogger(log, 'turns'),
         onRunEnd: options.onRunEnd,
         secretsFor: options.secretsFor ?? ((tenant, only) => secrets.forRun(tenant, only)),
         redactorFor,
@@ -134,7 +133,7 @@ export class Warren {
           store: gated.store,
           registry: gated.registry,
           outbox,
-          log: log.child({ component: 'http' }),
+          log: componentLogger(log, 'http'),
           onAccepted: () => loop.wake(),
           activeRuns: () => loop.activeRuns().length,
         });

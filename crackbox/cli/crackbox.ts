@@ -1,7 +1,7 @@
 // `warren crackbox`: run crackbox alone, show its state, or prune this instance's unused tenant networks.
 import Docker from 'dockerode';
 import { parse, untilSignal, UsageError, type Command, type CommonOptions } from '../../cli/command.js';
-import { logger } from '../../core/log.js';
+import { componentLogger, logger } from '../../core/log.js';
 import { TenantRegistry } from '../../core/tree/registry.js';
 import { watchTree } from '../../core/tree/watch.js';
 import { openWarrenDb } from '../../core/warren-db.js';
@@ -36,7 +36,7 @@ async function docker(): Promise<Docker> {
 async function run(common: CommonOptions): Promise<number> {
   const config = gatewayConfig(common.data);
   const log = logger('crackbox');
-  const registry = new TenantRegistry(common.tenants, log.child({ component: 'tree' }));
+  const registry = new TenantRegistry(common.tenants, componentLogger(log, 'tree'));
   registry.loadAll();
   const watcher = await watchTree(registry);
   const db = openWarrenDb(common.data);

@@ -1,6 +1,7 @@
 // One call can never cost other calls their audit rows: arguments nested deep enough to overflow a recursive
 // serialiser are audited with a bounded one, and a row that cannot be written fails alone, not with its batch.
 import { describe, expect, it } from 'vitest';
+import type { AuditEntry } from '../../gated/audit.js';
 import { useGated } from '../helpers/gated.js';
 import { callFrame, initialised } from '../helpers/raw-socket.js';
 
@@ -33,12 +34,27 @@ describe('audit rows under hostile arguments', () => {
     c.close();
   });
 
+  it('a row that cannot be written fails alone: the rows recorded with it in the same batch are written', async () => {
+    const entry = (tenant: string | null, tool: string) =>
+      ({ tenant, run: null, tool, decision: 'allow', rule: null, durationUs: 1, outcome: 'ok', args: {} }) as AuditEntry;
+    // Recorded in the same turn of the event loop, so all three go to one group commit; the middle one breaks a
+    // NOT NULL constraint.
+    const results = await Promise.allSettled([
+      f.gated.audit.record(entry('globex', 'batch_before')),
+      f.gated.audit.record(entry(null, 'batch_broken')),
+      f.gated.audit.record(entry('globex', 'batch_after')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const tools = f.gated.db.prepare("SELECT tool FROM audit WHERE tool LIKE 'batch_%' ORDER BY id").all();
+    expect(tools).toEqual([{ tool: 'batch_before' }, { tool: 'batch_after' }]);
+  });
+
   it("another tenant's call keeps its audit row when it shares the poisoned batch", async () => {
     const attacker = await initialised(f.gated.socketPath('acme'));
     const victim = await initialised(f.gated.socketPath('globex'));
     const poison = callFrame(0, 'whoami', { junk: 0 }).replace('0}', `${deep(200_000)}}`);
-    let unaudited = 0;
-    for (let i = 1; i <= 20 && unaudited === 0; i++) {
+    const ROUNDS = 20;
+    for (let i = 1; i <= ROUNDS; i++) {
       const id = 100 + i;
       const text = `victim message ${i}`;
       // Everything but the newline first, so the attacker's frame completes exactly when the victim's call arrives.
@@ -46,16 +62,17 @@ describe('audit rows under hostile arguments', () => {
       await new Promise((r) => setTimeout(r, 100));
       attacker.socket.write('\n');
       victim.socket.write(callFrame(id, 'send_message', { chat: 'local:globex', text }));
-      await victim.response(id);
+      const reply = await victim.response(id);
       await attacker.response(id);
-      f.gated.audit.flush();
-      const sent = f.gated.db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE tenant = ? AND text = ?').get('globex', text) as { n: number };
-      const rows = f.gated.db.prepare("SELECT COUNT(*) AS n FROM audit WHERE tenant = 'globex' AND tool = 'send_message' AND id > ?")
-        .get(0) as { n: number };
-      if (sent.n === 1 && rows.n < i) unaudited = i;
+      // The victim's call itself must go through: a lost call would leave nothing to audit.
+      expect(reply.error, JSON.stringify(reply)).toBeUndefined();
+      expect(reply.result.isError, JSON.stringify(reply)).toBeFalsy();
     }
     attacker.close();
     victim.close();
-    expect(unaudited).toBe(0);
+    f.gated.audit.flush();
+    const sent = f.gated.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE tenant = 'globex' AND text LIKE 'victim message %'").get() as { n: number };
+    const rows = f.gated.db.prepare("SELECT COUNT(*) AS n FROM audit WHERE tenant = 'globex' AND tool = 'send_message' AND decision = 'allow'").get() as { n: number };
+    expect({ sent: sent.n, audited: rows.n }).toEqual({ sent: ROUNDS, audited: ROUNDS });
   });
 });

@@ -7,7 +7,7 @@ import { copyFileFromHome } from '../../gated/tools/messaging.js';
 import type { ToolContext } from '../../gated/tools/tool.js';
 
 describe('send_file quota under concurrent calls', () => {
-  it('never lets the files in flight exceed the quota', async () => {
+  it('lets exactly one of several concurrent copies through when the quota has room for one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'warren-'));
     try {
       mkdirSync(join(dir, 'home'));
@@ -16,9 +16,15 @@ describe('send_file quota under concurrent calls', () => {
       const limits = { maxFileBytes: 1000, quotaBytes: 1000 };
       const out = join(dir, 'out');
       // An agent may have many calls in flight at once on its socket.
-      await Promise.allSettled(Array.from({ length: 5 }, () => copyFileFromHome(ctx, join(dir, 'home'), 'a.txt', out, limits)));
-      const stored = readdirSync(out).reduce((n, f) => n + statSync(join(out, f)).size, 0);
-      expect(stored).toBeLessThanOrEqual(limits.quotaBytes);
+      const results = await Promise.allSettled(Array.from({ length: 5 }, () => copyFileFromHome(ctx, join(dir, 'home'), 'a.txt', out, limits)));
+      // Room for one 600-byte copy: exactly one succeeds, the others are refused for the quota, not for anything else.
+      const copied = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      const refusals = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+      expect(copied).toHaveLength(1);
+      expect(refusals).toHaveLength(4);
+      for (const reason of refusals) expect(reason).toMatch(/would exceed your 1000-byte quota/);
+      expect(readdirSync(out).map((f) => join(out, f))).toEqual(copied);
+      expect(statSync(copied[0]!).size).toBe(600);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

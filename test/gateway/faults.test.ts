@@ -48,11 +48,18 @@ describe('kill -9 of the gateway during a turn', () => {
     try {
       const view = new OutboxView(db);
       await eventually(() => view.list('acme').find((r) => r.text === 'slow done: report'), 'reply after restart');
-      await new Promise((r) => setTimeout(r, 1000)); // a duplicate would have shown by now
+      // A duplicate could only come from work still going on: a run still running, a message not yet claimed, a
+      // lease still held, or a container (the orphan, or the re-run's) still alive. Wait until all of that is over.
+      await eventually(async () => {
+        const busy = db
+          .prepare(`SELECT (SELECT COUNT(*) FROM runs WHERE status = 'running') + (SELECT COUNT(*) FROM leases)
+                         + (SELECT COUNT(*) FROM messages WHERE run IS NULL) AS n`)
+          .get() as { n: number };
+        return busy.n === 0 && (await containersWithLabel(`warren.instance=${instance}`)).length === 0;
+      }, 'every run finished, every message claimed, every lease released and no container left');
       expect(view.list('acme').filter((r) => r.text === 'slow done: report')).toHaveLength(1);
       const runs = db.prepare(`SELECT status, attempt FROM runs ORDER BY started_at`).all();
       expect(runs).toEqual([{ status: 'requeued', attempt: 1 }, { status: 'done', attempt: 2 }]);
-      await eventually(async () => (await containersWithLabel(`warren.instance=${instance}`)).length === 0, 'no containers left');
     } finally {
       db.close();
       expect(await second.stop()).toBe(0);
