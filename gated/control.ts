@@ -56,6 +56,8 @@ export interface TenantRow {
 }
 
 export interface TenantsReport {
+  /** The tenant tree this answer describes. */
+  tenantsDir: string;
   tenants: TenantRow[];
   /** Every configuration error, tree-level ones included, with file:line. */
   errors: string[];
@@ -79,10 +81,12 @@ export function describeTenants(
       closedBecause,
     };
   });
-  return { tenants, errors: registry.errors().map(formatConfigError) };
+  return { tenantsDir: registry.tenantsDir, tenants, errors: registry.errors().map(formatConfigError) };
 }
 
 export interface CallExplanation {
+  /** The tenant tree the decision was made on. */
+  tenantsDir: string;
   tenant: TenantPath;
   tier: number;
   tool: string;
@@ -113,6 +117,7 @@ export function explainCall(env: DecisionEnv, registry: TenantRegistry, tool: st
     rules = { listed: x.listed, applied: x.applied.map(({ description, holds }) => ({ description, holds })) };
   }
   return {
+    tenantsDir: registry.tenantsDir,
     tenant,
     tier: tierOf(tenant),
     tool,
@@ -232,15 +237,15 @@ export class ControlServer {
   }
 
   async close(): Promise<void> {
+    const wasListening = this.server.listening;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.connections) socket.destroy();
-    if (this.server.listening) {
-      await closed;
-      try {
-        unlinkSync(this.socketPath);
-      } catch {
-        // already gone
-      }
+    await closed;
+    if (!wasListening) return; // never bound: whatever is at the path is not ours
+    try {
+      unlinkSync(this.socketPath);
+    } catch {
+      // already gone
     }
   }
 }

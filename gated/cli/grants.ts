@@ -3,7 +3,7 @@
 // on a fresh read of the files, and says so.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, UsageError, type Command } from '../../cli/command.js';
+import { parse, UsageError, type CommonOptions, type Command } from '../../cli/command.js';
 import { openDbReadOnly, openMemoryDb, type Db } from '../../core/db.js';
 import { TIER_DEFAULT_TEXT } from '../../core/grants/defaults.js';
 import { silentLogger } from '../../core/log.js';
@@ -14,7 +14,7 @@ import { DEFAULTS } from '../broker.js';
 import { askControl, explainCall, type CallExplanation } from '../control.js';
 import { buildPolicy } from '../policy.js';
 import { GatedStore } from '../store.js';
-import { sourceLine } from './tenants.js';
+import { sourceLines } from './tenants.js';
 
 const TIER_NAMES = ['root (tier 0)', 'worlds (tier 1)', 'teams (tier 2)'];
 
@@ -81,14 +81,14 @@ function print(x: CallExplanation, argWords: string[]): number {
   return x.allowed ? 0 : 1;
 }
 
-async function explain(words: string[], tenantsDir: string, dataDir: string): Promise<number> {
+async function explain(words: string[], common: CommonOptions): Promise<number> {
   const [rawTenant, tool, ...rest] = words;
   if (!rawTenant || !tool) throw new UsageError('explain needs <tenant> <tool> [arg=value ...]');
   const tenant = parseTenantPath(rawTenant);
   const args = parseCallArgs(rest);
-  const live = await askControl(dataDir, { tenant, tool, args });
-  process.stdout.write(sourceLine(live !== null, dataDir) + '\n');
-  return print(live ?? explainFromFiles(tenantsDir, dataDir, tenant, tool, args), rest);
+  const live = await askControl(common.data, { tenant, tool, args });
+  process.stdout.write(sourceLines(live, common));
+  return print(live ?? explainFromFiles(common.tenants, common.data, tenant, tool, args), rest);
 }
 
 const command: Command = {
@@ -105,7 +105,7 @@ Exit status: 0 allow, 1 deny, 2 usage error.`,
     const { positionals } = parse(argv, {});
     const [sub, ...rest] = positionals;
     if (sub === 'defaults' && rest.length === 0) return printDefaults();
-    if (sub === 'explain') return explain(rest, common.tenants, common.data);
+    if (sub === 'explain') return explain(rest, common);
     throw new UsageError('expected "defaults" or "explain <tenant> <tool> [arg=value ...]"');
   },
 };

@@ -1,14 +1,19 @@
 // `warren tenants`: every tenant with its tier, status and socket, and every configuration error with file:line — as
 // the running gated sees them when there is one (its control socket), else as a fresh read of the files.
-import { parse, type Command } from '../../cli/command.js';
+import { parse, type CommonOptions, type Command } from '../../cli/command.js';
 import { silentLogger } from '../../core/log.js';
 import { TenantRegistry } from '../../core/tree/registry.js';
 import { askControl, describeTenants, type TenantsReport } from '../control.js';
 import { buildPolicy } from '../policy.js';
 
-/** Where the answer came from, said on every answer: the files can disagree with what gated enforces. */
-export function sourceLine(live: boolean, dataDir: string): string {
-  return live ? `running gated on ${dataDir}: its live state` : `no running gated on ${dataDir}: read from the files`;
+/**
+ * Where the answer came from, said on every answer: the files can disagree with what gated enforces, and the gated
+ * running on DATA may serve another tree than --tenants names.
+ */
+export function sourceLines(answer: { tenantsDir: string } | null, common: CommonOptions): string {
+  if (!answer) return `no running gated on ${common.data}: read from the files\n`;
+  const other = answer.tenantsDir === common.tenants ? '' : `note: that gated serves ${answer.tenantsDir}, not ${common.tenants}\n`;
+  return `running gated on ${common.data}: its live state\n${other}`;
 }
 
 function fromFiles(tenantsDir: string): TenantsReport {
@@ -32,7 +37,7 @@ refused). Exit status 1 when any file has an error.`,
     if (values.json) {
       process.stdout.write(JSON.stringify({ source: live ? 'gated' : 'files', ...report }, null, 2) + '\n');
     } else {
-      process.stdout.write(sourceLine(live !== null, common.data) + '\n');
+      process.stdout.write(sourceLines(live, common));
       for (const r of report.tenants) {
         process.stdout.write(`${r.tenant.padEnd(32)} tier ${r.tier}  ${r.status.padEnd(9)} ${r.socket ?? '(no live socket)'}\n`);
         if (r.status === 'last good') for (const e of r.errors) process.stdout.write(`    ignoring: ${e}\n`);

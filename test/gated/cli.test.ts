@@ -124,6 +124,8 @@ describe('tenants and grants explain with gated running: they show what gated en
     expect(r.stdout).toMatch(/^globex\/team\s+tier 2\s+blocked/m);
     expect(r.stdout).toMatch(/^ {4}refused: ancestor globex has no valid configuration/m);
     expect(r.status).toBe(1);
+    const other = await warrenAsync(['tenants', '--tenants', join(tree.root, 'other'), '--data', tree.data]);
+    expect(other.stdout.split('\n')[1]).toBe(`note: that gated serves ${tree.tenants}, not ${join(tree.root, 'other')}`);
     const json = JSON.parse((await warrenAsync(['tenants', '--json', ...common()])).stdout);
     expect(json.source).toBe('gated');
     expect(json.tenants.find((t: { tenant: string }) => t.tenant === 'acme')).toMatchObject({ status: 'last good', errors: [expect.stringMatching(/acme\/grants:1/)] });
