@@ -9,6 +9,7 @@ import { askControl, controlSocketPath, MAX_REQUEST_BYTES } from '../../gated/co
 import { silentLogger } from '../../core/log.js';
 import { Gated } from '../../gated/broker.js';
 import { useGated } from '../helpers/gated.js';
+import { connectClient, textOf } from '../helpers/mcp.js';
 import { standardTree } from '../helpers/tree.js';
 
 /** Sends raw bytes, returns every answer line until the server closes (or `lines` answers arrived). */
@@ -68,6 +69,26 @@ describe('control socket', () => {
     expect(guard).toMatchObject({ allowed: false, refusedAt: 'structural guard', message: expect.stringMatching(/only reaches your descendants/) });
     f.gated.audit.flush();
     expect(f.gated.audit.query({})).toEqual([]);
+  });
+
+  // Calls chosen so that every stage of the decision speaks once; none of them has an effect when refused.
+  it.each([
+    ['allowed', 'acme', 'whoami', {}],
+    ['unknown tool', 'acme', 'format_disk', {}],
+    ['invalid arguments', 'acme/support', 'send_file', { path: 'a.pdf', bogus: 1 }],
+    ['grant', 'acme/support', 'create_group', { name: 'x' }],
+    ['structural guard', 'acme', 'delegate_group', { group: 'globex', prompt: 'x' }],
+  ])('explain says what the real call on the tenant socket gets: %s', async (stage, tenant, tool, args) => {
+    const x = (await askControl(f.tree.data, { tenant, tool, args }))!;
+    expect(x.refusedAt).toBe(stage === 'allowed' ? null : stage);
+    const client = await connectClient(f.gated.socketPath(tenant));
+    try {
+      const real = await client.callTool({ name: tool, arguments: args });
+      expect(x.allowed).toBe(!real.isError);
+      if (!x.allowed) expect(x.message).toBe(textOf(real));
+    } finally {
+      await client.close();
+    }
   });
 
   it('refuses what is not one valid request per line, and a line past the size cap', async () => {
