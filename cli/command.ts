@@ -1,6 +1,9 @@
 // The shape every `warren` subcommand has, and the options all of them share.
+import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
+import { openDbReadOnly, type Db } from '../core/db.js';
+import { warrenDbPath } from '../core/warren-db.js';
 
 export interface CommonOptions {
   /** The tenant tree (default ./tenants). */
@@ -48,6 +51,21 @@ export function parse<O extends Options>(argv: string[], options: O, allowPositi
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+/**
+ * DATA/warren.db opened read-only, for commands that only read (audit, egress log, messages): they never create the
+ * database or the data folder, so a mistyped --data says so instead of leaving an empty database behind.
+ */
+export function openDataReadOnly(dataDir: string): Db {
+  const file = warrenDbPath(dataDir);
+  if (!existsSync(file)) throw new Error(`no warren data at ${dataDir}`);
+  return openDbReadOnly(file);
+}
+
+/** Whether the database has a table (a read-only reader cannot create what a component that never ran would). */
+export function hasTable(db: Db, name: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
 }
 
 /** Resolves at the first SIGINT or SIGTERM: how foreground commands (`up`, `gated`, `crackbox run`) wait to stop. */

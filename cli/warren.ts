@@ -1,8 +1,22 @@
 #!/usr/bin/env node
 // The `warren` command: finds the subcommand and hands it the common options. Subcommands are loaded lazily so that
 // `warren connect` (launched by MCP clients for every session) starts fast.
+import { readFileSync } from 'node:fs';
+import { InvalidTenantPathError } from '../core/tenant-path.js';
 import { COMMON_USAGE, UsageError, commonFrom, type Command } from './command.js';
 import { COMMANDS } from './commands.js';
+
+/** The version in package.json (two folders up from dist/cli/warren.js). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+// A reader that stops early (`warren audit | head -1`) is not an error: stop writing and exit quietly.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(0);
+});
 
 function mainHelp(): string {
   const names = Object.keys(COMMANDS);
@@ -16,11 +30,15 @@ Commands:
 ${lines.join('\n')}
 
 ${COMMON_USAGE}
-Run "warren <command> --help" for a command's own options.`;
+Run "warren <command> --help" for a command's own options; "warren --version" prints the version.`;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`warren ${version()}\n`);
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(mainHelp() + '\n');
     return name ? 0 : 2;
@@ -38,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest, commonFrom(peekCommon(rest)));
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof InvalidTenantPathError) {
       process.stderr.write(`warren ${name}: ${error.message}\n\n${command.usage}\n`);
       return 2;
     }

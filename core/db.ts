@@ -40,3 +40,17 @@ export function migrate(db: Db, migrations: readonly Migration[]): void {
     })();
   }
 }
+
+/** Opens an existing database for reading only: never creates the file or its folder, never migrates. */
+export function openDbReadOnly(file: string): Db {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+/** A private in-memory database with the given schema (what a read-only command uses when there is no file). */
+export function openMemoryDb(migrations: readonly Migration[]): Db {
+  const db = new Database(':memory:');
+  migrate(db, migrations);
+  return db;
+}

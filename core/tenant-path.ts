@@ -19,6 +19,8 @@ export function segmentProblem(name: string): string | null {
   if (name.length === 0) return 'empty folder name';
   if (name.length > MAX_SEGMENT_LENGTH) return `folder name longer than ${MAX_SEGMENT_LENGTH} characters`;
   if (!SEGMENT.test(name)) return 'folder names may only use lowercase letters, digits, "-" and "_"';
+  // On a command line (`warren send -x ...`) such a name would read as an option.
+  if (name.startsWith('-')) return 'folder names may not start with "-" (it would read as a command-line option)';
   if (RESERVED_NAMES.has(name)) return 'a reserved name, never a tenant';
   return null;
 }
@@ -39,11 +41,14 @@ export function isTenantPath(path: string): boolean {
   return tenantPathProblem(path) === null;
 }
 
+/** A tenant path that is not valid: operator input mistakes, which the CLI reports as usage errors. */
+export class InvalidTenantPathError extends Error {}
+
 /** Normalises operator or agent input ("/acme/support/", "acme//support") to a tenant path; throws if invalid. */
 export function parseTenantPath(input: string): TenantPath {
   const path = String(input).split('/').filter((s) => s.length > 0).join('/');
   const problem = tenantPathProblem(path);
-  if (problem) throw new Error(`invalid tenant "${input}": ${problem}`);
+  if (problem) throw new InvalidTenantPathError(`invalid tenant "${input}": ${problem}`);
   return path;
 }
 

@@ -153,12 +153,17 @@ export class AuditLog {
     }
   }
 
-  query(filter: { tenant?: string; denied?: boolean; limit?: number } = {}): AuditRow[] {
+  /** `tenant`: that tenant's rows only; `under`: that tenant and the tenants below it by path (as the egress log). */
+  query(filter: { tenant?: string; under?: string; denied?: boolean; limit?: number } = {}): AuditRow[] {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: filter.limit ?? 100 };
     if (filter.tenant) {
       where.push('tenant = @tenant');
       params.tenant = filter.tenant;
+    }
+    if (filter.under) {
+      where.push(`(tenant = @under OR substr(tenant, 1, length(@under) + 1) = @under || '/')`);
+      params.under = filter.under;
     }
     if (filter.denied) where.push("decision != 'allow'");
     const sql = `SELECT * FROM (SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''}

@@ -8,6 +8,7 @@ import { watchTree } from '../core/tree/watch.js';
 import { openWarrenDb } from '../core/warren-db.js';
 import { AuditLog } from './audit.js';
 import type { CallEnv } from './call.js';
+import { ControlServer, controlSocketPath } from './control.js';
 import { SocketListener } from './listener.js';
 import { PolicyCache } from './policy.js';
 import { GatedStore } from './store.js';
@@ -56,6 +57,7 @@ export class Gated {
   /** Runs that have reported their result (forgotten when their socket closes). */
   private readonly reportedRuns = new Set<string>();
   private watcher: { close(): Promise<void> } | null = null;
+  private control: ControlServer | null = null;
   private syncing: Promise<void> = Promise.resolve();
   private readonly ownsDb: boolean;
 
@@ -81,6 +83,13 @@ export class Gated {
     if (!this.options.registry) this.registry.loadAll();
     await this.sync();
     if (this.options.watch !== false) this.watcher = await watchTree(this.registry);
+    this.control = await ControlServer.start(controlSocketPath(this.options.dataDir), {
+      registry: this.registry,
+      policyOf: (tenant) => this.policies.get(tenant),
+      sockets: () => this.sockets(),
+      envOf: (tenant) => this.envFor(tenant, null, this.log.child({ tenant }))(),
+      log: this.log,
+    });
     this.log.info({ tenants: this.tenantSockets.size, dataDir: this.options.dataDir }, 'gated ready');
   }
 
@@ -228,6 +237,7 @@ export class Gated {
   }
 
   async stop(): Promise<void> {
+    await this.control?.close();
     await this.watcher?.close();
     await this.syncing;
     for (const listener of this.tenantSockets.values()) await listener.close();

@@ -1,6 +1,7 @@
 // One tool call, start to finish: find the tool, validate the arguments, decide the grant, apply the structural guard,
 // run the handler, audit. Every path ends in exactly one audit row and a result the agent can read; nothing here
-// throws to the protocol layer.
+// throws to the protocol layer. The decision (everything before the handler) is decideCall, which `warren grants
+// explain` runs too, so what explain says is what a call gets.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -12,7 +13,7 @@ import { tierOf } from '../core/tenant-path.js';
 import type { AuditDecision, AuditLog, AuditOutcome } from './audit.js';
 import type { TenantPolicy } from './policy.js';
 import { TOOLS_BY_NAME } from './tools/index.js';
-import { DeniedError, ToolError, type DenyMatch, type ToolContext } from './tools/tool.js';
+import { DeniedError, ToolError, type DenyMatch, type ToolContext, type ToolDef } from './tools/tool.js';
 
 export interface CallEnv {
   audit: AuditLog;
@@ -23,6 +24,9 @@ export interface CallEnv {
   /** Optional: replaces secret values in text returned to the agent (wired in by the secrets issue). */
   redact?: (text: string) => string;
 }
+
+/** What a decision needs: everything a call has but the audit log (explain writes nothing). */
+export type DecisionEnv = Omit<CallEnv, 'audit'>;
 
 function errorResult(text: string): CallToolResult {
   return { isError: true, content: [{ type: 'text', text }] };
@@ -37,6 +41,97 @@ function nextStep(tenant: string): string {
 
 function formatIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(arguments)'}: ${i.message}`).join('; ');
+}
+
+/** What the decision pipeline concluded about one call, before any effect. */
+export type CallDecision =
+  | {
+      allowed: false;
+      /** How the call is audited. */
+      decision: AuditDecision;
+      outcome: AuditOutcome;
+      rule: string | null;
+      /** What the agent is told. */
+      message: string;
+      /** The stage that refused the call. */
+      stage: 'unknown tool' | 'no configuration' | 'closed' | 'invalid arguments' | 'grant' | 'resolved arguments' | 'structural guard';
+    }
+  | {
+      allowed: true;
+      def: ToolDef;
+      context: ToolContext;
+      /** The arguments as the handler gets them (validated, redacted, resolved). */
+      args: Record<string, unknown>;
+      /** The deciding allow rule. */
+      rule: string | null;
+      reason: string;
+    };
+
+type Refusal = Extract<CallDecision, { allowed: false }>;
+const refused = (stage: Refusal['stage'], decision: AuditDecision, rule: string | null, message: string): Refusal => ({
+  allowed: false,
+  decision,
+  outcome: decision === 'deny' ? 'denied' : 'error',
+  rule,
+  message,
+  stage,
+});
+
+/**
+ * The decision a call gets: unknown tool, configuration, argument validation (zod), the grant decision, the tool's
+ * resolve and the deny rules on the resolved arguments, and the structural guard. No effect: nothing is written.
+ */
+export function decideCall(env: DecisionEnv, name: string, rawArgs: unknown): CallDecision {
+  const { tenant } = env.context;
+  const def = TOOLS_BY_NAME.get(name);
+  if (!def) {
+    const names = env.policy?.tools.map((t) => t.name).join(', ') || 'none';
+    return refused('unknown tool', 'unknown', null, `unknown tool "${name}". Tools you may call: ${names}.`);
+  }
+  if (!env.policy) {
+    return refused('no configuration', 'deny', null, `denied: your tenant ${tenant} has no valid configuration; an operator must fix its files.`);
+  }
+  if (env.policy.closedBecause) return refused('closed', 'deny', null, `denied: ${env.policy.closedBecause}.`);
+
+  const parsed = def.input.safeParse(rawArgs ?? {});
+  if (!parsed.success) {
+    return refused('invalid arguments', 'invalid', null, `invalid arguments for ${name}: ${formatIssues(parsed.error)}`);
+  }
+  // Secret values never travel further than this: what tools store or pass on carries their names instead.
+  const given = env.redact ? redactDeep(parsed.data as Record<string, unknown>, env.redact) : (parsed.data as Record<string, unknown>);
+  const store = env.context.store;
+  const routes = { isRoutedChat: (chat: string) => store.isRoutedTo(chat, tenant) };
+  const compiled = env.policy.compiled;
+  const decision = decide(compiled, name, given, routes);
+  const ruleText = decision.rule ? describeRule(decision.rule) : null;
+  if (!decision.allowed) return refused('grant', 'deny', ruleText, `denied: ${decision.reason}. ${nextStep(tenant)}`);
+
+  const { rules, ruleDescriptions, children } = env.policy;
+  /** A deny rule that matches the call as it will really be carried out, or null. */
+  const deniedBy = (effective: Record<string, unknown>): DenyMatch | null => {
+    const d = decide(compiled, name, effective, routes);
+    return !d.allowed && d.rule?.effect === 'deny' ? { rule: describeRule(d.rule), reason: d.reason } : null;
+  };
+  let args = given;
+  /**
+   * Why the call would be refused once the tool has resolved some arguments (`changes`): the full decision on the
+   * call as given with those changes, and the deny rules on the call as carried out with them. Null when allowed.
+   */
+  const refusedAs = (changes: Record<string, unknown>): DenyMatch | null => {
+    const d = decide(compiled, name, { ...given, ...changes }, routes);
+    if (!d.allowed) return { rule: d.rule ? describeRule(d.rule) : 'no matching allow rule', reason: d.reason };
+    return args === given ? null : deniedBy({ ...args, ...changes });
+  };
+  const context: ToolContext = { ...env.context, rules, ruleDescriptions, children, refusedAs };
+  // Arguments a tool fills in itself (e.g. send_file's chat defaults to the conversation) are decided on too.
+  if (def.resolve) args = def.resolve(context, given);
+  const hidden = args !== given ? deniedBy(args) : null;
+  if (hidden) {
+    return refused('resolved arguments', 'deny', hidden.rule, `denied: ${hidden.reason} (as the call would be carried out). ${nextStep(tenant)}`);
+  }
+  const refusal = def.guard?.(context, args);
+  if (refusal) return refused('structural guard', 'deny', `structural guard of ${name}`, `denied: ${refusal}.`);
+  return { allowed: true, def, context, args, rule: ruleText, reason: decision.reason };
 }
 
 export async function callTool(env: CallEnv, name: string, rawArgs: unknown): Promise<CallToolResult> {
@@ -66,67 +161,12 @@ async function decideAndRun(
       args: rawArgs ?? {},
     }));
 
-  const def = TOOLS_BY_NAME.get(name);
-  if (!def) {
-    audit('unknown', 'error', null);
-    const names = env.policy?.tools.map((t) => t.name).join(', ') || 'none';
-    return errorResult(`unknown tool "${name}". Tools you may call: ${names}.`);
+  const call = decideCall(env, name, rawArgs);
+  if (!call.allowed) {
+    audit(call.decision, call.outcome, call.rule);
+    return errorResult(call.message);
   }
-  if (!env.policy) {
-    audit('deny', 'denied', null);
-    return errorResult(`denied: your tenant ${tenant} has no valid configuration; an operator must fix its files.`);
-  }
-  if (env.policy.closedBecause) {
-    audit('deny', 'denied', null);
-    return errorResult(`denied: ${env.policy.closedBecause}.`);
-  }
-
-  const parsed = def.input.safeParse(rawArgs ?? {});
-  if (!parsed.success) {
-    audit('invalid', 'error', null);
-    return errorResult(`invalid arguments for ${name}: ${formatIssues(parsed.error)}`);
-  }
-  // Secret values never travel further than this: what tools store or pass on carries their names instead.
-  const given = env.redact ? redactDeep(parsed.data as Record<string, unknown>, env.redact) : (parsed.data as Record<string, unknown>);
-  const store = env.context.store;
-  const routes = { isRoutedChat: (chat: string) => store.isRoutedTo(chat, tenant) };
-  const compiled = env.policy.compiled;
-  const decision = decide(compiled, name, given, routes);
-  const ruleText = decision.rule ? describeRule(decision.rule) : null;
-  if (!decision.allowed) {
-    audit('deny', 'denied', ruleText);
-    return errorResult(`denied: ${decision.reason}. ${nextStep(tenant)}`);
-  }
-
-  const { rules, ruleDescriptions, children } = env.policy;
-  /** A deny rule that matches the call as it will really be carried out, or null. */
-  const deniedBy = (effective: Record<string, unknown>): DenyMatch | null => {
-    const d = decide(compiled, name, effective, routes);
-    return !d.allowed && d.rule?.effect === 'deny' ? { rule: describeRule(d.rule), reason: d.reason } : null;
-  };
-  let args = given;
-  /**
-   * Why the call would be refused once the tool has resolved some arguments (`changes`): the full decision on the
-   * call as given with those changes, and the deny rules on the call as carried out with them. Null when allowed.
-   */
-  const refusedAs = (changes: Record<string, unknown>): DenyMatch | null => {
-    const d = decide(compiled, name, { ...given, ...changes }, routes);
-    if (!d.allowed) return { rule: d.rule ? describeRule(d.rule) : 'no matching allow rule', reason: d.reason };
-    return args === given ? null : deniedBy({ ...args, ...changes });
-  };
-  const context: ToolContext = { ...env.context, rules, ruleDescriptions, children, refusedAs };
-  // Arguments a tool fills in itself (e.g. send_file's chat defaults to the conversation) are decided on too.
-  if (def.resolve) args = def.resolve(context, given);
-  const hidden = args !== given ? deniedBy(args) : null;
-  if (hidden) {
-    audit('deny', 'denied', hidden.rule);
-    return errorResult(`denied: ${hidden.reason} (as the call would be carried out). ${nextStep(tenant)}`);
-  }
-  const refusal = def.guard?.(context, args);
-  if (refusal) {
-    audit('deny', 'denied', `structural guard of ${name}`);
-    return errorResult(`denied: ${refusal}.`);
-  }
+  const { def, context, args, rule: ruleText } = call;
 
   try {
     const result = await def.handler(context, args);

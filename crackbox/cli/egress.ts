@@ -1,8 +1,7 @@
 // `warren egress log`: read crackbox's egress log (DNS answers and proxy decisions).
-import { parse, UsageError, type Command } from '../../cli/command.js';
+import { hasTable, openDataReadOnly, parse, UsageError, type Command } from '../../cli/command.js';
 import { parseTenantPath } from '../../core/tenant-path.js';
-import { openWarrenDb } from '../../core/warren-db.js';
-import { EGRESS_MIGRATIONS, queryEgressLog, type EgressRow } from '../egress-log.js';
+import { queryEgressLog, type EgressRow } from '../egress-log.js';
 
 const USAGE = `Usage: warren egress log [--tenant T] [--denied] [--limit N] [--json]
 
@@ -46,9 +45,10 @@ const command: Command = {
     const limit = values.limit === undefined ? 50 : Number(values.limit);
     if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit takes a positive whole number');
     const tenant = values.tenant === undefined ? undefined : parseTenantPath(values.tenant);
-    const db = openWarrenDb(common.data, EGRESS_MIGRATIONS);
+    const db = openDataReadOnly(common.data);
     try {
-      const rows = queryEgressLog(db, { tenant, deniedOnly: values.denied, limit });
+      // No table: crackbox has never run on this data, so nothing was logged.
+      const rows = hasTable(db, 'egress_log') ? queryEgressLog(db, { tenant, deniedOnly: values.denied, limit }) : [];
       for (const r of rows) process.stdout.write((values.json ? JSON.stringify(r) : formatRow(r)) + '\n');
       return 0;
     } finally {

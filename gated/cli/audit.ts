@@ -1,14 +1,14 @@
 // `warren audit`: read the audit log.
-import { parse, UsageError, type Command } from '../../cli/command.js';
+import { openDataReadOnly, parse, UsageError, type Command } from '../../cli/command.js';
 import { parseTenantPath } from '../../core/tenant-path.js';
-import { openWarrenDb } from '../../core/warren-db.js';
 import { AuditLog } from '../audit.js';
 
 const command: Command = {
   summary: 'read the audit log of tool calls',
   usage: `Usage: warren audit [--tenant T] [--denied] [--limit N] [--json]
 
-One line per tool call: time, tenant, tool, decision, deciding rule, duration, outcome, argument shape.`,
+One line per tool call: time, tenant, tool, decision, deciding rule, duration, outcome, argument shape.
+  --tenant T   only this tenant and the tenants below it`,
   async run(argv, common) {
     const { values } = parse(argv, {
       tenant: { type: 'string' },
@@ -18,10 +18,11 @@ One line per tool call: time, tenant, tool, decision, deciding rule, duration, o
     }, false);
     const limit = values.limit === undefined ? 100 : Number(values.limit);
     if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit takes a positive whole number');
-    const db = openWarrenDb(common.data);
+    const under = values.tenant === undefined ? undefined : parseTenantPath(values.tenant);
+    const db = openDataReadOnly(common.data);
     try {
       const rows = new AuditLog(db).query({
-        tenant: values.tenant ? parseTenantPath(values.tenant) : undefined,
+        under,
         denied: values.denied,
         limit,
       });

@@ -6,7 +6,9 @@ const command: Command = {
   summary: 'run the capability-gated MCP broker in the foreground',
   usage: `Usage: warren gated [--tenants DIR] [--data DIR]
 
-Serves every tenant's MCP tools on DATA/ipc/<tenant id>/gated.sock and follows changes to the tenant tree.`,
+Serves every tenant's MCP tools on DATA/ipc/<tenant id>/gated.sock and follows changes to the tenant tree. The
+operator's control socket DATA/control/gated.sock lets "warren tenants" and "warren grants explain" show what it
+enforces.`,
   async run(argv, common) {
     parse(argv, {}, false);
     const gated = await Gated.start({ tenantsDir: common.tenants, dataDir: common.data });

@@ -1,17 +1,20 @@
-// `warren grants defaults` and `warren grants explain <tenant> <tool> [arg=value ...]`.
+// `warren grants defaults` and `warren grants explain <tenant> <tool> [arg=value ...]`. explain asks the running gated
+// (its control socket) so that it answers as a real call would be answered now; without one it runs the same decision
+// on a fresh read of the files, and says so.
 import { existsSync } from 'node:fs';
-import { parse, UsageError, type Command } from '../../cli/command.js';
-import { openDb } from '../../core/db.js';
-import { explainDecision } from '../../core/grants/explain.js';
+import { join } from 'node:path';
+import { parse, UsageError, type CommonOptions, type Command } from '../../cli/command.js';
+import { openDbReadOnly, openMemoryDb, type Db } from '../../core/db.js';
 import { TIER_DEFAULT_TEXT } from '../../core/grants/defaults.js';
-import { NO_ROUTES } from '../../core/grants/evaluate.js';
-import type { DecisionContext } from '../../core/grants/types.js';
-import { formatConfigError } from '../../core/config-error.js';
-import { parseTenantPath, tierOf, type TenantPath } from '../../core/tenant-path.js';
-import { TenantRegistry } from '../../core/tree/registry.js';
 import { silentLogger } from '../../core/log.js';
-import { warrenDbPath } from '../../core/warren-db.js';
+import { parseTenantPath, tenantId, tierOf, type TenantPath } from '../../core/tenant-path.js';
+import { TenantRegistry } from '../../core/tree/registry.js';
+import { WARREN_MIGRATIONS, warrenDbPath } from '../../core/warren-db.js';
+import { DEFAULTS } from '../broker.js';
+import { askControl, explainCall, type CallExplanation } from '../control.js';
 import { buildPolicy } from '../policy.js';
+import { GatedStore } from '../store.js';
+import { sourceLines } from './tenants.js';
 
 const TIER_NAMES = ['root (tier 0)', 'worlds (tier 1)', 'teams (tier 2)'];
 
@@ -36,48 +39,56 @@ function parseCallArgs(words: string[]): Record<string, unknown> {
   return args;
 }
 
-/** Routes come from the live database when there is one; without it no chat counts as routed. */
-function routesContext(dataDir: string, tenant: TenantPath): { ctx: DecisionContext; close(): void } {
+/** The decision on a fresh read of the files; routes and observations come from DATA/warren.db (read-only) if any. */
+function explainFromFiles(tenantsDir: string, dataDir: string, tenant: TenantPath, tool: string, args: Record<string, unknown>): CallExplanation {
+  const registry = new TenantRegistry(tenantsDir, silentLogger());
+  registry.loadAll();
   const file = warrenDbPath(dataDir);
-  if (!existsSync(file)) return { ctx: NO_ROUTES, close: () => undefined };
-  const db = openDb(file);
-  const stmt = db.prepare('SELECT 1 FROM routes WHERE chat = ? AND tenant = ?');
-  return { ctx: { isRoutedChat: (chat) => stmt.get(chat, tenant) !== undefined }, close: () => db.close() };
+  const db: Db = existsSync(file) ? openDbReadOnly(file) : openMemoryDb(WARREN_MIGRATIONS);
+  try {
+    const context = {
+      tenant,
+      tier: tierOf(tenant),
+      run: null,
+      tenantsDir,
+      filesDir: join(dataDir, 'files', tenantId(tenant)),
+      registry,
+      store: new GatedStore(db),
+      db,
+      log: silentLogger(),
+      maxDelegationDepth: DEFAULTS.maxDelegationDepth,
+      refreshTenant: () => undefined,
+    };
+    return explainCall({ policy: buildPolicy(registry, tenant), context }, registry, tool, args);
+  } finally {
+    db.close();
+  }
 }
 
-function explain(words: string[], tenantsDir: string, dataDir: string): number {
+function print(x: CallExplanation, argWords: string[]): number {
+  for (const e of x.errors) process.stdout.write(`warning: ${e}\n`);
+  process.stdout.write(`${x.allowed ? 'ALLOW' : 'DENY '} ${x.tenant} (tier ${x.tier}) ${x.tool}${argWords.length ? ' ' + argWords.join(' ') : ''}\n`);
+  process.stdout.write(`  ${x.message}${x.known ? '' : ' (no such tenant)'}\n`);
+  if (x.refusedAt) process.stdout.write(`  refused at: ${x.refusedAt}\n`);
+  if (x.rule) process.stdout.write(`  deciding rule: ${x.rule}\n`);
+  if (x.rules) {
+    process.stdout.write(`  listed in tools/list: ${x.rules.listed ? 'yes' : 'no'}\n`);
+    if (x.rules.applied.length) {
+      process.stdout.write('  rules for this tool:\n');
+      for (const a of x.rules.applied) process.stdout.write(`    ${a.holds ? 'matches ' : 'no match'}  ${a.description}\n`);
+    }
+  }
+  return x.allowed ? 0 : 1;
+}
+
+async function explain(words: string[], common: CommonOptions): Promise<number> {
   const [rawTenant, tool, ...rest] = words;
   if (!rawTenant || !tool) throw new UsageError('explain needs <tenant> <tool> [arg=value ...]');
   const tenant = parseTenantPath(rawTenant);
   const args = parseCallArgs(rest);
-  const registry = new TenantRegistry(tenantsDir, silentLogger());
-  registry.loadAll();
-  const state = registry.get(tenant);
-  for (const e of state?.errors ?? []) process.stdout.write(`warning: ${formatConfigError(e)}\n`);
-  const policy = buildPolicy(registry, tenant);
-  if (!policy) {
-    process.stdout.write(`DENY  ${tenant} has no valid configuration${state ? '' : ' (no such tenant)'}; it gets no socket\n`);
-    return 1;
-  }
-  if (policy.closedBecause) {
-    process.stdout.write(`DENY  ${policy.closedBecause}\n`);
-    return 1;
-  }
-  const routes = routesContext(dataDir, tenant);
-  try {
-    const x = explainDecision(policy.compiled, tool, args, routes.ctx);
-    process.stdout.write(`${x.allowed ? 'ALLOW' : 'DENY '} ${tenant} (tier ${tierOf(tenant)}) ${tool}${rest.length ? ' ' + rest.join(' ') : ''}\n`);
-    process.stdout.write(`  ${x.decision.reason}\n`);
-    if (x.source) process.stdout.write(`  deciding rule: ${x.rule!.text}  [${x.source}]\n`);
-    process.stdout.write(`  listed in tools/list: ${x.listed ? 'yes' : 'no'}\n`);
-    if (x.applied.length) {
-      process.stdout.write('  rules for this tool:\n');
-      for (const a of x.applied) process.stdout.write(`    ${a.holds ? 'matches ' : 'no match'}  ${a.description}\n`);
-    }
-    return x.allowed ? 0 : 1;
-  } finally {
-    routes.close();
-  }
+  const live = await askControl(common.data, { tenant, tool, args });
+  process.stdout.write(sourceLines(live, common));
+  return print(live ?? explainFromFiles(common.tenants, common.data, tenant, tool, args), rest);
 }
 
 const command: Command = {
@@ -85,13 +96,16 @@ const command: Command = {
   usage: `Usage: warren grants defaults
        warren grants explain <tenant> <tool> [arg=value ...]
 
-explain prints allow/deny, the deciding rule and its source (tier default or file:line), and every rule that applies.
+explain runs the decision a real call gets — unknown tool, argument validation, the grant rules, the tool's own
+defaults, the structural guard — everything but the effect (no handler runs, no audit row), and prints allow/deny,
+the stage that refused, the deciding rule and its source, and every rule that applies. It asks the running gated on
+DATA; without one it reads the files, and says so.
 Exit status: 0 allow, 1 deny, 2 usage error.`,
   async run(argv, common) {
     const { positionals } = parse(argv, {});
     const [sub, ...rest] = positionals;
     if (sub === 'defaults' && rest.length === 0) return printDefaults();
-    if (sub === 'explain') return explain(rest, common.tenants, common.data);
+    if (sub === 'explain') return explain(rest, common);
     throw new UsageError('expected "defaults" or "explain <tenant> <tool> [arg=value ...]"');
   },
 };

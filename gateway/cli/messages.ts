@@ -1,8 +1,6 @@
 // `warren messages <tenant>`: what a tenant said (finished turns only).
-import { parse, UsageError, type Command } from '../../cli/command.js';
+import { hasTable, openDataReadOnly, parse, UsageError, type Command } from '../../cli/command.js';
 import { parseTenantPath } from '../../core/tenant-path.js';
-import { openWarrenDb } from '../../core/warren-db.js';
-import { GATEWAY_MIGRATIONS } from '../migrations.js';
 import { OutboxView } from '../outbox-view.js';
 
 const command: Command = {
@@ -18,8 +16,10 @@ const command: Command = {
     const tenant = parseTenantPath(positionals[0]!);
     const after = Number(values.after ?? 0);
     if (!Number.isInteger(after) || after < 0) throw new UsageError('--after takes a message id');
-    const db = openWarrenDb(common.data, GATEWAY_MIGRATIONS);
+    const db = openDataReadOnly(common.data);
     try {
+      // The outbox view needs the gateway's runs table: without it the gateway has never run here.
+      if (!hasTable(db, 'runs')) throw new Error(`no gateway data at ${common.data} (warren up has not run on it)`);
       for (const m of new OutboxView(db).list(tenant, { after, topic: values.topic, limit: 1000 })) {
         if (values.json) process.stdout.write(JSON.stringify(m) + '\n');
         else process.stdout.write(`#${m.id} ${m.created_at} [${m.topic}] ${m.kind} -> ${m.chat ?? '-'}: ${m.text ?? m.reaction ?? m.file_path ?? ''}\n`);

@@ -1,5 +1,8 @@
 // `warren connect` is what MCP clients launch: the SDK's own stdio client spawns it and talks through it.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -48,7 +51,37 @@ describe('warren connect', () => {
 
   it('rejects an invalid tenant name as a usage problem', () => {
     const r = warren(['connect', 'Acme/../x', '--data', f.tree.data]);
-    expect(r.status).not.toBe(0);
+    expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/invalid tenant/);
+  });
+
+  it('--print-config prints an mcpServers config by absolute paths that works from outside the checkout', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'warren-client-'));
+    try {
+      // A relative --data is made absolute: the client launches it from wherever it runs.
+      const r = warren(['connect', '--print-config', 'acme/support', '--data', relative(outside, f.tree.data)], { cwd: outside });
+      expect(r.status).toBe(0);
+      const config = JSON.parse(r.stdout);
+      const server = config.mcpServers['warren-acme.support'];
+      expect(server).toEqual({
+        command: process.execPath,
+        args: [realpathSync(requireBuilt()), 'connect', 'acme/support', '--data', f.tree.data],
+      });
+      expect(r.stdout).not.toMatch(/npx/);
+      const transport = new StdioClientTransport({ command: server.command, args: server.args, cwd: outside, stderr: 'pipe' });
+      const client = new Client({ name: 'print-config-test', version: '0' });
+      await client.connect(transport);
+      const who = await client.callTool({ name: 'whoami', arguments: {} });
+      expect(JSON.parse(textOf(who)).tenant).toBe('acme/support');
+      await client.close();
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('its usage never suggests npx (which would look "warren" up in the package registry)', () => {
+    const r = warren(['connect', '--help']);
+    expect(r.stdout).toMatch(/--print-config/);
+    expect(r.stdout).not.toMatch(/"command": "npx"/);
   });
 });

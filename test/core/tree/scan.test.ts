@@ -42,6 +42,8 @@ describe('scanTree', () => {
     ['top-level reserved home', 'home', '', /reserved/],
     ['top-level reserved skills', 'skills', '', /reserved/],
     ['child of root', 'root/helper', 'root', /root has no child tenants/],
+    ['leading "-" (reads as an option)', 'acme/-rf', 'acme', /may not start with "-"/],
+    ['top-level leading "-"', '--help', '', /may not start with "-"/],
   ])('reports a bad folder: %s', (_label, rel, owner, message) => {
     fx = makeTree({ [rel]: null, 'acme/ok': null, root: null });
     const { tenants, errors } = scanTree(fx.dir);
