@@ -6,7 +6,8 @@ const command: Command = {
   summary: 'run the capability-gated MCP broker in the foreground',
   usage: `Usage: warren gated [--tenants DIR] [--data DIR]
 
-Serves every tenant's MCP tools on DATA/ipc/<tenant id>/gated.sock and follows changes to the tenant tree.`,
+Serves every tenant's MCP tools on DATA/ipc/<tenant id>/gated.sock (DATA/ipc/+<hash>/gated.sock where that path
+would be too long for a unix socket) and follows changes to the tenant tree.`,
   async run(argv, common) {
     parse(argv, {}, false);
     const gated = await Gated.start({ tenantsDir: common.tenants, dataDir: common.data });

@@ -5,7 +5,7 @@ import { formatConfigError } from '../../core/config-error.js';
 import { silentLogger } from '../../core/log.js';
 import { tierOf } from '../../core/tenant-path.js';
 import { TenantRegistry } from '../../core/tree/registry.js';
-import { tenantSocketPath } from '../broker.js';
+import { tenantSocketPlace } from '../socket-paths.js';
 
 const command: Command = {
   summary: 'list tenants, their tiers and any configuration errors',
@@ -17,20 +17,25 @@ valid: no socket). Exit status 1 when any file has an error.`,
     const { values } = parse(argv, { json: { type: 'boolean' } }, false);
     const registry = new TenantRegistry(common.tenants, silentLogger());
     registry.loadAll();
-    const rows = registry.list().map((s) => ({
-      tenant: s.path,
-      tier: tierOf(s.path),
-      status: s.config === null ? 'invalid' : s.errors.length ? 'last good' : 'ok',
-      socket: tenantSocketPath(common.data, s.path),
-      live: existsSync(tenantSocketPath(common.data, s.path)),
-      errors: s.errors.map(formatConfigError),
-    }));
+    const rows = registry.list().map((s) => {
+      const place = tenantSocketPlace(common.data, s.path);
+      return {
+        tenant: s.path,
+        tier: tierOf(s.path),
+        status: s.config === null ? 'invalid' : s.errors.length ? 'last good' : 'ok',
+        socket: place.ok ? place.path : null,
+        live: place.ok && existsSync(place.path),
+        socketProblem: place.ok ? null : place.reason,
+        errors: s.errors.map(formatConfigError),
+      };
+    });
     const errors = registry.errors().map(formatConfigError);
     if (values.json) {
       process.stdout.write(JSON.stringify({ tenants: rows, errors }, null, 2) + '\n');
     } else {
       for (const r of rows) {
-        process.stdout.write(`${r.tenant.padEnd(32)} tier ${r.tier}  ${r.status.padEnd(9)} ${r.live ? r.socket : '(no live socket)'}\n`);
+        const socket = r.live ? r.socket : r.socketProblem ? `(no socket: ${r.socketProblem})` : '(no live socket)';
+        process.stdout.write(`${r.tenant.padEnd(32)} tier ${r.tier}  ${r.status.padEnd(9)} ${socket}\n`);
       }
       if (errors.length) process.stdout.write(`\n${errors.length} problem(s):\n${errors.map((e) => `  ${e}\n`).join('')}`);
     }
