@@ -8,6 +8,7 @@ import { watchTree } from '../core/tree/watch.js';
 import { openWarrenDb } from '../core/warren-db.js';
 import { AuditLog } from './audit.js';
 import type { CallEnv } from './call.js';
+import { acquireDataLock, type DataLock } from './data-lock.js';
 import { SocketListener } from './listener.js';
 import { PolicyCache } from './policy.js';
 import {
@@ -70,8 +71,12 @@ export class Gated {
   private syncing: Promise<void> = Promise.resolve();
   private readonly ownsDb: boolean;
 
-  private constructor(private readonly options: GatedOptions) {
-    this.log = options.log ?? makeLogger('gated');
+  private constructor(
+    private readonly options: GatedOptions,
+    log: Logger,
+    private readonly lock: DataLock,
+  ) {
+    this.log = log;
     this.registry = options.registry ?? new TenantRegistry(options.tenantsDir, this.log);
     this.ownsDb = !options.db;
     this.db = options.db ?? openWarrenDb(options.dataDir);
@@ -80,9 +85,23 @@ export class Gated {
     this.policies = new PolicyCache(this.registry);
   }
 
+  /** Refuses (DataLockError) when another live process holds DATA/warren.lock: one gated per data folder. */
   static async start(options: GatedOptions): Promise<Gated> {
-    const gated = new Gated(options);
-    await gated.begin();
+    const log = options.log ?? makeLogger('gated');
+    const lock = acquireDataLock(options.dataDir, log);
+    let gated: Gated;
+    try {
+      gated = new Gated(options, log, lock);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+    try {
+      await gated.begin();
+    } catch (error) {
+      await gated.stop().catch(() => undefined);
+      throw error;
+    }
     return gated;
   }
 
@@ -277,5 +296,6 @@ export class Gated {
     this.runSockets.clear();
     this.audit.flush();
     if (this.ownsDb) this.db.close();
+    this.lock.release();
   }
 }

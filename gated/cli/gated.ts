@@ -7,7 +7,8 @@ const command: Command = {
   usage: `Usage: warren gated [--tenants DIR] [--data DIR]
 
 Serves every tenant's MCP tools on DATA/ipc/<tenant id>/gated.sock (DATA/ipc/+<hash>/gated.sock where that path
-would be too long for a unix socket) and follows changes to the tenant tree.`,
+would be too long for a unix socket) and follows changes to the tenant tree. One warren per --data: a second one
+refuses to start while DATA/warren.lock names a running process.`,
   async run(argv, common) {
     parse(argv, {}, false);
     const gated = await Gated.start({ tenantsDir: common.tenants, dataDir: common.data });
