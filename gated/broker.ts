@@ -13,8 +13,11 @@ import { SocketListener } from './listener.js';
 import { PolicyCache } from './policy.js';
 import {
   MAX_SOCKET_PATH_BYTES,
+  clearSocketDir,
   placedPath,
   runSocketPlace,
+  sweepIpc,
+  tenantIpcDirs,
   tenantSocketPlace,
   type SocketPlace,
 } from './socket-paths.js';
@@ -106,6 +109,9 @@ export class Gated {
   }
 
   private async begin(): Promise<void> {
+    // The lock is held, so no live gated owns anything under DATA/ipc: sockets there are leftovers of a crash.
+    const swept = sweepIpc(this.options.dataDir);
+    if (swept.sockets || swept.folders) this.log.info(swept, 'removed leftover sockets and socket folders');
     this.registry.on('changed', (path: TenantPath) => this.onTreeChange(path));
     this.registry.on('removed', (path: TenantPath) => this.onTreeChange(path));
     if (!this.options.registry) this.registry.loadAll();
@@ -154,6 +160,7 @@ export class Gated {
       this.tenantSockets.delete(tenant);
       await listener.close();
       await this.closeRunSocketsOf(tenant);
+      this.removeSocketDirsOf(tenant);
       this.log.info({ tenant }, 'tenant socket closed');
     }
     for (const tenant of wanted) {
@@ -189,6 +196,18 @@ export class Gated {
     const live = [...this.tenantSockets.values(), ...[...this.runSockets.values()].map((r) => r.listener)];
     if (!live.some((l) => l.socketPath === place.path)) return place;
     return { ok: false, path: place.path, bytes: Buffer.byteLength(place.path), reason: `${place.path} is already in use by another socket` };
+  }
+
+  /** The tenant's socket folders, once nothing of it listens there: only sockets and then the empty folder go. */
+  private removeSocketDirsOf(tenant: TenantPath): void {
+    const { readable, short } = tenantIpcDirs(this.options.dataDir, tenant);
+    for (const dir of [readable, short]) {
+      try {
+        clearSocketDir(dir);
+      } catch (error) {
+        this.log.warn({ err: error, tenant, dir }, 'could not remove the socket folder');
+      }
+    }
   }
 
   private listener(
@@ -294,6 +313,11 @@ export class Gated {
     this.tenantSockets.clear();
     for (const { listener } of this.runSockets.values()) await listener.close();
     this.runSockets.clear();
+    try {
+      sweepIpc(this.options.dataDir); // every socket of ours is closed and the lock still held: nothing there is live
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not clear the socket folders');
+    }
     this.audit.flush();
     if (this.ownsDb) this.db.close();
     this.lock.release();

@@ -1,7 +1,8 @@
-// Where gated's unix sockets live. A socket path is limited to 107 bytes (sun_path
+// Where gated's unix sockets live, and how leftovers are cleared. A socket path is limited to 107 bytes (sun_path
 // is 108 with the NUL) and the kernel silently truncates a longer one, so no path is bound before it is checked here.
 // Every caller (gated, `warren connect`, `warren tenants`) computes the same path from (DATA, tenant[, run]) alone.
 import { createHash } from 'node:crypto';
+import { lstatSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { tenantId, type TenantPath } from '../core/tenant-path.js';
 
@@ -75,4 +76,66 @@ export class SocketPathError extends Error {}
 export function placedPath(place: SocketPlace): string {
   if (!place.ok) throw new SocketPathError(place.reason);
   return place.path;
+}
+
+/** Removes `path` when it is a socket (lstat: a symlink is never followed); true when it did. */
+function removeIfSocket(path: string): boolean {
+  try {
+    if (!lstatSync(path).isSocket()) return false;
+    unlinkSync(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/** Removes the sockets in `dir` (never any other kind of file) and then `dir` itself if that left it empty. */
+export function clearSocketDir(dir: string): { sockets: number; removed: boolean } {
+  let names: string[];
+  try {
+    if (!lstatSync(dir).isDirectory()) return { sockets: 0, removed: false };
+    names = readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { sockets: 0, removed: false };
+    throw error;
+  }
+  let sockets = 0;
+  for (const name of names) if (removeIfSocket(join(dir, name))) sockets++;
+  try {
+    rmdirSync(dir);
+    return { sockets, removed: true };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT') return { sockets, removed: false };
+    throw error;
+  }
+}
+
+/**
+ * Clears every socket under DATA/ipc and every folder that leaves empty. Only for a caller that holds the data lock
+ * and has closed (or not yet opened) its own sockets: then none of them is live.
+ */
+export function sweepIpc(dataDir: string): { sockets: number; folders: number } {
+  const root = ipcDir(dataDir);
+  let names: string[];
+  try {
+    if (!lstatSync(root).isDirectory()) return { sockets: 0, folders: 0 };
+    names = readdirSync(root);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { sockets: 0, folders: 0 };
+    throw error;
+  }
+  const total = { sockets: 0, folders: 0 };
+  for (const name of names) {
+    const path = join(root, name);
+    if (removeIfSocket(path)) {
+      total.sockets++;
+      continue;
+    }
+    const cleared = clearSocketDir(path);
+    total.sockets += cleared.sockets;
+    if (cleared.removed) total.folders++;
+  }
+  return total;
 }

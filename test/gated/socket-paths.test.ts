@@ -1,6 +1,7 @@
-// Socket paths always fit a unix socket (107 bytes), every caller computes the same one, and a tenant whose path
-// cannot fit is refused with a reason.
-import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
+// Socket paths always fit a unix socket (107 bytes), every caller computes the same one, a tenant whose path cannot
+// fit is refused with a reason, and no socket or empty socket folder is left behind by a crash, a removal or a stop.
+import { spawn } from 'node:child_process';
+import { existsSync, lstatSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,7 +13,8 @@ import { MAX_SOCKET_PATH_BYTES, runSocketPlace, tenantIpcDirs, tenantSocketPlace
 import { requireBuilt, warren } from '../helpers/cli.js';
 import { startGated, stopWithin } from '../helpers/gated-process.js';
 import { connectClient, textOf } from '../helpers/mcp.js';
-import { tempTree, type TempTree } from '../helpers/tree.js';
+import { standardTree, tempTree, type TempTree } from '../helpers/tree.js';
+import { eventually } from '../helpers/wait.js';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
@@ -197,5 +199,90 @@ describe('gated on a deep tree of long names', () => {
     await client.close();
     expect(await stopWithin(p, 5000)).toBe(0);
     expect(socketsUnder(tree.data)).toEqual([]);
+  });
+});
+
+/** Starts a real gated in a child process, opens run sockets there, and kills it with SIGKILL: what a crash leaves. */
+async function crashGatedWithRuns(tree: TempTree, runs: [tenant: string, id: string][]): Promise<void> {
+  const script = `
+    const { Gated } = await import(process.env.BROKER);
+    const gated = await Gated.start({ tenantsDir: process.env.TENANTS, dataDir: process.env.DATA, watch: false });
+    for (const [tenant, id] of JSON.parse(process.env.RUNS)) await gated.openRunSocket(tenant, { id, topic: 'main', chat: null, depth: 0 });
+    process.stdout.write('ready\\n');
+    setInterval(() => undefined, 60_000);
+  `;
+  const broker = new URL('../../dist/gated/broker.js', import.meta.url).href;
+  requireBuilt();
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, BROKER: broker, TENANTS: tree.tenants, DATA: tree.data, RUNS: JSON.stringify(runs), WARREN_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  try {
+    await eventually(() => out.includes('ready') || child.exitCode !== null, 'the crashing gated to be ready', 30_000);
+    if (!out.includes('ready')) throw new Error(`the crashing gated failed:\n${err}`);
+  } finally {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+describe('nothing piles up under DATA/ipc', () => {
+  let tree: TempTree | undefined;
+  let gated: Gated | undefined;
+  afterEach(async () => {
+    await gated?.stop();
+    gated = undefined;
+    tree?.cleanup();
+  });
+
+  it("a start after kill -9 removes the run sockets and the folders of tenants that are gone, and nothing else", async () => {
+    tree = standardTree();
+    await crashGatedWithRuns(tree, [['acme', 'r1'], ['acme', UUID_RUN], ['acme/support', 'r2'], ['globex', 'r3']]);
+    const ipc = join(tree.data, 'ipc');
+    expect(socketsUnder(ipc)).toEqual(expect.arrayContaining(['acme/run-r1.sock', `acme/run-${UUID_RUN}.sock`, 'globex/run-r3.sock']));
+    // Things that are not gated's leftovers: an operator's file, and a symlink to a folder holding a socket.
+    writeFileSync(join(ipc, 'acme', 'notes.txt'), 'keep me\n');
+    await crashGatedWithRuns({ ...tree, data: join(tree.root, 'other-data') }, [['acme', 'x1']]);
+    symlinkSync(join(tree.root, 'other-data', 'ipc', 'acme'), join(ipc, 'linked'));
+    rmSync(join(tree.tenants, 'globex'), { recursive: true });
+
+    gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger(), watch: false });
+    expect(socketsUnder(ipc)).toEqual(['acme.support.triage/gated.sock', 'acme.support/gated.sock', 'acme/gated.sock', 'root/gated.sock']);
+    expect(existsSync(join(ipc, 'globex'))).toBe(false);
+    expect(existsSync(join(ipc, 'acme', 'notes.txt'))).toBe(true);
+    expect(lstatSync(join(ipc, 'linked')).isSymbolicLink()).toBe(true);
+    expect(lstatSync(join(tree.root, 'other-data', 'ipc', 'acme', 'run-x1.sock')).isSocket()).toBe(true);
+  });
+
+  it("a removed tenant's socket folder goes with it, run sockets included", async () => {
+    tree = standardTree();
+    gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger(), watch: false });
+    await gated.openRunSocket('globex', { id: 'r1', topic: 'main', chat: null, depth: 0 });
+    const folder = tenantIpcDirs(tree.data, 'globex').readable;
+    expect(readdirSync(folder).sort()).toEqual(['gated.sock', 'run-r1.sock']);
+    rmSync(join(tree.tenants, 'globex'), { recursive: true });
+    gated.registry.refresh();
+    await gated.settled();
+    expect(existsSync(folder)).toBe(false);
+    expect(existsSync(tenantIpcDirs(tree.data, 'acme').readable)).toBe(true);
+  });
+
+  it('stop leaves no socket and no socket folder, and keeps files that are not sockets', async () => {
+    tree = tempTree({ [`${DEEP}/`]: '', 'acme/': '' });
+    gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger(), watch: false });
+    await gated.openRunSocket('acme', { id: 'r1', topic: 'main', chat: null, depth: 0 });
+    await gated.openRunSocket(DEEP, { id: UUID_RUN, topic: 'main', chat: null, depth: 0 });
+    writeFileSync(join(tenantIpcDirs(tree.data, 'acme').readable, 'notes.txt'), 'keep me\n');
+    await gated.stop();
+    gated = undefined;
+    const ipc = join(tree.data, 'ipc');
+    expect(socketsUnder(ipc)).toEqual([]);
+    expect(readdirSync(ipc)).toEqual(['acme']);
+    expect(readdirSync(join(ipc, 'acme'))).toEqual(['notes.txt']);
   });
 });
