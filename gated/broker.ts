@@ -9,8 +9,19 @@ import { openWarrenDb } from '../core/warren-db.js';
 import { AuditLog } from './audit.js';
 import type { CallEnv } from './call.js';
 import { ControlServer, controlSocketPath } from './control.js';
+import { acquireDataLock, type DataLock } from './data-lock.js';
 import { SocketListener } from './listener.js';
 import { PolicyCache } from './policy.js';
+import {
+  MAX_SOCKET_PATH_BYTES,
+  clearSocketDir,
+  placedPath,
+  runSocketPlace,
+  sweepIpc,
+  tenantIpcDirs,
+  tenantSocketPlace,
+  type SocketPlace,
+} from './socket-paths.js';
 import { GatedStore } from './store.js';
 import type { RunContext } from './tools/tool.js';
 import type { TurnResult } from '../core/turn.js';
@@ -37,12 +48,14 @@ export const DEFAULTS = {
   maxDelegationDepth: 3,
 };
 
+/** The tenant's socket path (see socket-paths.ts); throws SocketPathError when no form of it fits. */
 export function tenantSocketPath(dataDir: string, tenant: TenantPath): string {
-  return join(dataDir, 'ipc', tenantId(tenant), 'gated.sock');
+  return placedPath(tenantSocketPlace(dataDir, tenant));
 }
 
+/** A run's socket path (see socket-paths.ts); throws SocketPathError when no form of it fits. */
 export function runSocketPath(dataDir: string, tenant: TenantPath, runId: string): string {
-  return join(dataDir, 'ipc', tenantId(tenant), `run-${runId}.sock`);
+  return placedPath(runSocketPlace(dataDir, tenant, runId));
 }
 
 export class Gated {
@@ -54,6 +67,8 @@ export class Gated {
   private readonly log: Logger;
   private readonly tenantSockets = new Map<TenantPath, SocketListener>();
   private readonly runSockets = new Map<string, { tenant: TenantPath; listener: SocketListener }>();
+  /** Tenants refused a socket because its path cannot fit (warned once, until the tenant goes). */
+  private readonly refusedTenants = new Set<TenantPath>();
   /** Runs that have reported their result (forgotten when their socket closes). */
   private readonly reportedRuns = new Set<string>();
   private watcher: { close(): Promise<void> } | null = null;
@@ -61,8 +76,12 @@ export class Gated {
   private syncing: Promise<void> = Promise.resolve();
   private readonly ownsDb: boolean;
 
-  private constructor(private readonly options: GatedOptions) {
-    this.log = options.log ?? makeLogger('gated');
+  private constructor(
+    private readonly options: GatedOptions,
+    log: Logger,
+    private readonly lock: DataLock,
+  ) {
+    this.log = log;
     this.registry = options.registry ?? new TenantRegistry(options.tenantsDir, this.log);
     this.ownsDb = !options.db;
     this.db = options.db ?? openWarrenDb(options.dataDir);
@@ -71,13 +90,30 @@ export class Gated {
     this.policies = new PolicyCache(this.registry);
   }
 
+  /** Refuses (DataLockError) when another live process holds DATA/warren.lock: one gated per data folder. */
   static async start(options: GatedOptions): Promise<Gated> {
-    const gated = new Gated(options);
-    await gated.begin();
+    const log = options.log ?? makeLogger('gated');
+    const lock = acquireDataLock(options.dataDir, log);
+    let gated: Gated;
+    try {
+      gated = new Gated(options, log, lock);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+    try {
+      await gated.begin();
+    } catch (error) {
+      await gated.stop().catch(() => undefined);
+      throw error;
+    }
     return gated;
   }
 
   private async begin(): Promise<void> {
+    // The lock is held, so no live gated owns anything under DATA/ipc: sockets there are leftovers of a crash.
+    const swept = sweepIpc(this.options.dataDir);
+    if (swept.sockets || swept.folders) this.log.info(swept, 'removed leftover sockets and socket folders');
     this.registry.on('changed', (path: TenantPath) => this.onTreeChange(path));
     this.registry.on('removed', (path: TenantPath) => this.onTreeChange(path));
     if (!this.options.registry) this.registry.loadAll();
@@ -93,6 +129,7 @@ export class Gated {
     this.log.info({ tenants: this.tenantSockets.size, dataDir: this.options.dataDir }, 'gated ready');
   }
 
+  /** Where the tenant's socket is (throws SocketPathError when no form of the path fits). */
   socketPath(tenant: TenantPath): string {
     return tenantSocketPath(this.options.dataDir, tenant);
   }
@@ -126,22 +163,58 @@ export class Gated {
 
   private async syncOnce(): Promise<void> {
     const wanted = new Set(this.registry.list().filter((s) => s.config !== null).map((s) => s.path));
+    for (const tenant of this.refusedTenants) if (!wanted.has(tenant)) this.refusedTenants.delete(tenant);
     for (const [tenant, listener] of this.tenantSockets) {
       if (wanted.has(tenant)) continue;
       this.tenantSockets.delete(tenant);
       await listener.close();
       await this.closeRunSocketsOf(tenant);
+      this.removeSocketDirsOf(tenant);
       this.log.info({ tenant }, 'tenant socket closed');
     }
     for (const tenant of wanted) {
-      if (this.tenantSockets.has(tenant)) continue;
-      const listener = this.listener(tenant, null, this.socketPath(tenant), {});
+      if (this.tenantSockets.has(tenant) || this.refusedTenants.has(tenant)) continue;
+      const place = this.checkedPlace(tenantSocketPlace(this.options.dataDir, tenant));
+      if (!place.ok) {
+        this.refusedTenants.add(tenant);
+        this.log.warn(
+          { tenant, socket: place.path, bytes: place.bytes, limit: MAX_SOCKET_PATH_BYTES },
+          `tenant gets no socket: ${place.reason}`,
+        );
+        continue;
+      }
+      const listener = this.listener(tenant, null, place.path, {});
       try {
         await listener.listen();
         this.tenantSockets.set(tenant, listener);
         this.log.info({ tenant, socket: listener.socketPath }, 'tenant socket open');
       } catch (error) {
+        // A half-opened listener could still be bound and would keep answering (and keep the process alive).
+        await listener.close().catch(() => undefined);
         this.log.error({ err: error, tenant }, 'could not open tenant socket');
+      }
+    }
+  }
+
+  /**
+   * A place that fits is refused as well when a live socket of this broker already has that path (two short hashes
+   * alike): binding it would take the other socket's place, and with it that socket's identity.
+   */
+  private checkedPlace(place: SocketPlace): SocketPlace {
+    if (!place.ok) return place;
+    const live = [...this.tenantSockets.values(), ...[...this.runSockets.values()].map((r) => r.listener)];
+    if (!live.some((l) => l.socketPath === place.path)) return place;
+    return { ok: false, path: place.path, bytes: Buffer.byteLength(place.path), reason: `${place.path} is already in use by another socket` };
+  }
+
+  /** The tenant's socket folders, once nothing of it listens there: only sockets and then the empty folder go. */
+  private removeSocketDirsOf(tenant: TenantPath): void {
+    const { readable, short } = tenantIpcDirs(this.options.dataDir, tenant);
+    for (const dir of [readable, short]) {
+      try {
+        clearSocketDir(dir);
+      } catch (error) {
+        this.log.warn({ err: error, tenant, dir }, 'could not remove the socket folder');
       }
     }
   }
@@ -209,14 +282,20 @@ export class Gated {
     options: { owner?: { uid: number; gid: number }; onSubmit?: (result: TurnResult) => void } = {},
   ): Promise<{ socketPath: string; close(): Promise<void> }> {
     if (!this.registry.config(tenant)) throw new Error(`tenant ${tenant} has no valid configuration`);
-    const socketPath = runSocketPath(this.options.dataDir, tenant, run.id);
+    if (this.runSockets.has(run.id)) throw new Error(`run ${run.id} already has a socket`);
+    const socketPath = placedPath(this.checkedPlace(runSocketPlace(this.options.dataDir, tenant, run.id)));
     const { owner, onSubmit } = options;
     const reported = (result: TurnResult) => {
       this.reportedRuns.add(run.id);
       onSubmit?.(result);
     };
     const listener = this.listener(tenant, run, socketPath, { owner, mode: owner ? 0o600 : 0o660, onSubmit: onSubmit && reported });
-    await listener.listen();
+    try {
+      await listener.listen();
+    } catch (error) {
+      await listener.close().catch(() => undefined);
+      throw error;
+    }
     this.runSockets.set(run.id, { tenant, listener });
     return {
       socketPath,
@@ -244,7 +323,13 @@ export class Gated {
     this.tenantSockets.clear();
     for (const { listener } of this.runSockets.values()) await listener.close();
     this.runSockets.clear();
+    try {
+      sweepIpc(this.options.dataDir); // every socket of ours is closed and the lock still held: nothing there is live
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not clear the socket folders');
+    }
     this.audit.flush();
     if (this.ownsDb) this.db.close();
+    this.lock.release();
   }
 }

@@ -6,9 +6,10 @@ const command: Command = {
   summary: 'run the capability-gated MCP broker in the foreground',
   usage: `Usage: warren gated [--tenants DIR] [--data DIR]
 
-Serves every tenant's MCP tools on DATA/ipc/<tenant id>/gated.sock and follows changes to the tenant tree. The
-operator's control socket DATA/control/gated.sock lets "warren tenants" and "warren grants explain" show what it
-enforces.`,
+Serves every tenant's MCP tools on DATA/ipc/<tenant id>/gated.sock (DATA/ipc/+<hash>/gated.sock where that path
+would be too long for a unix socket) and follows changes to the tenant tree. One warren per --data: a second one
+refuses to start while DATA/warren.lock names a running process. The operator's control socket
+DATA/control/gated.sock lets "warren tenants" and "warren grants explain" show what it enforces.`,
   async run(argv, common) {
     parse(argv, {}, false);
     const gated = await Gated.start({ tenantsDir: common.tenants, dataDir: common.data });

@@ -5,6 +5,7 @@ import { silentLogger } from '../../core/log.js';
 import { TenantRegistry } from '../../core/tree/registry.js';
 import { askControl, describeTenants, type TenantsReport } from '../control.js';
 import { buildPolicy } from '../policy.js';
+import { tenantSocketPlace } from '../socket-paths.js';
 
 /**
  * Where the answer came from, said on every answer: the files can disagree with what gated enforces, and the gated
@@ -39,7 +40,9 @@ refused). Exit status 1 when any file has an error.`,
     } else {
       process.stdout.write(sourceLines(live, common));
       for (const r of report.tenants) {
-        process.stdout.write(`${r.tenant.padEnd(32)} tier ${r.tier}  ${r.status.padEnd(9)} ${r.socket ?? '(no live socket)'}\n`);
+        const place = tenantSocketPlace(common.data, r.tenant);
+        const socket = r.socket ?? (place.ok ? '(no live socket)' : `(no socket: ${place.reason})`);
+        process.stdout.write(`${r.tenant.padEnd(32)} tier ${r.tier}  ${r.status.padEnd(9)} ${socket}\n`);
         if (r.status === 'last good') for (const e of r.errors) process.stdout.write(`    ignoring: ${e}\n`);
         if (r.closedBecause) process.stdout.write(`    refused: ${r.closedBecause}\n`);
       }
