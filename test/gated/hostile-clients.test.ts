@@ -66,7 +66,7 @@ async function hostileClients(): Promise<{ sockets: Socket[]; neverReading: Neve
 describe('warren gated under hostile clients', () => {
   it("keeps its memory and other tenants' answers while one tenant's clients misbehave, and serves at once after", async () => {
     // Idle: after the same legitimate traffic once, so what is measured next is the attack, not warming up.
-    expect(await legitimateTraffic(20)).toBe(OTHERS.length * CLIENTS_PER_OTHER * 20);
+    expect(await legitimateTraffic(CALLS_PER_CLIENT)).toBe(OTHERS.length * CLIENTS_PER_OTHER * CALLS_PER_CLIENT);
     const idleRss = gated.rss();
 
     const hostile = await hostileClients();
