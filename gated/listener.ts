@@ -43,19 +43,19 @@ export class SocketListener {
     mkdirSync(dirname(socketPath), { recursive: true, mode: 0o750 });
     removeStaleSocket(socketPath);
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
+      const fail = (error: Error) => {
+        this.server.off('error', fail).off('close', closedFirst);
+        reject(error);
+      };
+      const closedFirst = () => fail(new Error(`${socketPath}: listener was closed while it was opening`));
+      this.server.once('error', fail).once('close', closedFirst);
       this.server.listen(socketPath, () => {
-        this.server.off('error', reject);
+        this.server.off('error', fail).off('close', closedFirst);
+        this.bound = true; // before anything else can run: a close() from now on removes the file
         resolve();
       });
     });
-    if (this.closing) {
-      // close() ran while the socket was being bound: it is not served, so it is not left behind either.
-      this.server.close();
-      unlinkSync(socketPath);
-      throw new Error(`${socketPath}: listener was closed while it was opening`);
-    }
-    this.bound = true;
+    if (this.closing) throw new Error(`${socketPath}: listener was closed while it was opening`);
     chmodSync(socketPath, this.options.mode ?? 0o660);
     if (this.options.owner) chownSync(socketPath, this.options.owner.uid, this.options.owner.gid);
   }

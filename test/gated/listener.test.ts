@@ -47,6 +47,18 @@ describe('SocketListener', () => {
     expect(readFileSync(socketPath, 'utf8')).toBe('an operator file');
   });
 
+  it('settles both when close() runs while listen() is under way, and serves nothing after', async () => {
+    tree = tempTree();
+    const l = listener(join(tree.data, 'ipc', 'acme', 'gated.sock'));
+    const listening = l.listen().then(
+      () => 'listened',
+      (error: Error) => error.message,
+    );
+    await l.close();
+    expect(await listening).toMatch(/closed while it was opening/);
+    expect(existsSync(l.socketPath)).toBe(false);
+  });
+
   it('logs each client connecting and disconnecting at debug level, with the logger’s tenant', async () => {
     tree = tempTree();
     const lines: { msg: string; tenant: string; connections: number; level: number }[] = [];
