@@ -1,7 +1,12 @@
 // One MCP protocol object per connection. Identity (tenant, run) is fixed by the socket the connection arrived on;
 // nothing the client sends can change it. Tool schemas and the tools/list answer come from the shared policy.
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  InitializeRequestSchema,
+  ListToolsRequestSchema,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
 import { SubmitTurnRequestSchema, type TurnResult } from '../core/turn.js';
 import type { Socket } from 'node:net';
 import { SocketTransport, type ConnectionBounds } from '../core/socket-transport.js';
@@ -52,7 +57,10 @@ export class Session {
       bounds: deps.bounds,
       admit: (request, inFlight) => {
         const refusal = refusalOf(request, { initializeSeen: this.initializeSeen, inFlight });
-        if (refusal === null && request.method === 'initialize') this.initializeSeen = true;
+        // Only an initialize the SDK will accept counts: a malformed one is answered with an error and opens nothing.
+        if (refusal === null && request.method === 'initialize' && InitializeRequestSchema.safeParse(request).success) {
+          this.initializeSeen = true;
+        }
         return refusal;
       },
       onBadFrame: (reason) => deps.log.warn({ reason }, 'bad frame refused'),

@@ -161,6 +161,29 @@ describe('protocol strictness', () => {
     c.socket.destroy();
   });
 
+  it('a malformed initialize does not count as one', async () => {
+    const c = await raw(f.gated.socketPath('acme'));
+    c.socket.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: 5 } }) + '\n');
+    expect((await c.next()).error).toBeDefined();
+    c.socket.write(call(2, 'whoami', {}));
+    expect((await c.next()).error.message).toMatch(/before "initialize"/);
+    c.socket.destroy();
+  });
+
+  it('a cancelled request (which the SDK never answers) frees its id when its handler ends', async () => {
+    const c = await raw(f.gated.socketPath('acme'));
+    c.socket.write(init(1));
+    await c.next();
+    const cancel = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 5, reason: 'test' } });
+    c.socket.write(call(5, 'whoami', {}) + cancel + '\n' + call(6, 'whoami', {}));
+    expect((await c.next()).id).toBe(6); // 5 gets no answer; its handler ended with 6's, in the same audit commit
+    c.socket.write(call(5, 'whoami', {}));
+    const again = await c.next();
+    expect(again.id).toBe(5);
+    expect(again.result.content[0].text).toMatch(/"tenant":"acme"/);
+    c.socket.destroy();
+  });
+
   it('refuses a request whose id is already in flight on the connection, and runs the first one', async () => {
     const c = await raw(f.gated.socketPath('globex'));
     c.socket.write(init(1));
