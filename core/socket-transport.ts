@@ -1,10 +1,11 @@
 // An MCP transport over a stream socket (unix socket or any Duplex): newline-delimited JSON-RPC exactly as the
 // SDK's stdio transport frames it, using the SDK's own message schema, plus what a socket server needs and the SDK
-// does not give: a frame size cap answered with a JSON-RPC error (not a crash), and close-on-end both ways.
+// does not give: a frame size cap answered with a JSON-RPC error (not a crash), close-on-end both ways, one drain
+// waiter however many writes are backpressured, and (server side, with `bounds`) flow control per connection.
 import type { Duplex } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { deserializeMessage, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, JSONRPCRequest, RequestId } from '@modelcontextprotocol/sdk/types.js';
 
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
@@ -12,10 +13,38 @@ export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 export const PARSE_ERROR = -32700;
 export const INVALID_REQUEST = -32600;
 
+/** What one server-side connection may hold: the peer is not trusted to read its replies or finish its frames. */
+export interface ConnectionBounds {
+  /** Requests read but not yet answered; at the cap the transport reads nothing more until one is answered. */
+  maxInFlight: number;
+  /** A frame begun but not ended (no newline) for this long closes the connection. */
+  partialFrameTimeoutMs: number;
+  /** Replies the peer has not taken (the socket stays backpressured) for this long close the connection. */
+  replyBacklogTimeoutMs: number;
+}
+
+export const DEFAULT_CONNECTION_BOUNDS: ConnectionBounds = {
+  maxInFlight: 16,
+  partialFrameTimeoutMs: 30_000,
+  replyBacklogTimeoutMs: 30_000,
+};
+
 export interface SocketTransportOptions {
   maxFrameBytes?: number;
   /** Called for frames that could not be used (oversized, not JSON, not JSON-RPC), after the error is answered. */
   onBadFrame?: (reason: string) => void;
+  /**
+   * Server side: bound what the peer can make this connection hold. While the peer does not take its replies, or
+   * has `maxInFlight` requests unanswered, nothing more is read from it (the kernel then blocks its writes).
+   */
+  bounds?: ConnectionBounds;
+  /**
+   * Server side: a refusal (answered as a JSON-RPC error with the request's id) or null to let the request through.
+   * Called for every request before it is delivered, with the ids already in flight on this connection.
+   */
+  admit?: (request: JSONRPCRequest, inFlight: ReadonlySet<RequestId>) => string | null;
+  /** Called when the transport closes the connection itself (a bound was exceeded), with the reason. */
+  onDrop?: (reason: string) => void;
 }
 
 export class SocketTransport implements Transport {
@@ -23,12 +52,22 @@ export class SocketTransport implements Transport {
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
 
+  /** Bytes read but not yet looked at (reading stopped mid-chunk); at most about one read's worth. */
+  private unread: Buffer[] = [];
+  /** The frame being assembled, across reads. */
   private chunks: Buffer[] = [];
   private buffered = 0;
   /** True while skipping the rest of an oversized frame up to its newline. */
   private discarding = false;
   private closed = false;
+  private started = false;
+  private pumping = false;
   private readonly maxFrameBytes: number;
+  private readonly inFlight = new Set<RequestId>();
+  /** Set while the socket's write side is backpressured; every sender waits on it, resolved by the one drain. */
+  private drained: { promise: Promise<void>; resolve: () => void } | null = null;
+  private partialTimer: NodeJS.Timeout | null = null;
+  private backlogTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly stream: Duplex,
@@ -38,36 +77,78 @@ export class SocketTransport implements Transport {
   }
 
   async start(): Promise<void> {
+    this.started = true;
     this.stream.on('data', this.onData);
+    this.stream.on('drain', this.onDrain);
     this.stream.on('error', this.onStreamError);
     this.stream.on('end', this.onEnd);
     this.stream.on('close', this.onEnd);
   }
 
   async send(message: JSONRPCMessage): Promise<void> {
-    if (this.closed || this.stream.destroyed || !this.stream.writable) return;
-    const line = serializeMessage(message);
-    await new Promise<void>((resolve) => {
-      // Resolve on drain rather than reject: a peer that vanished is handled by the close path, not by every sender.
-      if (this.stream.write(line)) resolve();
-      else this.stream.once('drain', resolve).once('close', resolve);
-    });
+    this.write(serializeMessage(message));
+    const answered = responseId(message);
+    if (answered !== undefined && this.inFlight.delete(answered)) this.updateReading();
+    await this.drained?.promise;
+  }
+
+  /** Frees the slot of a request that will get no answer (the peer cancelled it); harmless if it was answered. */
+  release(id: RequestId): void {
+    if (this.inFlight.delete(id)) this.updateReading();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.detach();
+    this.clearTimer('partialTimer');
+    this.clearTimer('backlogTimer');
+    this.drained?.resolve();
+    this.drained = null;
+    this.unread = [];
+    this.chunks = [];
     this.stream.end();
     this.stream.destroy();
     this.onclose?.();
   }
 
+  private write(line: string): void {
+    if (this.closed || this.stream.destroyed || !this.stream.writable) return;
+    if (this.stream.write(line) || this.drained) return;
+    // Resolved on drain or close rather than rejected: a peer that vanished is handled by the close path.
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.drained = { promise, resolve };
+    const bounds = this.options.bounds;
+    if (bounds) {
+      this.updateReading();
+      this.backlogTimer = setTimeout(
+        () => this.drop(`replies not taken for ${bounds.replyBacklogTimeoutMs} ms`),
+        bounds.replyBacklogTimeoutMs,
+      );
+    }
+  }
+
+  private readonly onDrain = (): void => {
+    this.clearTimer('backlogTimer');
+    const waiter = this.drained;
+    this.drained = null;
+    waiter?.resolve();
+    this.updateReading();
+  };
+
   private detach(): void {
     this.stream.off('data', this.onData);
+    this.stream.off('drain', this.onDrain);
     this.stream.off('error', this.onStreamError);
     this.stream.off('end', this.onEnd);
     this.stream.off('close', this.onEnd);
+  }
+
+  private drop(reason: string): void {
+    if (this.closed) return;
+    this.options.onDrop?.(reason);
+    void this.close();
   }
 
   private readonly onEnd = (): void => {
@@ -80,38 +161,104 @@ export class SocketTransport implements Transport {
   };
 
   private readonly onData = (chunk: Buffer): void => {
-    let start = 0;
-    while (start < chunk.length) {
-      const nl = chunk.indexOf(0x0a, start);
-      const end = nl === -1 ? chunk.length : nl;
-      const piece = chunk.subarray(start, end);
-      if (!this.discarding) {
-        if (this.buffered + piece.length > this.maxFrameBytes) {
-          this.chunks = [];
-          this.buffered = 0;
-          this.discarding = true;
-          this.reject(INVALID_REQUEST, `frame exceeds ${this.maxFrameBytes} bytes; it was discarded`);
-        } else if (nl !== -1 && this.buffered === 0) {
-          this.handleLine(piece.toString('utf8')); // the common case: a whole frame in one chunk, no copy
-          start = nl + 1;
-          continue;
-        } else if (piece.length > 0) {
-          this.chunks.push(Buffer.from(piece));
-          this.buffered += piece.length;
-        }
-      }
-      if (nl === -1) break;
-      if (this.discarding) this.discarding = false;
-      else this.flushLine();
-      start = nl + 1;
-    }
+    this.unread.push(chunk);
+    this.pump();
   };
 
-  private flushLine(): void {
+  /** Whether the next frame may be read now: without bounds always; with them, only while the peer keeps up. */
+  private mayRead(): boolean {
+    if (this.closed) return false;
+    const bounds = this.options.bounds;
+    if (!bounds) return true;
+    return this.drained === null && this.inFlight.size < bounds.maxInFlight;
+  }
+
+  /** Re-checks the bounds after a reply, a drain or a release: reads what is waiting, then lets the socket flow. */
+  private updateReading(): void {
+    if (!this.started || this.closed) return;
+    if (this.mayRead()) {
+      this.pump();
+      if (this.mayRead()) this.stream.resume();
+    } else {
+      this.stream.pause();
+    }
+    this.armPartialTimer();
+  }
+
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.unread.length > 0 && this.mayRead()) {
+        const chunk = this.unread[0]!;
+        const nl = chunk.indexOf(0x0a);
+        if (nl === -1) {
+          this.unread.shift();
+          this.take(chunk);
+          continue;
+        }
+        if (nl + 1 < chunk.length) this.unread[0] = chunk.subarray(nl + 1);
+        else this.unread.shift();
+        if (!this.discarding && this.buffered === 0) {
+          this.handleLine(chunk.toString('utf8', 0, nl)); // the common case: a whole frame in one read, no copy
+        } else {
+          this.take(chunk.subarray(0, nl));
+          this.endFrame();
+        }
+      }
+      if (!this.mayRead()) this.stream.pause();
+    } finally {
+      this.pumping = false;
+    }
+    this.armPartialTimer();
+  }
+
+  /** Adds bytes with no newline to the frame being assembled, or skips them if it is oversized. */
+  private take(piece: Buffer): void {
+    if (this.discarding || piece.length === 0) return;
+    if (this.buffered + piece.length > this.maxFrameBytes) {
+      this.chunks = [];
+      this.buffered = 0;
+      this.discarding = true;
+      this.reject(null, INVALID_REQUEST, `frame exceeds ${this.maxFrameBytes} bytes; it was discarded`);
+      return;
+    }
+    this.chunks.push(Buffer.from(piece)); // a copy: the read it came from is not kept alive by a partial frame
+    this.buffered += piece.length;
+  }
+
+  private endFrame(): void {
+    if (this.discarding) {
+      this.discarding = false;
+      return;
+    }
     const line = Buffer.concat(this.chunks, this.buffered).toString('utf8');
     this.chunks = [];
     this.buffered = 0;
     this.handleLine(line);
+  }
+
+  /**
+   * A frame begun and not finished is the peer's to finish within the timeout, counted only while the transport
+   * is reading (bytes it has not looked at yet are not the peer's delay).
+   */
+  private armPartialTimer(): void {
+    const bounds = this.options.bounds;
+    if (!bounds) return;
+    const partial = this.unread.length === 0 && (this.buffered > 0 || this.discarding) && this.mayRead();
+    if (!partial) this.clearTimer('partialTimer');
+    else if (!this.partialTimer) {
+      this.partialTimer = setTimeout(
+        () => this.drop(`frame left unfinished for ${bounds.partialFrameTimeoutMs} ms`),
+        bounds.partialFrameTimeoutMs,
+      );
+    }
+  }
+
+  private clearTimer(which: 'partialTimer' | 'backlogTimer'): void {
+    const timer = this[which];
+    if (timer) clearTimeout(timer);
+    this[which] = null;
   }
 
   private handleLine(raw: string): void {
@@ -122,14 +269,33 @@ export class SocketTransport implements Transport {
       message = deserializeMessage(line);
     } catch (error) {
       const notJson = error instanceof SyntaxError;
-      this.reject(notJson ? PARSE_ERROR : INVALID_REQUEST, notJson ? 'frame is not valid JSON' : 'frame is not a JSON-RPC 2.0 message');
+      this.reject(null, notJson ? PARSE_ERROR : INVALID_REQUEST, notJson ? 'frame is not valid JSON' : 'frame is not a JSON-RPC 2.0 message');
       return;
+    }
+    if (isRequest(message)) {
+      const refusal = this.options.admit?.(message, this.inFlight) ?? null;
+      if (refusal !== null) {
+        this.reject(message.id, INVALID_REQUEST, refusal);
+        return;
+      }
+      this.inFlight.add(message.id);
     }
     this.onmessage?.(message);
   }
 
-  private reject(code: number, message: string): void {
+  /** Answers an unusable frame; written directly, so it never counts as the answer to a request in flight. */
+  private reject(id: RequestId | null, code: number, message: string): void {
     this.options.onBadFrame?.(message);
-    void this.send({ jsonrpc: '2.0', id: null, error: { code, message } } as unknown as JSONRPCMessage);
+    this.write(serializeMessage({ jsonrpc: '2.0', id, error: { code, message } } as unknown as JSONRPCMessage));
   }
+}
+
+function isRequest(message: JSONRPCMessage): message is JSONRPCRequest {
+  return 'method' in message && 'id' in message;
+}
+
+/** The id a response answers, or undefined for requests and notifications. */
+function responseId(message: JSONRPCMessage): RequestId | undefined {
+  if ('method' in message || !('id' in message)) return undefined;
+  return message.id as RequestId;
 }

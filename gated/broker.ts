@@ -1,6 +1,7 @@
 // gated: keeps one socket per live tenant (and one per container run), in step with the tenant tree.
 import { join } from 'node:path';
 import type { Db } from '../core/db.js';
+import { DEFAULT_CONNECTION_BOUNDS, type ConnectionBounds } from '../core/socket-transport.js';
 import { logger as makeLogger, type Logger } from '../core/log.js';
 import { tenantId, tierOf, isStrictDescendant, type TenantPath } from '../core/tenant-path.js';
 import { TenantRegistry } from '../core/tree/registry.js';
@@ -37,6 +38,8 @@ export interface GatedOptions {
   watch?: boolean;
   maxConnectionsPerSocket?: number;
   maxFrameBytes?: number;
+  /** Per connection: requests in flight, unfinished-frame and untaken-reply timeouts (DEFAULT_CONNECTION_BOUNDS). */
+  connectionBounds?: Partial<ConnectionBounds>;
   maxDelegationDepth?: number;
   /** Replaces secret values in tool results (wired by the secrets store). */
   redactorFor?: (tenant: TenantPath) => ((text: string) => string) | undefined;
@@ -236,6 +239,7 @@ export class Gated {
         log,
         onSubmit: extra.onSubmit,
         maxFrameBytes: this.options.maxFrameBytes ?? DEFAULTS.maxFrameBytes,
+        bounds: { ...DEFAULT_CONNECTION_BOUNDS, ...this.options.connectionBounds },
         env: this.envFor(tenant, run, log),
       },
     });

@@ -1,5 +1,6 @@
 // A unix socket that belongs to one tenant (or one run): creates its private directory, replaces a stale socket
 // file (never anything else), applies the mode/owner, caps connections, and on close ends every session on it.
+// Each connection's own bounds (in flight, unfinished frames, untaken replies) are the session's transport's.
 import { chmodSync, chownSync, lstatSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
@@ -21,7 +22,11 @@ export interface ListenerOptions {
 export class SocketListener {
   private readonly server: NetServer;
   readonly sessions = new Set<Session>();
+  /** Connections turned away, each given a moment to read why; ended at once on close. */
+  private readonly refused = new Set<Socket>();
   private closing = false;
+  /** True once the socket file is ours: only then does close remove it (and the directory it owns). */
+  private bound = false;
 
   constructor(private readonly options: ListenerOptions) {
     this.server = createServer((socket) => this.accept(socket));
@@ -34,15 +39,23 @@ export class SocketListener {
 
   async listen(): Promise<void> {
     const { socketPath } = this.options;
+    if (this.closing) throw new Error(`${socketPath}: listener is closed`);
     mkdirSync(dirname(socketPath), { recursive: true, mode: 0o750 });
     removeStaleSocket(socketPath);
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
+      const fail = (error: Error) => {
+        this.server.off('error', fail).off('close', closedFirst);
+        reject(error);
+      };
+      const closedFirst = () => fail(new Error(`${socketPath}: listener was closed while it was opening`));
+      this.server.once('error', fail).once('close', closedFirst);
       this.server.listen(socketPath, () => {
-        this.server.off('error', reject);
+        this.server.off('error', fail).off('close', closedFirst);
+        this.bound = true; // before anything else can run: a close() from now on removes the file
         resolve();
       });
     });
+    if (this.closing) throw new Error(`${socketPath}: listener was closed while it was opening`);
     chmodSync(socketPath, this.options.mode ?? 0o660);
     if (this.options.owner) chownSync(socketPath, this.options.owner.uid, this.options.owner.gid);
   }
@@ -52,12 +65,19 @@ export class SocketListener {
       const message = this.closing ? 'socket is closing' : `too many connections (limit ${this.options.maxConnections})`;
       socket.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message } }) + '\n');
       socket.on('error', () => undefined);
+      this.refused.add(socket);
+      socket.once('close', () => this.refused.delete(socket));
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
+    const { log } = this.options;
     const session = new Session(socket, this.options.session);
     this.sessions.add(session);
-    session.onclose = () => this.sessions.delete(session);
+    log.debug({ connections: this.sessions.size }, 'client connected');
+    session.onclose = () => {
+      this.sessions.delete(session);
+      log.debug({ connections: this.sessions.size }, 'client disconnected');
+    };
     session.start().catch((error: unknown) => {
       this.options.log.warn({ err: error }, 'session failed to start');
       void session.close();
@@ -68,12 +88,16 @@ export class SocketListener {
     for (const s of this.sessions) s.notifyToolsChanged();
   }
 
+  /** Safe whether or not listen() ran or succeeded; ends every connection at once rather than waiting for it. */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    // The callback comes once no connection is left (with an error, ignored, if the server never listened).
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.refused) socket.destroy();
     await Promise.all([...this.sessions].map((s) => s.close()));
     await closed;
+    if (!this.bound) return;
     const { socketPath } = this.options;
     try {
       unlinkSync(socketPath);

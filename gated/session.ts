@@ -1,10 +1,15 @@
 // One MCP protocol object per connection. Identity (tenant, run) is fixed by the socket the connection arrived on;
 // nothing the client sends can change it. Tool schemas and the tools/list answer come from the shared policy.
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  InitializeRequestSchema,
+  ListToolsRequestSchema,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
 import { SubmitTurnRequestSchema, type TurnResult } from '../core/turn.js';
 import type { Socket } from 'node:net';
-import { SocketTransport } from '../core/socket-transport.js';
+import { SocketTransport, type ConnectionBounds } from '../core/socket-transport.js';
 import type { Logger } from '../core/log.js';
 import { callTool, type CallEnv } from './call.js';
 
@@ -15,36 +20,83 @@ export interface SessionDeps {
   env(): CallEnv;
   log: Logger;
   maxFrameBytes: number;
+  bounds: ConnectionBounds;
   /** Run sockets only: receives the runner's `warren/submit_turn` report. */
   onSubmit?: (result: TurnResult) => void;
+}
+
+/** Methods a client may call before it has sent `initialize` (MCP lifecycle: only pings may precede it). */
+const BEFORE_INITIALIZE = new Set(['initialize', 'ping']);
+
+/**
+ * Whether one request may go on to the protocol, or why not. The SDK's Server checks neither rule: it runs any
+ * handler before initialisation, and a second request with an id in flight replaces the first one's cancellation.
+ */
+export function refusalOf(
+  request: { id: RequestId; method: string },
+  state: { initializeSeen: boolean; inFlight: ReadonlySet<RequestId> },
+): string | null {
+  if (state.inFlight.has(request.id)) return `request id ${JSON.stringify(request.id)} is already in flight on this connection`;
+  if (!state.initializeSeen && !BEFORE_INITIALIZE.has(request.method)) {
+    return `"${request.method}" before "initialize": send initialize first`;
+  }
+  return null;
 }
 
 export class Session {
   readonly server: Server;
   private readonly transport: SocketTransport;
   private closed = false;
+  private initializeSeen = false;
   onclose?: () => void;
 
   constructor(socket: Socket, deps: SessionDeps) {
+    // The checks sit in the transport, before the SDK sees a request: no handler, the SDK's own included, runs first.
     this.transport = new SocketTransport(socket, {
       maxFrameBytes: deps.maxFrameBytes,
+      bounds: deps.bounds,
+      admit: (request, inFlight) => {
+        const refusal = refusalOf(request, { initializeSeen: this.initializeSeen, inFlight });
+        // Only an initialize the SDK will accept counts: a malformed one is answered with an error and opens nothing.
+        if (refusal === null && request.method === 'initialize' && InitializeRequestSchema.safeParse(request).success) {
+          this.initializeSeen = true;
+        }
+        return refusal;
+      },
       onBadFrame: (reason) => deps.log.warn({ reason }, 'bad frame refused'),
+      onDrop: (reason) => deps.log.warn({ reason }, 'connection closed: it exceeded a bound'),
     });
     this.server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: true } } });
-    this.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: deps.env().policy?.tools ?? [] }));
-    this.server.setRequestHandler(CallToolRequestSchema, (request) =>
-      callTool(deps.env(), request.params.name, request.params.arguments ?? {}),
+    this.server.setRequestHandler(ListToolsRequestSchema, (_request, extra) =>
+      this.settled(extra, () => ({ tools: deps.env().policy?.tools ?? [] })),
+    );
+    this.server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
+      this.settled(extra, () => callTool(deps.env(), request.params.name, request.params.arguments ?? {})),
     );
     const onSubmit = deps.onSubmit;
     if (onSubmit) {
-      this.server.setRequestHandler(SubmitTurnRequestSchema, (request) => {
-        onSubmit(request.params);
-        return {};
-      });
+      this.server.setRequestHandler(SubmitTurnRequestSchema, (request, extra) =>
+        this.settled(extra, () => {
+          onSubmit(request.params);
+          return {};
+        }),
+      );
     }
     // The SDK does not tie the protocol's life to the socket's: do it here, both ways.
     this.server.onclose = () => this.finish();
     this.server.onerror = (error) => deps.log.debug({ err: error }, 'protocol error');
+  }
+
+  /**
+   * Runs a handler; a request the client cancelled gets no answer from the SDK, so its in-flight slot is freed
+   * here when the handler ends (an answered one is freed by its answer).
+   */
+  private async settled<T>(extra: { requestId: RequestId; signal: AbortSignal }, handler: () => T | Promise<T>): Promise<T> {
+    try {
+      return await handler();
+    } finally {
+      if (extra.signal.aborted) this.transport.release(extra.requestId);
+    }
   }
 
   async start(): Promise<void> {

@@ -3,6 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { connectClient, textOf } from '../helpers/mcp.js';
 import { useGated } from '../helpers/gated.js';
+import { refusalOf } from '../../gated/session.js';
 
 /** A raw socket that collects newline-delimited JSON frames. */
 async function raw(path: string): Promise<{ socket: Socket; frames: unknown[]; next(): Promise<any> }> {
@@ -30,6 +31,9 @@ async function raw(path: string): Promise<{ socket: Socket; frames: unknown[]; n
     },
   };
 }
+
+const call = (id: number | string, name: string, args: unknown) =>
+  JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } }) + '\n';
 
 const init = (id: number) =>
   JSON.stringify({ jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } } }) + '\n';
@@ -112,6 +116,103 @@ describe('bad input', () => {
     const client = await connectClient(f.gated.socketPath('acme/support'));
     const r = await client.callTool({ name: 'whoami', arguments: {} });
     expect(JSON.parse(textOf(r)).tenant).toBe('acme/support');
+    await client.close();
+  });
+});
+
+describe('protocol strictness', () => {
+  const f = useGated();
+  const auditRows = (tenant: string) => {
+    f.gated.audit.flush();
+    return (f.gated.db.prepare('SELECT COUNT(*) AS n FROM audit WHERE tenant = ?').get(tenant) as { n: number }).n;
+  };
+
+  it.each([
+    { method: 'tools/call', initializeSeen: false, inFlight: [], refused: /before "initialize"/ },
+    { method: 'tools/list', initializeSeen: false, inFlight: [], refused: /before "initialize"/ },
+    { method: 'initialize', initializeSeen: false, inFlight: [], refused: null },
+    { method: 'ping', initializeSeen: false, inFlight: [], refused: null },
+    { method: 'tools/call', initializeSeen: true, inFlight: [], refused: null },
+    { method: 'tools/call', initializeSeen: true, inFlight: [7], refused: /already in flight/ },
+    { method: 'tools/call', initializeSeen: true, inFlight: ['7'], refused: null },
+    { method: 'initialize', initializeSeen: false, inFlight: [7], refused: /already in flight/ },
+  ])('$method (initialize seen: $initializeSeen, in flight: $inFlight) → $refused', ({ method, initializeSeen, inFlight, refused }) => {
+    const refusal = refusalOf({ id: 7, method }, { initializeSeen, inFlight: new Set<string | number>(inFlight) });
+    if (refused === null) expect(refusal).toBeNull();
+    else expect(refusal).toMatch(refused);
+  });
+
+  it('refuses a tool call before initialize without running it, and answers pings', async () => {
+    const before = auditRows('acme');
+    const c = await raw(f.gated.socketPath('acme'));
+    c.socket.write(call(1, 'send_message', { chat: 'local:ops', text: 'sent before initialize' }));
+    const refusal = await c.next();
+    expect(refusal).toMatchObject({ id: 1, error: { code: -32600 } });
+    expect(refusal.error.message).toMatch(/"tools\/call" before "initialize"/);
+    c.socket.write(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }) + '\n');
+    expect(await c.next()).toMatchObject({ id: 2, result: {} });
+    c.socket.write(init(3));
+    expect((await c.next()).id).toBe(3);
+    c.socket.write(call(4, 'whoami', {}));
+    expect((await c.next()).result.content[0].text).toMatch(/"tenant":"acme"/);
+    expect(auditRows('acme') - before).toBe(1); // the whoami, not the refused send_message
+    const sent = f.gated.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE text = 'sent before initialize'").get() as { n: number };
+    expect(sent.n).toBe(0);
+    c.socket.destroy();
+  });
+
+  it('a malformed initialize does not count as one', async () => {
+    const c = await raw(f.gated.socketPath('acme'));
+    c.socket.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: 5 } }) + '\n');
+    expect((await c.next()).error).toBeDefined();
+    c.socket.write(call(2, 'whoami', {}));
+    expect((await c.next()).error.message).toMatch(/before "initialize"/);
+    c.socket.destroy();
+  });
+
+  it('a cancelled request (which the SDK never answers) frees its id when its handler ends', async () => {
+    const c = await raw(f.gated.socketPath('acme'));
+    c.socket.write(init(1));
+    await c.next();
+    const cancel = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 5, reason: 'test' } });
+    c.socket.write(call(5, 'whoami', {}) + cancel + '\n' + call(6, 'whoami', {}));
+    expect((await c.next()).id).toBe(6); // 5 gets no answer; its handler ended with 6's, in the same audit commit
+    c.socket.write(call(5, 'whoami', {}));
+    const again = await c.next();
+    expect(again.id).toBe(5);
+    expect(again.result.content[0].text).toMatch(/"tenant":"acme"/);
+    c.socket.destroy();
+  });
+
+  it('refuses a request whose id is already in flight on the connection, and runs the first one', async () => {
+    const c = await raw(f.gated.socketPath('globex'));
+    c.socket.write(init(1));
+    await c.next();
+    const before = auditRows('globex');
+    c.socket.write(call(5, 'whoami', {}) + call(5, 'whoami', {}));
+    const first = await c.next();
+    const second = await c.next();
+    expect(first).toMatchObject({ id: 5, error: { code: -32600 } });
+    expect(first.error.message).toMatch(/request id 5 is already in flight/);
+    expect(second.id).toBe(5);
+    expect(second.result.content[0].text).toMatch(/"tenant":"globex"/);
+    expect(auditRows('globex') - before).toBe(1);
+    c.socket.write(call(5, 'whoami', {})); // answered, so its id is free again
+    expect((await c.next()).result.content[0].text).toMatch(/globex/);
+    c.socket.destroy();
+  });
+});
+
+describe('connection bounds', () => {
+  const f = useGated({ gated: { maxConnectionsPerSocket: 2, connectionBounds: { partialFrameTimeoutMs: 300 } } });
+
+  it('closes connections that leave a frame unfinished and frees their slots', async () => {
+    const holders = await Promise.all([1, 2].map(() => raw(f.gated.socketPath('acme'))));
+    for (const h of holders) h.socket.write(init(1).slice(0, 20));
+    const closed = holders.map((h) => new Promise<void>((r) => h.socket.once('close', () => r())));
+    await Promise.all(closed); // gated ends them after 300 ms; without the bound they would hang the test
+    const client = await connectClient(f.gated.socketPath('acme'));
+    expect(textOf(await client.callTool({ name: 'whoami', arguments: {} }))).toMatch(/"tenant":"acme"/);
     await client.close();
   });
 });

@@ -170,7 +170,7 @@ describe('one gated per data folder', () => {
     expect(second.stderr()).toMatch(/since \d{4}-\d\d-\d\dT[\d:.]+Z; stop it first\n/);
     expect(existsSync(join(tree.data, 'ipc', 'acme', 'gated.sock'))).toBe(true);
 
-    expect(await stopWithin(first, 5000, 'SIGKILL')).toBe(null);
+    expect(await stopWithin(first, 5000, 'SIGKILL')).toBe('SIGKILL');
     const third = await startGated(tree.tenants, tree.data);
     const takeover = third.stderr().split('\n').filter((l) => l.includes('stale data lock taken over')).map((l) => JSON.parse(l));
     expect(takeover).toEqual([expect.objectContaining({ level: 30, holder: expect.objectContaining({ pid: first.child.pid }), why: `pid ${first.child.pid} is not running` })]);
