@@ -15,6 +15,7 @@ import type { TenantRegistry } from '../core/tree/registry.js';
 import { decideCall, type DecisionEnv } from './call.js';
 import type { TenantPolicy } from './policy.js';
 import { TOOLS_BY_NAME } from './tools/index.js';
+import { MAX_SOCKET_PATH_BYTES } from './socket-paths.js';
 
 export function controlSocketPath(dataDir: string): string {
   return join(dataDir, 'control', 'gated.sock');
@@ -168,6 +169,11 @@ export class ControlServer {
   }
 
   private async listen(): Promise<void> {
+    const bytes = Buffer.byteLength(this.socketPath, 'utf8');
+    if (bytes > MAX_SOCKET_PATH_BYTES) {
+      // The kernel would bind a truncated path: refuse rather than serve somewhere no client looks.
+      throw new Error(`the control socket path is ${bytes} bytes, over the ${MAX_SOCKET_PATH_BYTES}-byte limit; use a shorter --data`);
+    }
     const dir = dirname(this.socketPath);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     // The directory is what keeps other users out from the first instant (a socket's mode is set only after bind).
@@ -280,6 +286,7 @@ export async function askControl(
   request: 'tenants' | Omit<Extract<ControlRequest, { request: 'explain' }>, 'request'>,
 ): Promise<TenantsReport | CallExplanation | null> {
   const socketPath = controlSocketPath(dataDir);
+  if (Buffer.byteLength(socketPath, 'utf8') > MAX_SOCKET_PATH_BYTES) return null; // no gated can serve there
   const body = request === 'tenants' ? { request } : { request: 'explain', ...request };
   return new Promise((resolve, reject) => {
     const socket = createConnection(socketPath);

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { askControl, controlSocketPath, MAX_REQUEST_BYTES } from '../../gated/control.js';
 import { silentLogger } from '../../core/log.js';
@@ -110,6 +110,23 @@ describe('control socket', () => {
       await gated.stop();
       expect(existsSync(controlSocketPath(tree.data))).toBe(false);
       expect(await askControl(tree.data, 'tenants')).toBeNull();
+    } finally {
+      tree.cleanup();
+    }
+  });
+
+  it('binds nothing when its path would not fit a unix socket (the kernel would truncate it)', async () => {
+    const tree = standardTree();
+    const data = join(tree.root, 'd'.repeat(Math.max(1, 100 - tree.root.length)));
+    try {
+      expect(Buffer.byteLength(controlSocketPath(data))).toBeGreaterThan(107);
+      const gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: data, log: silentLogger(), watch: false });
+      try {
+        expect(existsSync(dirname(controlSocketPath(data)))).toBe(false);
+        expect(await askControl(data, 'tenants')).toBeNull();
+      } finally {
+        await gated.stop();
+      }
     } finally {
       tree.cleanup();
     }

@@ -10,7 +10,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { silentLogger, type Logger } from '../../core/log.js';
 import { Gated, runSocketPath, tenantSocketPath } from '../../gated/broker.js';
 import { MAX_SOCKET_PATH_BYTES, runSocketPlace, tenantIpcDirs, tenantSocketPlace } from '../../gated/socket-paths.js';
-import { requireBuilt, warren } from '../helpers/cli.js';
+import { requireBuilt, warren, warrenAsync } from '../helpers/cli.js';
 import { startGated, stopWithin } from '../helpers/gated-process.js';
 import { connectClient, textOf } from '../helpers/mcp.js';
 import { standardTree, tempTree, type TempTree } from '../helpers/tree.js';
@@ -166,7 +166,7 @@ describe('gated on a deep tree of long names', () => {
     gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: data, log, watch: false });
     await gated.settled(); // a second pass does not repeat the warning
     expect([...gated.sockets().keys()]).toEqual(['acme']);
-    expect(socketsUnder(data)).toEqual(['ipc/acme/gated.sock']);
+    expect(socketsUnder(data)).toEqual(['control/gated.sock', 'ipc/acme/gated.sock']);
     const warnings = lines().filter((l) => l.level === 40);
     expect(warnings.map((w) => w.tenant).sort()).toEqual([A, `${A}/${B}`, DEEP].sort());
     for (const w of warnings) {
@@ -181,7 +181,7 @@ describe('gated on a deep tree of long names', () => {
     const connect = warren(['connect', DEEP, '--data', data]);
     expect(connect.status).toBe(1);
     expect(connect.stderr).toMatch(/would be 113 bytes .*over the 107-byte limit.*use a shorter --data/);
-    const listed = warren(['tenants', '--tenants', tree.tenants, '--data', data]);
+    const listed = await warrenAsync(['tenants', '--tenants', tree.tenants, '--data', data]); // it asks this gated
     expect(listed.stdout).toMatch(new RegExp(`^${DEEP}\\s+tier 2\\s+ok\\s+\\(no socket: .*use a shorter --data`, 'm'));
   });
 
