@@ -1,5 +1,5 @@
 // Every `warren` subcommand: its one-line summary and where its code lives (loaded only when run).
-import type { Command } from './command.js';
+import type { Command } from '../core/command.js';
 
 export interface CommandEntry {
   summary: string;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `warren` command: finds the subcommand and hands it the common options. Subcommands are loaded lazily so that
 // `warren connect` (launched by MCP clients for every session) starts fast.
-import { COMMON_USAGE, UsageError, commonFrom, type Command } from './command.js';
+import { COMMON_USAGE, UsageError, commonFrom, type Command } from '../core/command.js';
 import { COMMANDS } from './commands.js';
 
 function mainHelp(): string {

@@ -1,6 +1,6 @@
 // `warren crackbox`: run crackbox alone, show its state, or prune this instance's unused tenant networks.
 import Docker from 'dockerode';
-import { parse, untilSignal, UsageError, type Command, type CommonOptions } from '../../cli/command.js';
+import { parse, untilSignal, UsageError, type Command, type CommonOptions } from '../../core/command.js';
 import { logger } from '../../core/log.js';
 import { TenantRegistry } from '../../core/tree/registry.js';
 import { watchTree } from '../../core/tree/watch.js';

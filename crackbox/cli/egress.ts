@@ -1,5 +1,5 @@
 // `warren egress log`: read crackbox's egress log (DNS answers and proxy decisions).
-import { parse, UsageError, type Command } from '../../cli/command.js';
+import { parse, UsageError, type Command } from '../../core/command.js';
 import { parseTenantPath } from '../../core/tenant-path.js';
 import { openWarrenDb } from '../../core/warren-db.js';
 import { EGRESS_MIGRATIONS, queryEgressLog, type EgressRow } from '../egress-log.js';

@@ -1,5 +1,5 @@
 // `warren connect <tenant>`: the stdio bridge an MCP client launches.
-import { parse, UsageError, type Command } from '../../cli/command.js';
+import { parse, UsageError, type Command } from '../../core/command.js';
 import { parseTenantPath } from '../../core/tenant-path.js';
 import { bridge } from '../bridge.js';
 import { tenantSocketPath } from '../broker.js';

@@ -1,6 +1,6 @@
 // `warren grants defaults` and `warren grants explain <tenant> <tool> [arg=value ...]`.
 import { existsSync } from 'node:fs';
-import { parse, UsageError, type Command } from '../../cli/command.js';
+import { parse, UsageError, type Command } from '../../core/command.js';
 import { openDb } from '../../core/db.js';
 import { explainDecision } from '../../core/grants/explain.js';
 import { TIER_DEFAULT_TEXT } from '../../core/grants/defaults.js';

@@ -1,6 +1,6 @@
 // `warren tenants`: every tenant with its tier, status and socket, and every configuration error with file:line.
 import { existsSync } from 'node:fs';
-import { parse, type Command } from '../../cli/command.js';
+import { parse, type Command } from '../../core/command.js';
 import { formatConfigError } from '../../core/config-error.js';
 import { silentLogger } from '../../core/log.js';
 import { tierOf } from '../../core/tenant-path.js';

@@ -1,5 +1,5 @@
 // `warren messages <tenant>`: what a tenant said (finished turns only).
-import { parse, UsageError, type Command } from '../../cli/command.js';
+import { parse, UsageError, type Command } from '../../core/command.js';
 import { parseTenantPath } from '../../core/tenant-path.js';
 import { openWarrenDb } from '../../core/warren-db.js';
 import { GATEWAY_MIGRATIONS } from '../migrations.js';

@@ -1,5 +1,5 @@
 // `warren up`: gated and the gateway together, in the foreground, on embedded defaults.
-import { parse, untilSignal, type Command } from '../../cli/command.js';
+import { parse, untilSignal, type Command } from '../../core/command.js';
 import { Warren } from '../warren.js';
 
 const command: Command = {

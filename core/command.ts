@@ -1,4 +1,5 @@
-// The shape every `warren` subcommand has, and the options all of them share.
+// The shape every `warren` subcommand has, and the options all of them share. In core so that each component can
+// own its subcommands (gated/cli, gateway/cli, crackbox/cli, core/secrets/cli) without importing the cli/ layer.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
 
