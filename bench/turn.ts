@@ -12,7 +12,7 @@ import { silentLogger } from '../core/log.js';
 import { PERSONA_FILE } from '../core/tree/layout.js';
 import { ensureAgentImage } from '../images/build.js';
 import { acceptMessage } from '../gateway/inbound.js';
-import { Warren } from '../gateway/warren.js';
+import { startWarren } from '../cli/start-warren.js';
 
 const TURNS = Number(process.env.BENCH_TURNS ?? 20);
 
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, 'tenants', 'bench', PERSONA_FILE), PERSONA);
 
   const done = new Map<string, () => void>();
-  const warren = await Warren.start({
+  const warren = await startWarren({
     tenantsDir: join(dir, 'tenants'),
     dataDir: join(dir, 'data'),
     log: silentLogger(),
