@@ -102,7 +102,7 @@ export class Warren {
         egress = started;
         undo.push(() => started.stop());
       }
-      const runs = new RunStore(db, config.instance);
+      const runs = new RunStore(db, config.instance, gated.store);
       const loop = new TurnLoop({
         gated,
         docker,
