@@ -96,12 +96,10 @@ export class Warren {
       });
       undo.push(() => gated.stop());
       // Containers only ever get a network that egress has locked down (or none at all without egress).
-      let egress: EgressService | null = null;
-      if (options.egress) {
-        const started = await options.egress({ instance: config.instance, docker, registry: gated.registry, db, dataDir: options.dataDir, log });
-        egress = started;
-        undo.push(() => started.stop());
-      }
+      const egress = options.egress
+        ? await options.egress({ instance: config.instance, docker, registry: gated.registry, db, dataDir: options.dataDir, log })
+        : null;
+      if (egress) undo.push(() => egress.stop());
       const runs = new RunStore(db, config.instance, gated.store);
       const loop = new TurnLoop({
         gated,

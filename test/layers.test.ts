@@ -289,8 +289,11 @@ const PINNED: Pinned[] = [
  * Deliberate second spellings, each with its reason. core/tenant-path.ts is the leaf every module (layout.ts too)
  * imports, so it cannot import layout.ts; the test below keeps its reserved names equal to layout.ts's file names.
  */
-const SECOND_SPELLINGS: Record<string, string> = {
-  'core/tenant-path.ts': 'RESERVED_NAMES: a tenant folder named like a tenant file is never a tenant',
+const SECOND_SPELLINGS: Record<string, { literals: readonly string[]; why: string }> = {
+  'core/tenant-path.ts': {
+    literals: ['home', 'skills', 'grants', 'allowlist'],
+    why: 'RESERVED_NAMES: a tenant folder named like a tenant file or folder is never a tenant',
+  },
 };
 
 /** Literals of the container layout and tenant tree outside their one home; uid/gid 1000 assigned anywhere else. */
@@ -299,7 +302,7 @@ function constantViolations(files: readonly SourceFile[]): Violation[] {
   for (const file of files) {
     for (const s of file.strings) {
       for (const pin of PINNED) {
-        if (pin.matches(s.text) && file.path !== pin.home && !(file.path in SECOND_SPELLINGS && pin.home === TREE_LAYOUT)) {
+        if (pin.matches(s.text) && file.path !== pin.home && !SECOND_SPELLINGS[file.path]?.literals.includes(s.text)) {
           out.push({ at: `${file.path}:${s.line}`, rule: `${pin.what} is spelled only in ${pin.home}; import it from there` });
         }
       }
