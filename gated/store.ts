@@ -58,8 +58,30 @@ export interface TokenRow {
   revoked_at: string | null;
 }
 
+/**
+ * The turn loop's writes (gateway/run-store.ts). Prepared only when first used: they need the gateway's migration
+ * (the `interrupted` column), which a gated running alone (`warren gated`) never applies.
+ */
+function turnStatementsOf(db: Db) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    claimMessage: p(`UPDATE messages SET run = ? WHERE id = ? AND run IS NULL`),
+    finishDelegation: p(`UPDATE delegations SET status = ?, result = ?, finished_at = ? WHERE id = ? AND status = 'queued'`),
+    upsertSession: p(`INSERT INTO topics (tenant, topic, parent, session, created_at) VALUES (?, ?, NULL, ?, ?)
+                      ON CONFLICT (tenant, topic) DO UPDATE SET session = excluded.session`),
+    requeueMessages: p(`UPDATE messages SET run = NULL, interrupted = interrupted + 1 WHERE run = ?`),
+    withdrawMessages: p(`DELETE FROM messages WHERE run IS NULL AND ref IN
+                           (SELECT id FROM delegations WHERE from_run = ? AND status = 'queued')`),
+    withdrawDelegations: p(`DELETE FROM delegations WHERE from_run = ? AND status = 'queued'
+                              AND id NOT IN (SELECT ref FROM messages WHERE ref IS NOT NULL)`),
+    dropRunOutbox: p(`DELETE FROM outbox WHERE run = ? AND delivered_at IS NULL`),
+  };
+}
+type TurnStatements = ReturnType<typeof turnStatementsOf>;
+
 export class GatedStore {
   private readonly s;
+  private turnStatements: TurnStatements | undefined;
 
   constructor(readonly db: Db) {
     const p = (sql: string) => db.prepare(sql);
@@ -94,18 +116,13 @@ export class GatedStore {
                       created_at = excluded.created_at`),
       deleteRoute: p(`DELETE FROM routes WHERE chat = ?`),
       routes: p(`SELECT chat, tenant, created_by, created_at FROM routes ORDER BY chat`),
-      // The turn loop's writes (gateway/run-store.ts).
-      claimMessage: p(`UPDATE messages SET run = ? WHERE id = ? AND run IS NULL`),
-      finishDelegation: p(`UPDATE delegations SET status = ?, result = ?, finished_at = ? WHERE id = ? AND status = 'queued'`),
-      upsertSession: p(`INSERT INTO topics (tenant, topic, parent, session, created_at) VALUES (?, ?, NULL, ?, ?)
-                        ON CONFLICT (tenant, topic) DO UPDATE SET session = excluded.session`),
-      requeueMessages: p(`UPDATE messages SET run = NULL, interrupted = interrupted + 1 WHERE run = ?`),
-      withdrawMessages: p(`DELETE FROM messages WHERE run IS NULL AND ref IN
-                             (SELECT id FROM delegations WHERE from_run = ? AND status = 'queued')`),
-      withdrawDelegations: p(`DELETE FROM delegations WHERE from_run = ? AND status = 'queued'
-                                AND id NOT IN (SELECT ref FROM messages WHERE ref IS NOT NULL)`),
-      dropRunOutbox: p(`DELETE FROM outbox WHERE run = ? AND delivered_at IS NULL`),
     };
+  }
+
+  /** The turn loop's statements, prepared on first use (see turnStatementsOf). */
+  private get turns(): TurnStatements {
+    this.turnStatements ??= turnStatementsOf(this.db);
+    return this.turnStatements;
   }
 
   addMessage(m: NewMessage): number {
@@ -267,32 +284,32 @@ export class GatedStore {
 
   /** Gives a pending message to a run; false when another run has it already. */
   claimMessage(id: number, run: string): boolean {
-    return this.s.claimMessage.run(run, id).changes > 0;
+    return this.turns.claimMessage.run(run, id).changes > 0;
   }
 
   /** Records a queued delegation's outcome; a delegation that is no longer queued is left as it is. */
   finishDelegation(id: string, status: string, result: string, at: string): void {
-    this.s.finishDelegation.run(status, result, at, id);
+    this.turns.finishDelegation.run(status, result, at, id);
   }
 
   /** The harness session a topic resumes next time (the topic is recorded if it had no record yet). */
   setTopicSession(tenant: TenantPath, topic: string, session: string, at: string): void {
-    this.s.upsertSession.run(tenant, topic, session, at);
+    this.turns.upsertSession.run(tenant, topic, session, at);
   }
 
   /** Puts an interrupted run's messages back in the queue, counting the interruption on each. */
   requeueMessagesOf(run: string): void {
-    this.s.requeueMessages.run(run);
+    this.turns.requeueMessages.run(run);
   }
 
   /** Withdraws the delegations a run had queued that nobody has started, with their inbox messages. */
   withdrawQueuedWorkOf(run: string): void {
-    this.s.withdrawMessages.run(run);
-    this.s.withdrawDelegations.run(run);
+    this.turns.withdrawMessages.run(run);
+    this.turns.withdrawDelegations.run(run);
   }
 
   /** Drops what a run had put in the outbox but not yet delivered. */
   dropUndeliveredOutboxOf(run: string): void {
-    this.s.dropRunOutbox.run(run);
+    this.turns.dropRunOutbox.run(run);
   }
 }
