@@ -17,6 +17,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { SocketTransport } from '../core/socket-transport.js';
 import { silentLogger } from '../core/log.js';
+import { GRANTS_FILE } from '../core/tree/layout.js';
 import { Gated } from '../gated/broker.js';
 import { runGrantsBench } from './grants.js';
 
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
   const data = join(dir, 'data');
   for (let i = 0; i < 100; i++) mkdirSync(join(tenants, `world-${String(i).padStart(3, '0')}`), { recursive: true });
   mkdirSync(join(tenants, 'world-000', 'team'));
-  writeFileSync(join(tenants, 'world-000', 'grants'), '# benchmark\n!fork_topic(parent=secret*)\n');
+  writeFileSync(join(tenants, 'world-000', GRANTS_FILE), '# benchmark\n!fork_topic(parent=secret*)\n');
   const gated = await Gated.start({ tenantsDir: tenants, dataDir: data, log: silentLogger(), watch: false, maxConnectionsPerSocket: 2000 });
   const echoSocket = join(dir, 'echo.sock');
   const stopEcho = await bareEchoServer(echoSocket);

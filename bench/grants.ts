@@ -2,7 +2,7 @@
 // rules (precompiled regexes, every rule tested, deny wins). `node dist/bench/grants.js` prints a table; bench/gated.ts
 // includes it through runGrantsBench(). Target: p99 <= 10 us at 1000 rules.
 import { fileURLToPath } from 'node:url';
-import { canonicalArg } from '../core/grants/canonical.js';
+import { HOME, canonicalArg } from '../core/grants/canonical.js';
 import { tierDefaults } from '../core/grants/defaults.js';
 import { compileRules, decide } from '../core/grants/evaluate.js';
 import { parseGrants } from '../core/grants/parse.js';
@@ -65,7 +65,7 @@ function calls(n: number, rnd: () => number): { tool: string; args: Record<strin
     const r = rnd();
     if (r < 0.35) out.push({ tool: 'send_message', args: { chat: `tg:${k}`, text: 'hello there' } });
     else if (r < 0.45) out.push({ tool: 'send_message', args: { chat: `SLACK:C${k}x`, text: 'hello' } });
-    else if (r < 0.6) out.push({ tool: 'send_file', args: { chat: 'tg:1', path: `/home/node/reports/${k}/q1.pdf` } });
+    else if (r < 0.6) out.push({ tool: 'send_file', args: { chat: 'tg:1', path: `${HOME}/reports/${k}/q1.pdf` } });
     else if (r < 0.7) out.push({ tool: 'delegate_group', args: { group: `acme/team${k}`, text: 'do it' } });
     else if (r < 0.8) out.push({ tool: 'reply', args: { text: 'ok', chat: `local:${k}` } });
     else if (r < 0.9) out.push({ tool: 'whoami', args: {} });

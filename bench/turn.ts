@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Docker from 'dockerode';
 import { silentLogger } from '../core/log.js';
+import { PERSONA_FILE } from '../core/tree/layout.js';
 import { ensureAgentImage } from '../images/build.js';
 import { acceptMessage } from '../gateway/inbound.js';
-import { Warren } from '../gateway/warren.js';
+import { startWarren } from '../cli/start-warren.js';
 
 const TURNS = Number(process.env.BENCH_TURNS ?? 20);
 
@@ -38,10 +39,10 @@ async function main(): Promise<void> {
   const image = (await ensureAgentImage({ docker, progress: (m) => process.stderr.write(`${m}\n`) })).tag;
   const dir = mkdtempSync(join(tmpdir(), 'warren-bench-turn-'));
   mkdirSync(join(dir, 'tenants', 'bench'), { recursive: true });
-  writeFileSync(join(dir, 'tenants', 'bench', 'PERSONA.md'), PERSONA);
+  writeFileSync(join(dir, 'tenants', 'bench', PERSONA_FILE), PERSONA);
 
   const done = new Map<string, () => void>();
-  const warren = await Warren.start({
+  const warren = await startWarren({
     tenantsDir: join(dir, 'tenants'),
     dataDir: join(dir, 'data'),
     log: silentLogger(),

@@ -1,5 +1,5 @@
 // Every `warren` subcommand: its one-line summary and where its code lives (loaded only when run).
-import type { Command } from './command.js';
+import type { Command } from '../core/command.js';
 
 export interface CommandEntry {
   summary: string;
@@ -12,7 +12,7 @@ const lazy = (summary: string, load: () => Promise<{ default: Command }>): Comma
 });
 
 export const COMMANDS: Record<string, CommandEntry> = {
-  up: lazy('run gated and the gateway together (the main job)', () => import('../gateway/cli/up.js')),
+  up: lazy('run gated and the gateway together (the main job)', () => import('./up.js')),
   send: lazy('send a message to a tenant', () => import('../gateway/cli/send.js')),
   chat: lazy('chat with a tenant in the terminal (needs warren up)', () => import('../gateway/cli/chat.js')),
   messages: lazy("read a tenant's replies and messages", () => import('../gateway/cli/messages.js')),

@@ -3,7 +3,7 @@
 // `warren connect` (launched by MCP clients for every session) starts fast.
 import { readFileSync } from 'node:fs';
 import { InvalidTenantPathError } from '../core/tenant-path.js';
-import { COMMON_USAGE, UsageError, commonFrom, type Command } from './command.js';
+import { COMMON_USAGE, UsageError, commonFrom, type Command } from '../core/command.js';
 import { COMMANDS } from './commands.js';
 
 /** The version in package.json (two folders up from dist/cli/warren.js). */

@@ -52,12 +52,3 @@ export const SubmitTurnRequestSchema = z.object({
   method: z.literal(SUBMIT_TURN_METHOD),
   params: TurnResultSchema,
 });
-
-/** Where things are inside an agent container. */
-export const CONTAINER_PATHS = {
-  socket: '/run/gated/gated.sock',
-  persona: '/etc/warren/PERSONA.md',
-  skills: '/etc/warren/skills',
-  home: '/home/node',
-  runner: '/opt/warren/runner/main.js',
-} as const;

@@ -9,7 +9,7 @@ import type Docker from 'dockerode';
 import { migrate, type Db } from '../core/db.js';
 import { logger, type Logger } from '../core/log.js';
 import { tenantPathProblem, type TenantPath } from '../core/tenant-path.js';
-import type { Egress } from '../gateway/turns.js';
+import type { Egress } from '../core/egress.js';
 import { ResolvedAddressBook } from './address-book.js';
 import { networkInterfaces } from 'node:os';
 import { addressChecker, type AddressChecker } from './address-policy.js';

@@ -3,7 +3,7 @@
 // of this instance are installed exactly. Anything missing throws, so the turn fails rather than run unconfined.
 import type Docker from 'dockerode';
 import type { TenantPath } from '../core/tenant-path.js';
-import type { Egress } from '../gateway/turns.js';
+import type { Egress } from '../core/egress.js';
 import { proxyEnv } from './crackbox.js';
 import type { EgressConfig } from './egress-config.js';
 import { Firewall, type CommandRunner } from './firewall.js';

@@ -7,7 +7,7 @@ import { networkInterfaces } from 'node:os';
 import type Docker from 'dockerode';
 import { silentLogger, type Logger } from '../core/log.js';
 import { tenantId, type TenantPath } from '../core/tenant-path.js';
-import { LABEL_INSTANCE, LABEL_TENANT } from '../gateway/container-spec.js';
+import { LABELS } from '../core/container.js';
 import type { FirewallNetwork } from './firewall-rules.js';
 import { pickSubnet, routesFromProcNetRoute, toCidr, formatCidr, intToIpv4 } from './subnets.js';
 
@@ -30,8 +30,8 @@ type NetworkInfo = Pick<Docker.NetworkInspectInfo, 'Id' | 'Name' | 'Driver' | 'I
  */
 export function tenantNetworkOf(info: NetworkInfo, instance: string): { network: TenantNetwork } | { problem: string } {
   const name = info.Name;
-  const tenant = info.Labels?.[LABEL_TENANT];
-  if (info.Labels?.[LABEL_INSTANCE] !== instance || !tenant) return { problem: `network ${name} is not labelled for instance ${instance}` };
+  const tenant = info.Labels?.[LABELS.tenant];
+  if (info.Labels?.[LABELS.instance] !== instance || !tenant) return { problem: `network ${name} is not labelled for instance ${instance}` };
   if (info.Driver !== 'bridge') return { problem: `network ${name} uses driver ${info.Driver}, not bridge` };
   if (info.Internal !== true) return { problem: `network ${name} is not internal (it would have a route out)` };
   if (info.EnableIPv6) return { problem: `network ${name} has IPv6 enabled` };
@@ -86,11 +86,11 @@ export class TenantNetworks {
 
   /** This instance's networks (valid ones) and the problems of any that carry its labels but cannot be used. */
   async list(): Promise<{ networks: TenantNetwork[]; problems: string[] }> {
-    const infos = await this.docker.listNetworks({ filters: { label: [`${LABEL_INSTANCE}=${this.instance}`] } });
+    const infos = await this.docker.listNetworks({ filters: { label: [`${LABELS.instance}=${this.instance}`] } });
     const networks: TenantNetwork[] = [];
     const problems: string[] = [];
     for (const info of infos) {
-      if (info.Labels?.[LABEL_INSTANCE] !== this.instance) continue; // the daemon's filter, checked again
+      if (info.Labels?.[LABELS.instance] !== this.instance) continue; // the daemon's filter, checked again
       const r = tenantNetworkOf(info, this.instance);
       if ('network' in r) networks.push(r.network);
       else problems.push(r.problem);
@@ -101,8 +101,8 @@ export class TenantNetworks {
   /** The tenant's network, or null when it has none yet. Throws when its network exists but cannot be used. */
   async find(tenant: TenantPath): Promise<TenantNetwork | null> {
     const infos = (
-      await this.docker.listNetworks({ filters: { label: [`${LABEL_INSTANCE}=${this.instance}`, `${LABEL_TENANT}=${tenant}`] } })
-    ).filter((i) => i.Labels?.[LABEL_INSTANCE] === this.instance && i.Labels?.[LABEL_TENANT] === tenant);
+      await this.docker.listNetworks({ filters: { label: [`${LABELS.instance}=${this.instance}`, `${LABELS.tenant}=${tenant}`] } })
+    ).filter((i) => i.Labels?.[LABELS.instance] === this.instance && i.Labels?.[LABELS.tenant] === tenant);
     if (infos.length === 0) return null;
     if (infos.length > 1) throw new Error(`tenant ${tenant} has ${infos.length} networks (${infos.map((i) => i.Name).join(', ')}); remove the extra ones`);
     const r = tenantNetworkOf(infos[0]!, this.instance);
@@ -131,7 +131,7 @@ export class TenantNetworks {
           EnableIPv6: false,
           CheckDuplicate: true,
           IPAM: { Driver: 'default', Config: [{ Subnet: pick.subnet, Gateway: pick.gateway }] },
-          Labels: { [LABEL_INSTANCE]: this.instance, [LABEL_TENANT]: tenant },
+          Labels: { [LABELS.instance]: this.instance, [LABELS.tenant]: tenant },
           Options: {
             'com.docker.network.bridge.enable_icc': 'false',
             'com.docker.network.bridge.enable_ip_masquerade': 'false',

@@ -1,5 +1,7 @@
 // The data behind gated's tools (DATA/warren.db). Every statement is prepared once; tools call these methods and
-// never write SQL of their own.
+// never write SQL of their own. gated's tables (messages, outbox, delegations, topics, ...) are written only here:
+// the gateway's run store claims, requeues and answers messages through the methods at the end, inside its own
+// transactions (same connection). test/layers.test.ts holds every other module to that.
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../core/db.js';
 import { nowIso } from '../core/warren-db.js';
@@ -28,6 +30,8 @@ export interface NewMessage {
   text: string;
   depth?: number;
   ref?: string | null;
+  /** created_at; default now. The run store passes its transaction's time. */
+  at?: string;
 }
 
 export interface NewOutbox {
@@ -40,6 +44,8 @@ export interface NewOutbox {
   reaction?: string | null;
   filePath?: string | null;
   run?: string | null;
+  /** created_at; default now. */
+  at?: string;
 }
 
 export interface TokenRow {
@@ -52,8 +58,30 @@ export interface TokenRow {
   revoked_at: string | null;
 }
 
+/**
+ * The turn loop's writes (gateway/run-store.ts). Prepared only when first used: they need the gateway's migration
+ * (the `interrupted` column), which a gated running alone (`warren gated`) never applies.
+ */
+function turnStatementsOf(db: Db) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    claimMessage: p(`UPDATE messages SET run = ? WHERE id = ? AND run IS NULL`),
+    finishDelegation: p(`UPDATE delegations SET status = ?, result = ?, finished_at = ? WHERE id = ? AND status = 'queued'`),
+    upsertSession: p(`INSERT INTO topics (tenant, topic, parent, session, created_at) VALUES (?, ?, NULL, ?, ?)
+                      ON CONFLICT (tenant, topic) DO UPDATE SET session = excluded.session`),
+    requeueMessages: p(`UPDATE messages SET run = NULL, interrupted = interrupted + 1 WHERE run = ?`),
+    withdrawMessages: p(`DELETE FROM messages WHERE run IS NULL AND ref IN
+                           (SELECT id FROM delegations WHERE from_run = ? AND status = 'queued')`),
+    withdrawDelegations: p(`DELETE FROM delegations WHERE from_run = ? AND status = 'queued'
+                              AND id NOT IN (SELECT ref FROM messages WHERE ref IS NOT NULL)`),
+    dropRunOutbox: p(`DELETE FROM outbox WHERE run = ? AND delivered_at IS NULL`),
+  };
+}
+type TurnStatements = ReturnType<typeof turnStatementsOf>;
+
 export class GatedStore {
   private readonly s;
+  private turnStatements: TurnStatements | undefined;
 
   constructor(readonly db: Db) {
     const p = (sql: string) => db.prepare(sql);
@@ -91,6 +119,12 @@ export class GatedStore {
     };
   }
 
+  /** The turn loop's statements, prepared on first use (see turnStatementsOf). */
+  private get turns(): TurnStatements {
+    this.turnStatements ??= turnStatementsOf(this.db);
+    return this.turnStatements;
+  }
+
   addMessage(m: NewMessage): number {
     const r = this.s.insertMessage.run({
       tenant: m.tenant,
@@ -101,7 +135,7 @@ export class GatedStore {
       text: m.text,
       depth: m.depth ?? 0,
       ref: m.ref ?? null,
-      created_at: nowIso(),
+      created_at: m.at ?? nowIso(),
     });
     return Number(r.lastInsertRowid);
   }
@@ -125,7 +159,7 @@ export class GatedStore {
       reaction: o.reaction ?? null,
       file_path: o.filePath ?? null,
       run: o.run ?? null,
-      created_at: nowIso(),
+      created_at: o.at ?? nowIso(),
     });
     return Number(r.lastInsertRowid);
   }
@@ -244,5 +278,38 @@ export class GatedStore {
 
   routes(): { chat: string; tenant: string; created_by: string; created_at: string }[] {
     return this.s.routes.all() as { chat: string; tenant: string; created_by: string; created_at: string }[];
+  }
+
+  // The turn loop's side of the inbox (gateway/run-store.ts calls these inside its transactions).
+
+  /** Gives a pending message to a run; false when another run has it already. */
+  claimMessage(id: number, run: string): boolean {
+    return this.turns.claimMessage.run(run, id).changes > 0;
+  }
+
+  /** Records a queued delegation's outcome; a delegation that is no longer queued is left as it is. */
+  finishDelegation(id: string, status: string, result: string, at: string): void {
+    this.turns.finishDelegation.run(status, result, at, id);
+  }
+
+  /** The harness session a topic resumes next time (the topic is recorded if it had no record yet). */
+  setTopicSession(tenant: TenantPath, topic: string, session: string, at: string): void {
+    this.turns.upsertSession.run(tenant, topic, session, at);
+  }
+
+  /** Puts an interrupted run's messages back in the queue, counting the interruption on each. */
+  requeueMessagesOf(run: string): void {
+    this.turns.requeueMessages.run(run);
+  }
+
+  /** Withdraws the delegations a run had queued that nobody has started, with their inbox messages. */
+  withdrawQueuedWorkOf(run: string): void {
+    this.turns.withdrawMessages.run(run);
+    this.turns.withdrawDelegations.run(run);
+  }
+
+  /** Drops what a run had put in the outbox but not yet delivered. */
+  dropUndeliveredOutboxOf(run: string): void {
+    this.turns.dropRunOutbox.run(run);
   }
 }

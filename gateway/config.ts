@@ -1,9 +1,7 @@
 // The gateway's settings: embedded defaults, overridable by environment variables. One place, so an operator can
 // read every knob in docs/gateway.md and in this file.
-import { createHash } from 'node:crypto';
-import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { egressConfig, type EgressConfig } from '../crackbox/egress-config.js';
+import { instanceName } from '../core/instance.js';
 import { packageRoot } from '../images/build.js';
 import { DEFAULT_LIMITS, DEFAULT_MAXIMA, type ResolvedLimits } from './limits.js';
 
@@ -22,14 +20,8 @@ export interface GatewayConfig {
   /** How long messages wait for a tenant that vanished from the tree (renamed and back?) before they are failed. */
   goneGraceMs: number;
   http: { host: string; port: number };
-  /**
-   * crackbox (egress). WARREN_EGRESS on (default) | off | external; WARREN_EGRESS_POOL (10.213.0.0/16) and
-   * WARREN_EGRESS_PREFIX (26): tenant network subnets; WARREN_EGRESS_PROXY_PORT (3128); WARREN_EGRESS_DNS_PORT (53);
-   * WARREN_EGRESS_UPSTREAM (first IPv4 nameserver of /etc/resolv.conf, port 53); WARREN_EGRESS_BASE (base allowlist,
-   * space-separated; api.anthropic.com:443); WARREN_EGRESS_ALLOWED_RANGES (private CIDRs names may resolve to; none);
-   * WARREN_EGRESS_KEEP_NETWORKS (0: networks are removed on a clean stop). Details: crackbox/egress-config.ts, docs/egress.md.
-   */
-  egress: EgressConfig;
+  // Egress (WARREN_EGRESS*) is crackbox's to read (crackbox/egress-config.ts); cli/start-warren.ts hands the
+  // gateway the started service.
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -40,24 +32,13 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): n
   return n;
 }
 
-/** A stable instance name derived from the data folder, so a restart recognises its own containers. */
-export function defaultInstance(dataDir: string): string {
-  let real = dataDir;
-  try {
-    real = realpathSync(dataDir);
-  } catch {
-    // not created yet: the path as given is stable enough
-  }
-  return `w${createHash('sha256').update(real).digest('hex').slice(0, 12)}`;
-}
-
 export function gatewayConfig(dataDir: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const harness = env.WARREN_DEFAULT_HARNESS ?? 'script';
   if (harness !== 'script' && harness !== 'claude-code') {
     throw new Error(`WARREN_DEFAULT_HARNESS must be "script" or "claude-code", got "${harness}"`);
   }
   return {
-    instance: env.WARREN_INSTANCE ?? defaultInstance(dataDir),
+    instance: instanceName(dataDir, env),
     maxConcurrentContainers: int(env, 'MAX_CONCURRENT_CONTAINERS', 4, 1),
     image: env.WARREN_AGENT_IMAGE ?? null,
     runnerDir: env.WARREN_RUNNER_DIR ?? join(packageRoot(), 'dist', 'agent'),
@@ -75,6 +56,5 @@ export function gatewayConfig(dataDir: string, env: NodeJS.ProcessEnv = process.
     pollMs: int(env, 'WARREN_POLL_MS', 250, 10),
     goneGraceMs: int(env, 'WARREN_GONE_GRACE_MS', 30_000, 0),
     http: { host: env.WARREN_HTTP_HOST ?? '127.0.0.1', port: int(env, 'WARREN_HTTP_PORT', 7380, 0) },
-    egress: egressConfig(env),
   };
 }

@@ -4,19 +4,11 @@
 import type Docker from 'dockerode';
 import { existsSync, realpathSync } from 'node:fs';
 import { isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { AGENT_USER, CONTAINER_PATHS, LABELS } from '../core/container.js';
 import { ROOT, segmentProblem, tenantId, tenantPathProblem, type TenantPath } from '../core/tenant-path.js';
+import { HOME_DIR, PERSONA_FILE, SKILLS_DIR } from '../core/tree/layout.js';
 import type { ResolvedLimits } from './limits.js';
-import { DOCKER_SOCKETS, HOME_TARGET, containerTargetProblem, type ResolvedMount } from './mount-allowlist.js';
-
-export const AGENT_USER = '1000:1000';
-export const SOCKET_TARGET = '/run/gated/gated.sock';
-export const RUNNER_TARGET = '/opt/warren';
-export const PERSONA_TARGET = '/etc/warren/PERSONA.md';
-export const SKILLS_TARGET = '/etc/warren/skills';
-
-export const LABEL_INSTANCE = 'warren.instance';
-export const LABEL_TENANT = 'warren.tenant';
-export const LABEL_RUN = 'warren.run';
+import { DOCKER_SOCKETS, containerTargetProblem, type ResolvedMount } from './mount-allowlist.js';
 
 export interface ContainerSpecInput {
   /** This warren installation (several may share one Docker daemon). */
@@ -87,7 +79,7 @@ export function ownerInTree(tenantsRoot: string, path: string): TenantPath | nul
 
 /** Which optional tenant files exist (the I/O half of the persona/skills mounts). */
 export function probeTenantFiles(tenantDir: string): { persona: boolean; skills: boolean } {
-  return { persona: existsSync(join(tenantDir, 'PERSONA.md')), skills: existsSync(join(tenantDir, 'skills')) };
+  return { persona: existsSync(join(tenantDir, PERSONA_FILE)), skills: existsSync(join(tenantDir, SKILLS_DIR)) };
 }
 
 export function containerName(instance: string, tenant: TenantPath, runId: string): string {
@@ -114,16 +106,16 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
   const suffix = sep + tenant.split('/').join(sep);
   if (!input.tenantDir.endsWith(suffix)) fail(`tenantDir ${input.tenantDir} is not the folder of tenant ${tenant}`);
   const tenantsRoot = input.tenantDir.slice(0, -suffix.length) || sep;
-  if (input.homeDir !== join(input.tenantDir, 'home')) fail(`homeDir ${input.homeDir} is not ${tenant}'s own home`);
+  if (input.homeDir !== join(input.tenantDir, HOME_DIR)) fail(`homeDir ${input.homeDir} is not ${tenant}'s own home`);
 
   const files = input.tenantFiles ?? probeTenantFiles(input.tenantDir);
   const mounts: Docker.MountSettings[] = [
-    { Type: 'bind', Source: input.homeDir, Target: HOME_TARGET, ReadOnly: false },
-    { Type: 'bind', Source: input.socketPath, Target: SOCKET_TARGET, ReadOnly: false },
-    { Type: 'bind', Source: input.runnerDir, Target: RUNNER_TARGET, ReadOnly: true },
+    { Type: 'bind', Source: input.homeDir, Target: CONTAINER_PATHS.home, ReadOnly: false },
+    { Type: 'bind', Source: input.socketPath, Target: CONTAINER_PATHS.socket, ReadOnly: false },
+    { Type: 'bind', Source: input.runnerDir, Target: CONTAINER_PATHS.runnerDir, ReadOnly: true },
   ];
-  if (files.persona) mounts.push({ Type: 'bind', Source: join(input.tenantDir, 'PERSONA.md'), Target: PERSONA_TARGET, ReadOnly: true });
-  if (files.skills) mounts.push({ Type: 'bind', Source: join(input.tenantDir, 'skills'), Target: SKILLS_TARGET, ReadOnly: true });
+  if (files.persona) mounts.push({ Type: 'bind', Source: join(input.tenantDir, PERSONA_FILE), Target: CONTAINER_PATHS.persona, ReadOnly: true });
+  if (files.skills) mounts.push({ Type: 'bind', Source: join(input.tenantDir, SKILLS_DIR), Target: CONTAINER_PATHS.skills, ReadOnly: true });
 
   const targets = new Set(mounts.map((m) => m.Target));
   for (const extra of input.extraMounts) {
@@ -164,9 +156,9 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
     name: containerName(instance, tenant, runId),
     Image: input.image,
     User: AGENT_USER,
-    WorkingDir: HOME_TARGET,
+    WorkingDir: CONTAINER_PATHS.home,
     Env: env,
-    Labels: { [LABEL_INSTANCE]: instance, [LABEL_TENANT]: tenant, [LABEL_RUN]: runId },
+    Labels: { [LABELS.instance]: instance, [LABELS.tenant]: tenant, [LABELS.run]: runId },
     // The turn arrives on stdin; StdinOnce closes the container's stdin when ours ends.
     AttachStdin: true,
     AttachStdout: true,

@@ -2,12 +2,11 @@
 // and hands it to the container user; a home that is a symlink or not a folder is refused, never followed.
 import { chownSync, lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-
-export const AGENT_UID = 1000;
-export const AGENT_GID = 1000;
+import { AGENT_GID, AGENT_UID } from '../core/container.js';
+import { HOME_DIR } from '../core/tree/layout.js';
 
 export function ensureHome(tenantDir: string): string {
-  const home = join(tenantDir, 'home');
+  const home = join(tenantDir, HOME_DIR);
   try {
     const st = lstatSync(home);
     if (st.isSymbolicLink() || !st.isDirectory()) throw new Error(`${home} must be a plain folder (not a link or a file)`);

@@ -5,6 +5,7 @@ import { lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, posix } from 'node:path';
 import type { ConfigError } from '../core/config-error.js';
+import { CONTAINER_PATHS } from '../core/container.js';
 
 export type AllowMode = 'ro' | 'rw';
 
@@ -39,9 +40,7 @@ export interface MountPolicy {
 }
 
 /** Targets the container spec owns: an extra mount may not sit on, under or over these. */
-export const FIXED_TARGETS = ['/run/gated', '/opt/warren', '/etc/warren', '/tmp', '/proc', '/sys', '/dev'];
-/** The home is a fixed mount too, but folders inside it are fine (they simply shadow part of the home). */
-export const HOME_TARGET = '/home/node';
+export const FIXED_TARGETS = [CONTAINER_PATHS.socketDir, CONTAINER_PATHS.runnerDir, CONTAINER_PATHS.configDir, '/tmp', '/proc', '/sys', '/dev'];
 export const MAX_EXTRA_MOUNTS = 16;
 
 /** Path parts that mark credentials; a request whose path (as written or resolved) has one is denied. */
@@ -78,7 +77,8 @@ export function containerTargetProblem(target: string): string | null {
   for (const fixed of FIXED_TARGETS) {
     if (within(target, fixed) || within(fixed, target)) return `container path "${target}" overlaps the fixed mount ${fixed}`;
   }
-  if (within(HOME_TARGET, target)) return `container path "${target}" would cover the home ${HOME_TARGET}`;
+  // The home is a fixed mount too, but folders inside it are fine (they simply shadow part of the home).
+  if (within(CONTAINER_PATHS.home, target)) return `container path "${target}" would cover the home ${CONTAINER_PATHS.home}`;
   return null;
 }
 

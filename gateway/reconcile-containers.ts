@@ -2,7 +2,7 @@
 // Only ever this instance's containers: several warren installations may share one Docker daemon.
 import type Docker from 'dockerode';
 import type { Logger } from '../core/log.js';
-import { LABEL_INSTANCE, LABEL_RUN, LABEL_TENANT } from './container-spec.js';
+import { LABELS } from '../core/container.js';
 
 export interface RunContainer {
   id: string;
@@ -13,11 +13,11 @@ export interface RunContainer {
 
 export async function listRunContainers(docker: Docker, instance: string): Promise<RunContainer[]> {
   if (instance.length === 0) throw new Error('instance is empty');
-  const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_INSTANCE}=${instance}`] } });
+  const list = await docker.listContainers({ all: true, filters: { label: [`${LABELS.instance}=${instance}`] } });
   // The filter is the daemon's; check again here so a daemon quirk can never hand us another instance's container.
   return list
-    .filter((c) => c.Labels?.[LABEL_INSTANCE] === instance)
-    .map((c) => ({ id: c.Id, runId: c.Labels[LABEL_RUN] ?? '', tenant: c.Labels[LABEL_TENANT] ?? '', state: c.State }));
+    .filter((c) => c.Labels?.[LABELS.instance] === instance)
+    .map((c) => ({ id: c.Id, runId: c.Labels[LABELS.run] ?? '', tenant: c.Labels[LABELS.tenant] ?? '', state: c.State }));
 }
 
 /** Removes (force) this instance's containers whose run id is not live. Returns the removed container ids. */

@@ -1,10 +1,12 @@
 // Runs, leases and the messages they claim, in DATA/warren.db. Starting a turn (lease + run + claim) and finishing
-// one (status + effects + lease release) are each one transaction, so a crash leaves either all or none of it.
+// one (status + effects + lease release) are each one transaction, so a crash leaves either all or none of it. The
+// runs and leases tables are written here; gated's tables (messages, outbox, delegations, topics) only through
+// GatedStore, on the same connection so its writes join these transactions.
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../core/db.js';
 import { nowIso } from '../core/warren-db.js';
 import type { TurnMessage } from '../core/turn.js';
-import type { MessageRow as InboxRow } from '../gated/store.js';
+import { GatedStore, type MessageRow as InboxRow } from '../gated/store.js';
 import { planEffects, type ClaimedMessage, type DelegationRef, type Effect, type Outcome } from './turn-plan.js';
 
 export const MAX_MESSAGES_PER_TURN = 50;
@@ -45,7 +47,9 @@ export class RunStore {
   constructor(
     readonly db: Db,
     readonly instance: string,
+    private readonly inbox: GatedStore = new GatedStore(db),
   ) {
+    if (inbox.db !== db) throw new Error('the run store and the gated store must share one connection (one transaction)');
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       pendingTopics: p(`SELECT tenant, topic, MIN(id) AS first FROM messages WHERE run IS NULL
@@ -57,26 +61,13 @@ export class RunStore {
       deleteInstanceLeases: p(`DELETE FROM leases WHERE instance = ?`),
       pending: p(`SELECT id, kind, chat, sender, text, depth, ref, created_at, interrupted FROM messages
                   WHERE tenant = ? AND topic = ? AND run IS NULL ORDER BY id LIMIT ${MAX_MESSAGES_PER_TURN}`),
-      claim: p(`UPDATE messages SET run = ? WHERE id = ? AND run IS NULL`),
       insertRun: p(`INSERT INTO runs (id, instance, tenant, topic, status, attempt, depth, chat, started_at)
                     VALUES (@id, @instance, @tenant, @topic, 'running', @attempt, @depth, @chat, @started_at)`),
       setContainer: p(`UPDATE runs SET container = ? WHERE id = ?`),
       finishRun: p(`UPDATE runs SET status = ?, result = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'`),
       claimed: p(`SELECT id, kind, chat, ref FROM messages WHERE run = ? ORDER BY id`),
       delegation: p(`SELECT id, kind, from_tenant, from_topic, from_chat, depth FROM delegations WHERE id = ?`),
-      finishDelegation: p(`UPDATE delegations SET status = ?, result = ?, finished_at = ? WHERE id = ? AND status = 'queued'`),
-      insertReply: p(`INSERT INTO outbox (tenant, topic, kind, chat, text, run, created_at) VALUES (?, ?, 'reply', ?, ?, ?, ?)`),
-      insertResult: p(`INSERT INTO messages (tenant, topic, kind, chat, sender, text, depth, ref, created_at)
-                       VALUES (?, ?, 'result', ?, ?, ?, ?, ?, ?)`),
-      upsertSession: p(`INSERT INTO topics (tenant, topic, parent, session, created_at) VALUES (?, ?, NULL, ?, ?)
-                        ON CONFLICT (tenant, topic) DO UPDATE SET session = excluded.session`),
       inFlight: p(`SELECT id, tenant, topic, attempt, chat FROM runs WHERE instance = ? AND status = 'running'`),
-      requeueMessages: p(`UPDATE messages SET run = NULL, interrupted = interrupted + 1 WHERE run = ?`),
-      withdrawMessages: p(`DELETE FROM messages WHERE run IS NULL AND ref IN
-                             (SELECT id FROM delegations WHERE from_run = ? AND status = 'queued')`),
-      withdrawDelegations: p(`DELETE FROM delegations WHERE from_run = ? AND status = 'queued'
-                                AND id NOT IN (SELECT ref FROM messages WHERE ref IS NOT NULL)`),
-      dropRunOutbox: p(`DELETE FROM outbox WHERE run = ? AND delivered_at IS NULL`),
       markRun: p(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?`),
       runningIds: p(`SELECT id FROM runs WHERE instance = ? AND status = 'running'`),
     };
@@ -107,7 +98,7 @@ export class RunStore {
       const depth = Math.max(...rows.map((r) => r.depth));
       const chat = [...rows].reverse().find((r) => r.chat)?.chat ?? null;
       this.s.insertRun.run({ id, instance: this.instance, tenant, topic, attempt, depth, chat, started_at: now });
-      for (const r of rows) this.s.claim.run(id, r.id);
+      for (const r of rows) this.inbox.claimMessage(r.id, id);
       return {
         id,
         tenant,
@@ -131,7 +122,7 @@ export class RunStore {
       if (rows.length === 0) return 0;
       const id = `run_${randomUUID()}`;
       this.s.insertRun.run({ id, instance: this.instance, tenant, topic, attempt: 1, depth: 0, chat: null, started_at: nowIso() });
-      for (const r of rows) this.s.claim.run(id, r.id);
+      for (const r of rows) this.inbox.claimMessage(r.id, id);
       const outcome: Outcome = { status: 'failed', text: reason };
       const claimed = rows.map((r) => ({ id: r.id, kind: r.kind, chat: null, ref: r.ref }));
       this.finish({ id, tenant, topic }, outcome, planEffects(tenant, claimed, this.delegationsFor(claimed), outcome));
@@ -174,7 +165,7 @@ export class RunStore {
       ).changes;
       if (changed > 0) {
         this.applyEffects(run, effects, now);
-        if (outcome.status === 'done' && outcome.session) this.s.upsertSession.run(run.tenant, run.topic, outcome.session, now);
+        if (outcome.status === 'done' && outcome.session) this.inbox.setTopicSession(run.tenant, run.topic, outcome.session, now);
       }
       if (opts.releaseLease !== false) this.s.deleteLease.run(run.id);
     })();
@@ -186,10 +177,13 @@ export class RunStore {
 
   private applyEffects(run: { id: string; tenant: string; topic: string }, effects: readonly Effect[], now: string): void {
     for (const e of effects) {
-      if (e.type === 'reply') this.s.insertReply.run(run.tenant, run.topic, e.chat, e.text, run.id, now);
-      else {
-        this.s.finishDelegation.run(e.status, e.text, now, e.delegation);
-        this.s.insertResult.run(e.to, e.topic, e.chat, run.tenant, e.text, e.depth, e.delegation, now);
+      if (e.type === 'reply') {
+        this.inbox.addOutbox({ tenant: run.tenant, topic: run.topic, kind: 'reply', chat: e.chat, text: e.text, run: run.id, at: now });
+      } else {
+        this.inbox.finishDelegation(e.delegation, e.status, e.text, now);
+        this.inbox.addMessage({
+          tenant: e.to, topic: e.topic, kind: 'result', chat: e.chat, sender: run.tenant, text: e.text, depth: e.depth, ref: e.delegation, at: now,
+        });
       }
     }
   }
@@ -212,14 +206,13 @@ export class RunStore {
     this.db.transaction(() => {
       const now = nowIso();
       for (const id of runIds) {
-        this.s.dropRunOutbox.run(id);
-        this.s.requeueMessages.run(id);
+        this.inbox.dropUndeliveredOutboxOf(id);
+        this.inbox.requeueMessagesOf(id);
         this.s.markRun.run('requeued', 'interrupted by a gateway restart; queued again', now, id);
         this.s.deleteLease.run(id);
       }
       for (const id of runIds) {
-        this.s.withdrawMessages.run(id);
-        this.s.withdrawDelegations.run(id);
+        this.inbox.withdrawQueuedWorkOf(id);
       }
     })();
   }

@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from '../core/log.js';
 import { tierOf } from '../core/tenant-path.js';
+import { AGENT_GID, AGENT_UID } from '../core/container.js';
+import type { Egress, EgressService } from '../core/egress.js';
 import { TURN_VERSION, type TurnInput, type TurnResult } from '../core/turn.js';
+import { HOME_DIR } from '../core/tree/layout.js';
 import type { TenantConfig } from '../core/tree/types.js';
 import type { Gated } from '../gated/broker.js';
 import type { GatewayConfig } from './config.js';
@@ -35,16 +38,9 @@ export interface TurnLoopDeps {
    * Egress for a tenant's containers (crackbox): the network to join, its DNS server and the proxy environment.
    * Without it containers get no network at all.
    */
-  egressFor?: (tenant: string) => Promise<Egress>;
+  egressFor?: EgressService['egressFor'];
   /** Called when a run ends (tests and the benchmark observe turns through it). */
   onRunEnd?: (run: StartedRun, outcome: ReturnType<typeof turnOutcome>) => void;
-}
-
-export interface Egress {
-  network: string;
-  dns: string[];
-  /** HTTP_PROXY, HTTPS_PROXY, NO_PROXY (and lower-case twins) pointing at crackbox. */
-  env: Record<string, string>;
 }
 
 const worldOf = (tenant: string) => tenant.split('/')[0]!;
@@ -85,7 +81,7 @@ function scrubbed(outcome: ReturnType<typeof turnOutcome>, redact: ((text: strin
 }
 
 /** The container user; run sockets are owned by it so they can stay 0600. */
-const AGENT_OWNER = { uid: 1000, gid: 1000 };
+const AGENT_OWNER = { uid: AGENT_UID, gid: AGENT_GID };
 
 export class TurnLoop {
   private timer: NodeJS.Timeout | undefined;
@@ -288,7 +284,7 @@ export class TurnLoop {
       runId: run.id,
       image: this.deps.image,
       tenantDir,
-      homeDir: join(tenantDir, 'home'),
+      homeDir: join(tenantDir, HOME_DIR),
       socketPath: realpathSync(socketPath),
       runnerDir: realpathSync(config.runnerDir),
       limits,

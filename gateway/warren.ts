@@ -1,12 +1,12 @@
-// `warren up` as a library: gated and the gateway in one process, sharing one database. The entry point and the
-// tests both start warren through here.
+// `warren up` as a library: gated and the gateway in one process, sharing one database. Egress arrives as an
+// EgressStarter (core/egress.ts): cli/start-warren.ts supplies crackbox's, so the gateway never imports crackbox. The
+// entry point and the tests both start warren through cli/start-warren.ts.
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import Docker from 'dockerode';
 import type { Db } from '../core/db.js';
-import { Crackbox } from '../crackbox/crackbox.js';
-import { externalEgress } from '../crackbox/external.js';
+import type { EgressService, EgressStarter } from '../core/egress.js';
 import { componentLogger, logger as makeLogger, type Logger } from '../core/log.js';
 import { openWarrenDb } from '../core/warren-db.js';
 import { Gated } from '../gated/broker.js';
@@ -30,7 +30,8 @@ export interface WarrenOptions {
   http?: boolean;
   onRunEnd?: TurnLoopDeps['onRunEnd'];
   secretsFor?: TurnLoopDeps['secretsFor'];
-  egressFor?: TurnLoopDeps['egressFor'];
+  /** Starts egress once gated is up; omitted: containers get no network at all. */
+  egress?: EgressStarter;
   redactorFor?: (tenant: string) => ((text: string) => string) | undefined;
 }
 
@@ -56,8 +57,8 @@ export class Warren {
     private readonly http: Server | null,
     private readonly dataDir: string,
     private readonly log: Logger,
-    /** Egress (crackbox) when it runs in this process (WARREN_EGRESS=on), else null. */
-    readonly crackbox: Crackbox | null = null,
+    /** Egress (crackbox) when it was started, else null. */
+    readonly egress: EgressService | null = null,
     private readonly secrets: GatewaySecrets | null = null,
   ) {}
 
@@ -93,23 +94,12 @@ export class Warren {
         redactorFor,
       });
       undo.push(() => gated.stop());
-      // crackbox: containers only ever get a network that egressFor has locked down (or none at all when egress is off).
-      let crackbox: Crackbox | null = null;
-      let egressFor = options.egressFor;
-      if (!egressFor && config.egress.mode === 'on') {
-        const clog = componentLogger(log, 'crackbox');
-        const started = await Crackbox.start({
-          instance: config.instance, config: config.egress, docker, registry: gated.registry, db, dataDir: options.dataDir, log: clog,
-        }).catch((error: Error) => {
-          throw new Error(`crackbox could not start (${error.message}); fix it or set WARREN_EGRESS=off (containers then get no network)`);
-        });
-        crackbox = started;
-        undo.push(() => started.stop());
-        egressFor = (tenant) => started.egressFor(tenant);
-      } else if (!egressFor && config.egress.mode === 'external') {
-        egressFor = externalEgress({ docker, instance: config.instance, config: config.egress, dataDir: options.dataDir });
-      }
-      const runs = new RunStore(db, config.instance);
+      // Containers only ever get a network that egress has locked down (or none at all without egress).
+      const egress = options.egress
+        ? await options.egress({ instance: config.instance, docker, registry: gated.registry, db, dataDir: options.dataDir, log })
+        : null;
+      if (egress) undo.push(() => egress.stop());
+      const runs = new RunStore(db, config.instance, gated.store);
       const loop = new TurnLoop({
         gated,
         docker,
@@ -122,7 +112,7 @@ export class Warren {
         onRunEnd: options.onRunEnd,
         secretsFor: options.secretsFor ?? ((tenant, only) => secrets.forRun(tenant, only)),
         redactorFor,
-        egressFor,
+        egressFor: egress ? (tenant) => egress.egressFor(tenant) : undefined,
       });
       const outbox = new OutboxView(db);
       let http: Server | null = null;
@@ -146,7 +136,7 @@ export class Warren {
       const info: GatewayInfo = { pid: process.pid, url, instance: config.instance };
       writeFileSync(gatewayInfoPath(options.dataDir), JSON.stringify(info) + '\n', { mode: 0o600 });
       log.info({ url, instance: config.instance, image, tenants: gated.sockets().size }, 'warren is up');
-      return new Warren(config, db, gated, runs, loop, outbox, url, http, options.dataDir, log, crackbox, secrets);
+      return new Warren(config, db, gated, runs, loop, outbox, url, http, options.dataDir, log, egress, secrets);
     } catch (error) {
       for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => undefined);
       throw error;
@@ -158,7 +148,7 @@ export class Warren {
     this.http?.closeAllConnections(); // SSE streams would otherwise hold close() open
     await closed;
     await this.loop.stop();
-    await this.crackbox?.stop(); // after the loop: no container is left on a network when its rules go
+    await this.egress?.stop(); // after the loop: no container is left on a network when its rules go
     await this.gated.stop();
     this.secrets?.close();
     this.db.close();

@@ -9,12 +9,11 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { CLAUDE_CODE_VERSION, installClaudeCode } from './claude-code.js';
-import { AGENT_GID, AGENT_HOME, AGENT_UID, IMAGE_NODE, assembleRootfs } from './rootfs.js';
+import { AGENT_GID, AGENT_UID, AGENT_USER, CONTAINER_PATHS } from '../core/container.js';
+import { IMAGE_NODE, assembleRootfs } from './rootfs.js';
 import { tarDirectory, type OwnershipRule } from './tar.js';
 
 export const AGENT_IMAGE_REPO = 'warren/agent';
-/** The in-container runner, mounted read-only at run time (never baked into the image). */
-export const RUNNER_ENTRY = '/opt/warren/runner/main.js';
 
 let cachedRoot: string | undefined;
 
@@ -68,12 +67,12 @@ export function splitReference(ref: string): { repo: string; tag: string } {
 /** The image config, as the Dockerfile instructions `docker import --change` accepts. */
 export function importChanges(meta: { version: string; node: string; claudeCode: string | null }): string[] {
   return [
-    `USER ${AGENT_UID}:${AGENT_GID}`,
-    `WORKDIR ${AGENT_HOME}`,
+    `USER ${AGENT_USER}`,
+    `WORKDIR ${CONTAINER_PATHS.home}`,
     'ENV PATH=/usr/local/bin:/usr/bin:/bin',
-    `ENV HOME=${AGENT_HOME}`,
+    `ENV HOME=${CONTAINER_PATHS.home}`,
     'ENV NODE_ENV=production',
-    `ENTRYPOINT ${JSON.stringify([IMAGE_NODE, RUNNER_ENTRY])}`,
+    `ENTRYPOINT ${JSON.stringify([IMAGE_NODE, CONTAINER_PATHS.runner])}`,
     'CMD []',
     `LABEL warren.image=agent warren.version=${meta.version} warren.image.route=offline ` +
       `warren.image.node=${meta.node} warren.image.claude-code=${meta.claudeCode ?? 'none'}`,
@@ -82,7 +81,7 @@ export function importChanges(meta: { version: string; node: string; claudeCode:
 
 /** In the image everything belongs to root except the agent's home. */
 export const imageOwnership: OwnershipRule = (path, stat) => {
-  const home = AGENT_HOME.slice(1);
+  const home = CONTAINER_PATHS.home.slice(1);
   const agent = path === home || path.startsWith(`${home}/`);
   return { uid: agent ? AGENT_UID : 0, gid: agent ? AGENT_GID : 0, mode: stat.mode & 0o7777 };
 };

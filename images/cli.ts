@@ -1,7 +1,7 @@
 // `warren images`: build the agent image (offline by default, or from images/agent/Dockerfile) and show its tag.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { UsageError, parse, type Command } from '../cli/command.js';
+import { UsageError, parse, type Command } from '../core/command.js';
 import { CLAUDE_CODE_VERSION } from './claude-code.js';
 import { agentImageTag, buildAgentImage, packageRoot, warrenVersion } from './build.js';
 

@@ -15,20 +15,18 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, isAbsolute, join, posix, resolve } from 'node:path';
+import { AGENT_GID, AGENT_UID, CONTAINER_PATHS } from '../core/container.js';
 
-export const AGENT_UID = 1000;
-export const AGENT_GID = 1000;
-export const AGENT_HOME = '/home/node';
 /** Where the node binary lives inside the image, whatever its path on the host. */
 export const IMAGE_NODE = '/usr/local/bin/node';
 
 /** Directories every agent image has; the container spec mounts onto some of them, so they must exist. */
 export const IMAGE_DIRS: ReadonlyArray<{ path: string; mode: number }> = [
   { path: '/tmp', mode: 0o1777 },
-  { path: AGENT_HOME, mode: 0o755 },
-  { path: '/run/gated', mode: 0o755 },
-  { path: '/opt/warren', mode: 0o755 },
-  { path: '/etc/warren', mode: 0o755 },
+  { path: CONTAINER_PATHS.home, mode: 0o755 },
+  { path: CONTAINER_PATHS.socketDir, mode: 0o755 },
+  { path: CONTAINER_PATHS.runnerDir, mode: 0o755 },
+  { path: CONTAINER_PATHS.configDir, mode: 0o755 },
   { path: '/proc', mode: 0o755 },
   { path: '/sys', mode: 0o755 },
   { path: '/dev', mode: 0o755 },
@@ -36,7 +34,7 @@ export const IMAGE_DIRS: ReadonlyArray<{ path: string; mode: number }> = [
 
 /** Small files written verbatim into the image. No shell exists, so the node user's shell is nologin. */
 export const IMAGE_FILES: Readonly<Record<string, string>> = {
-  '/etc/passwd': `root:x:0:0:root:/root:/usr/sbin/nologin\nnode:x:${AGENT_UID}:${AGENT_GID}:node:${AGENT_HOME}:/usr/sbin/nologin\n`,
+  '/etc/passwd': `root:x:0:0:root:/root:/usr/sbin/nologin\nnode:x:${AGENT_UID}:${AGENT_GID}:node:${CONTAINER_PATHS.home}:/usr/sbin/nologin\n`,
   '/etc/group': `root:x:0:\nnode:x:${AGENT_GID}:\n`,
   '/etc/nsswitch.conf': 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n',
 };

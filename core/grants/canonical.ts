@@ -3,8 +3,10 @@
 // says), and gated uses the same functions to resolve what a tool actually acts on. One table, so the value that
 // was checked is the value that is used.
 
+import { CONTAINER_PATHS } from '../container.js';
+
 /** The tenant's home folder as agents see it inside their container. */
-export const HOME = '/home/node';
+export const HOME = CONTAINER_PATHS.home;
 
 /**
  * An agent path as a path relative to the home folder: `/home/node/reports/a.pdf`, `reports/./a.pdf` and

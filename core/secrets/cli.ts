@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { parse, UsageError, type Command, type CommonOptions } from '../../cli/command.js';
+import { parse, UsageError, type Command, type CommonOptions } from '../command.js';
 import { parseTenantPath, type TenantPath } from '../tenant-path.js';
 import { SecretsError } from './errors.js';
 import { describeSource, makeKeyring, newKeyEntry } from './keyring.js';

@@ -1,11 +1,12 @@
 // `warren crackbox`: run crackbox alone, show its state, or prune this instance's unused tenant networks.
 import Docker from 'dockerode';
-import { parse, untilSignal, UsageError, type Command, type CommonOptions } from '../../cli/command.js';
+import { parse, untilSignal, UsageError, type Command, type CommonOptions } from '../../core/command.js';
 import { componentLogger, logger } from '../../core/log.js';
 import { TenantRegistry } from '../../core/tree/registry.js';
 import { watchTree } from '../../core/tree/watch.js';
+import { instanceName } from '../../core/instance.js';
 import { openWarrenDb } from '../../core/warren-db.js';
-import { gatewayConfig } from '../../gateway/config.js';
+import { egressConfig, type EgressConfig } from '../egress-config.js';
 import { Crackbox } from '../crackbox.js';
 import { TenantNetworks } from '../networks.js';
 import { processAlive, readStatusFile } from '../status-file.js';
@@ -33,8 +34,13 @@ async function docker(): Promise<Docker> {
   return d;
 }
 
+/** The instance and egress settings of `warren up` for the same --data: crackbox must agree with it on both. */
+function settings(common: CommonOptions): { instance: string; egress: EgressConfig } {
+  return { instance: instanceName(common.data), egress: egressConfig() };
+}
+
 async function run(common: CommonOptions): Promise<number> {
-  const config = gatewayConfig(common.data);
+  const config = settings(common);
   const log = logger('crackbox');
   const registry = new TenantRegistry(common.tenants, componentLogger(log, 'tree'));
   registry.loadAll();
@@ -61,7 +67,7 @@ async function run(common: CommonOptions): Promise<number> {
 }
 
 async function prune(common: CommonOptions): Promise<number> {
-  const config = gatewayConfig(common.data);
+  const config = settings(common);
   const status = readStatusFile(common.data);
   if (status && status.instance === config.instance && processAlive(status.pid)) {
     throw new Error(`crackbox is running (pid ${status.pid}); stop it first`);
@@ -91,7 +97,7 @@ const command: Command = {
       case 'run':
         return run(common);
       case 'status': {
-        const config = gatewayConfig(common.data);
+        const config = settings(common);
         const view = await gatherStatus({ docker: await docker(), instance: config.instance, config: config.egress, dataDir: common.data });
         process.stdout.write(values.json ? JSON.stringify(view, null, 2) + '\n' : formatStatus(view));
         return 0;

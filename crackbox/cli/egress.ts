@@ -1,5 +1,5 @@
 // `warren egress log`: read crackbox's egress log (DNS answers and proxy decisions).
-import { hasTable, openDataReadOnly, parse, UsageError, type Command } from '../../cli/command.js';
+import { hasTable, openDataReadOnly, parse, UsageError, type Command } from '../../core/command.js';
 import { parseTenantPath } from '../../core/tenant-path.js';
 import { queryEgressLog, type EgressRow } from '../egress-log.js';
 

@@ -1,5 +1,5 @@
 // `warren audit`: read the audit log.
-import { openDataReadOnly, parse, UsageError, type Command } from '../../cli/command.js';
+import { openDataReadOnly, parse, UsageError, type Command } from '../../core/command.js';
 import { parseTenantPath } from '../../core/tenant-path.js';
 import { AuditLog } from '../audit.js';
 

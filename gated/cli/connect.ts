@@ -2,7 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, UsageError, type CommonOptions, type Command } from '../../cli/command.js';
+import { parse, UsageError, type CommonOptions, type Command } from '../../core/command.js';
 import { parseTenantPath, tenantId, type TenantPath } from '../../core/tenant-path.js';
 import { bridge } from '../bridge.js';
 import { tenantSocketPath } from '../broker.js';

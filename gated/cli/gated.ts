@@ -1,5 +1,5 @@
 // `warren gated`: run the broker in the foreground until SIGINT/SIGTERM.
-import { parse, untilSignal, type Command } from '../../cli/command.js';
+import { parse, untilSignal, type Command } from '../../core/command.js';
 import { Gated } from '../broker.js';
 
 /** A stop that has not finished by then is abandoned (after the audit rows are written): the signal means stop. */

@@ -3,7 +3,7 @@
 // on a fresh read of the files, and says so.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, UsageError, type CommonOptions, type Command } from '../../cli/command.js';
+import { parse, UsageError, type CommonOptions, type Command } from '../../core/command.js';
 import { openDbReadOnly, openMemoryDb, type Db } from '../../core/db.js';
 import { TIER_DEFAULT_TEXT } from '../../core/grants/defaults.js';
 import { silentLogger } from '../../core/log.js';

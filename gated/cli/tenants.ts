@@ -1,6 +1,6 @@
 // `warren tenants`: every tenant with its tier, status and socket, and every configuration error with file:line — as
 // the running gated sees them when there is one (its control socket), else as a fresh read of the files.
-import { parse, type CommonOptions, type Command } from '../../cli/command.js';
+import { parse, type CommonOptions, type Command } from '../../core/command.js';
 import { silentLogger } from '../../core/log.js';
 import { TenantRegistry } from '../../core/tree/registry.js';
 import { askControl, describeTenants, type TenantsReport } from '../control.js';

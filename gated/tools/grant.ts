@@ -6,6 +6,7 @@ import { canonicalTenant } from './targets.js';
 import { parseGrants } from '../../core/grants/parse.js';
 import { grantable } from '../../core/grants/grantable.js';
 import type { Rule } from '../../core/grants/types.js';
+import { GRANTS_FILE } from '../../core/tree/layout.js';
 import { isStrictDescendant, type TenantPath } from '../../core/tenant-path.js';
 import { appendGrant, removeGrant } from '../grants-file.js';
 import { defineTool, ToolError, type ToolContext } from './tool.js';
@@ -30,7 +31,7 @@ function parseOne(text: string, tenant: TenantPath): Rule {
 function grantsFileOf(ctx: ToolContext, group: TenantPath): string {
   const config = ctx.registry.config(group);
   if (!config) throw new ToolError(`${group} does not exist or has no valid configuration`);
-  return join(config.dir, 'grants');
+  return join(config.dir, GRANTS_FILE);
 }
 
 export const grant = defineTool({

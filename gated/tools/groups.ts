@@ -2,6 +2,7 @@
 import { lstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { PERSONA_FILE } from '../../core/tree/layout.js';
 import {
   isStrictDescendant, parentOf, segmentProblem, tierOf, type TenantPath,
 } from '../../core/tenant-path.js';
@@ -79,7 +80,7 @@ export const createGroup = defineTool({
     const front = [`name: ${yamlString(name)}`];
     if (description) front.push(`description: ${yamlString(description)}`);
     const body = persona?.trim() ? persona.trim() + '\n' : `You are the ${name} group of ${ctx.tenant}.\n`;
-    writeFileSync(join(dir, 'PERSONA.md'), `---\n${front.join('\n')}\n---\n${body}`, { flag: 'wx', mode: 0o644 });
+    writeFileSync(join(dir, PERSONA_FILE), `---\n${front.join('\n')}\n---\n${body}`, { flag: 'wx', mode: 0o644 });
     if (!lstatSync(dir).isDirectory()) throw new ToolError(`could not create ${child}`);
     ctx.refreshTenant(child);
     return { text: `created ${child}`, data: { group: child } };

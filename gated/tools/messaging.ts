@@ -7,7 +7,8 @@ import {
 import { basename, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import { canonicalPath, canonicalChat } from '../../core/grants/canonical.js';
+import { HOME, canonicalPath, canonicalChat } from '../../core/grants/canonical.js';
+import { HOME_DIR } from '../../core/tree/layout.js';
 import { DeniedError, defineTool, ToolError, type ToolContext } from './tool.js';
 
 export const MAX_TEXT = 64 * 1024;
@@ -154,7 +155,7 @@ export async function copyFileFromHome(
   limits: FileCopyLimits = { maxFileBytes: MAX_FILE_BYTES, quotaBytes: FILES_QUOTA_BYTES },
 ): Promise<string> {
   const rel = canonicalPath(raw);
-  if (rel === null) throw new ToolError(`"${raw}" is not a path inside your home (/home/node)`);
+  if (rel === null) throw new ToolError(`"${raw}" is not a path inside your home (${HOME})`);
   let fd: number;
   try {
     fd = openSync(join(homeDir, rel), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -230,7 +231,7 @@ export const sendFile = defineTool({
     const state = ctx.registry.config(ctx.tenant);
     if (!state) throw new ToolError('your tenant has no valid configuration');
     const target = chat ? requireChat(chat) : conversationChat(ctx);
-    const file = await copyFileFromHome(ctx, join(state.dir, 'home'), path, ctx.filesDir);
+    const file = await copyFileFromHome(ctx, join(state.dir, HOME_DIR), path, ctx.filesDir);
     const id = ctx.store.addOutbox({
       tenant: ctx.tenant,
       topic: topicOf(ctx),

@@ -1,7 +1,7 @@
 // `warren chat <tenant>`: an interactive terminal chat through the running gateway. Lines you type are sent; replies
 // stream back as they are committed.
 import { createInterface } from 'node:readline';
-import { parse, UsageError, type Command } from '../../cli/command.js';
+import { parse, UsageError, type Command } from '../../core/command.js';
 import { parseTenantPath } from '../../core/tenant-path.js';
 import { findGateway } from './client.js';
 

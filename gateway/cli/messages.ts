@@ -1,5 +1,5 @@
 // `warren messages <tenant>`: what a tenant said (finished turns only).
-import { hasTable, openDataReadOnly, parse, UsageError, type Command } from '../../cli/command.js';
+import { hasTable, openDataReadOnly, parse, UsageError, type Command } from '../../core/command.js';
 import { parseTenantPath } from '../../core/tenant-path.js';
 import { OutboxView } from '../outbox-view.js';
 

@@ -1,5 +1,5 @@
 // `warren send <tenant> "text"`: through the running gateway when there is one, else straight into the queue.
-import { parse, UsageError, type Command } from '../../cli/command.js';
+import { parse, UsageError, type Command } from '../../core/command.js';
 import { silentLogger } from '../../core/log.js';
 import { TenantRegistry } from '../../core/tree/registry.js';
 import { openWarrenDb } from '../../core/warren-db.js';

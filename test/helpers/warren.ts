@@ -1,6 +1,7 @@
 // Starts a whole warren (gated + gateway, real Docker) on a temp tree for end-to-end tests.
 import { silentLogger } from '../../core/log.js';
-import { Warren, type WarrenOptions } from '../../gateway/warren.js';
+import { startWarren as startWithEgress } from '../../cli/start-warren.js';
+import type { Warren, WarrenOptions } from '../../gateway/warren.js';
 import type { OutboxRow } from '../../gateway/outbox-view.js';
 import { agentImage, requireDocker } from './docker.js';
 import type { TempTree } from './tree.js';
@@ -8,7 +9,7 @@ import type { TempTree } from './tree.js';
 export async function startWarren(tree: TempTree, extra: Partial<WarrenOptions> & { env?: NodeJS.ProcessEnv } = {}): Promise<Warren> {
   const docker = await requireDocker();
   const image = await agentImage();
-  return Warren.start({
+  return startWithEgress({
     tenantsDir: tree.tenants,
     dataDir: tree.data,
     log: silentLogger(),

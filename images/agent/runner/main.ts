@@ -6,7 +6,7 @@
 // stdout and stderr are logs only (and, in bridge mode, stdout is the MCP stream); the result goes to gated.
 import { resolve } from 'node:path';
 import { bridge } from '../../../gated/bridge.js';
-import { CONTAINER_PATHS } from '../../../core/turn.js';
+import { CONTAINER_PATHS } from '../../../core/container.js';
 import { GatedClient } from './gated-client.js';
 import { runnerLog } from './log.js';
 import { personaFile } from './persona.js';

@@ -1,7 +1,7 @@
 // The tenant's PERSONA.md, mounted read-only in the container (it may be absent). The claude-code harness appends its
 // Markdown body to the system prompt; the front matter was already applied by the gateway (harness, model, script).
 import { readFileSync } from 'node:fs';
-import { CONTAINER_PATHS } from '../../../core/turn.js';
+import { CONTAINER_PATHS } from '../../../core/container.js';
 import { parseFrontmatter } from '../../../core/tree/frontmatter.js';
 
 export function personaFile(env: NodeJS.ProcessEnv = process.env): string {

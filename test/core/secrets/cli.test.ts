@@ -16,7 +16,7 @@ function ensureBuilt(): void {
   const sources = [
     ...fs.readdirSync(path.join(repo, 'core/secrets')).map((f) => `core/secrets/${f}`),
     'cli/warren.ts',
-    'cli/command.ts',
+    'core/command.ts',
     'cli/commands.ts',
     'core/tenant-path.ts',
     'core/db.ts',

@@ -2,7 +2,7 @@ import { describe, it, expect, afterEach, vi } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { UsageError } from '../../../cli/command.js';
+import { UsageError } from '../../../core/command.js';
 import { silentLogger } from '../../../core/log.js';
 import { warrenDbPath } from '../../../core/warren-db.js';
 import command, { formatRow } from '../../../crackbox/cli/egress.js';

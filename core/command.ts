@@ -1,9 +1,10 @@
-// The shape every `warren` subcommand has, and the options all of them share.
+// The shape every `warren` subcommand has, and the options all of them share. In core so that each component can
+// own its subcommands (gated/cli, gateway/cli, crackbox/cli, core/secrets/cli) without importing the cli/ layer.
 import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
-import { openDbReadOnly, type Db } from '../core/db.js';
-import { warrenDbPath } from '../core/warren-db.js';
+import { openDbReadOnly, type Db } from './db.js';
+import { warrenDbPath } from './warren-db.js';
 
 export interface CommonOptions {
   /** The tenant tree (default ./tenants). */

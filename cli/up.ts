@@ -1,6 +1,7 @@
-// `warren up`: gated and the gateway together, in the foreground, on embedded defaults.
-import { parse, untilSignal, type Command } from '../../cli/command.js';
-import { Warren } from '../warren.js';
+// `warren up`: gated, the gateway and crackbox together, in the foreground, on embedded defaults. In cli/ because it
+// wires the gateway and crackbox together (cli/start-warren.ts).
+import { parse, untilSignal, type Command } from '../core/command.js';
+import { startWarren } from './start-warren.js';
 
 const command: Command = {
   summary: 'run gated and the gateway together (the main job)',
@@ -10,7 +11,7 @@ Starts gated (one socket per tenant) and the gateway (queue, containers, HTTP AP
 agent image offline if it is missing, and runs until SIGINT/SIGTERM. Settings: see docs/gateway.md.`,
   async run(argv, common) {
     parse(argv, {}, false);
-    const warren = await Warren.start({ tenantsDir: common.tenants, dataDir: common.data });
+    const warren = await startWarren({ tenantsDir: common.tenants, dataDir: common.data });
     process.stderr.write(`warren is up: ${warren.gated.sockets().size} tenant socket(s), API ${warren.url ?? 'off'}\n`);
     const example = warren.gated.registry.list().find((t) => t.config && t.path !== 'root')?.path;
     if (example) process.stderr.write(`try: npx warren chat ${example}   (or: npx warren send ${example} "hello")\n`);
