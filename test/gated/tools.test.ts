@@ -6,9 +6,21 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { silentLogger } from '../../core/log.js';
 import { Gated } from '../../gated/broker.js';
 import { hashToken } from '../../gated/tools/tokens.js';
+import { TOOLS } from '../../gated/tools/index.js';
+import { ALL_TOOLS } from '../../core/grants/defaults.js';
+import { TOOL_ARGS } from '../../core/grants/tool-args.js';
 import { connectClient, textOf } from '../helpers/mcp.js';
 import { standardTree, type TempTree } from '../helpers/tree.js';
 import { useGated } from '../helpers/gated.js';
+
+describe('the grants parser knows every tool and argument', () => {
+  it('TOOL_ARGS names exactly the tools gated serves and the keys of their input schemas', () => {
+    const fromSchemas = new Map(TOOLS.map((t) => [t.name, Object.keys(t.input.shape).sort()]));
+    const fromTable = new Map([...TOOL_ARGS].map(([name, args]) => [name, [...args].sort()]));
+    expect(fromTable).toEqual(fromSchemas);
+    expect([...TOOL_ARGS.keys()].sort()).toEqual([...ALL_TOOLS].sort());
+  });
+});
 
 describe('gated tools', () => {
   let tree: TempTree;
@@ -106,13 +118,26 @@ describe('gated tools', () => {
     const tooMuch = await call(acme, 'grant', { group: 'acme/support', rule: 'grant' });
     expect(tooMuch.error).toBe(false); // acme holds grant itself, so it may pass it on
     const notHeld = await call(acme, 'grant', { group: 'acme/support', rule: 'shell_exec' });
-    expect(notHeld.text).toMatch(/cannot grant/);
+    expect(notHeld.text).toMatch(/cannot grant "shell_exec": unknown tool "shell_exec"/);
     const file = readFileSync(join(tree.tenants, 'acme/support/grants'), 'utf8');
     expect(file).toMatch(/^grant {2}# granted by acme /m);
     const who = await call(support, 'whoami');
     expect(who.data.rules.join('\n')).toMatch(/grant/);
     expect((await call(acme, 'revoke', { group: 'acme/support', rule: 'grant' })).error).toBe(false);
     expect(readFileSync(join(tree.tenants, 'acme/support/grants'), 'utf8')).not.toMatch(/granted by/);
+  });
+
+  it('grant refuses a misspelt tool or argument with a suggestion, and writes nothing', async () => {
+    const file = join(tree.tenants, 'acme/support/grants');
+    const before = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    const tool = await call(acme, 'grant', { group: 'acme/support', rule: '!send_mesage' });
+    expect(tool).toMatchObject({ error: true });
+    expect(tool.text).toBe('grant failed: cannot grant "!send_mesage": unknown tool "send_mesage" (did you mean "send_message"?)');
+    const arg = await call(acme, 'grant', { group: 'acme/support', rule: '!send_message(chanel=tg:1)' });
+    expect(arg.text).toBe(
+      'grant failed: cannot grant "!send_message(chanel=tg:1)": send_message has no argument "chanel" (did you mean "chat"?) (its arguments: chat, text)',
+    );
+    expect(existsSync(file) ? readFileSync(file, 'utf8') : '').toBe(before);
   });
 
   it('grant refuses to grow a grants file towards its size limit', async () => {
