@@ -12,6 +12,7 @@ import { TOOL_ARGS } from '../../core/grants/tool-args.js';
 import { connectClient, textOf } from '../helpers/mcp.js';
 import { standardTree, type TempTree } from '../helpers/tree.js';
 import { useGated } from '../helpers/gated.js';
+import { DISGUISED_CHAT_IDS } from '../core/grants/helpers.js';
 
 describe('the grants parser knows every tool and argument', () => {
   it('TOOL_ARGS names exactly the tools gated serves and the keys of their input schemas', () => {
@@ -125,6 +126,26 @@ describe('gated tools', () => {
     expect(who.data.rules.join('\n')).toMatch(/grant/);
     expect((await call(acme, 'revoke', { group: 'acme/support', rule: 'grant' })).error).toBe(false);
     expect(readFileSync(join(tree.tenants, 'acme/support/grants'), 'utf8')).not.toMatch(/granted by/);
+  });
+
+  it.each(DISGUISED_CHAT_IDS)('a chat id with a %s is refused by every tool that takes one', async (_label, id, names) => {
+    const outbox = () => (gated.db.prepare(`SELECT COUNT(*) AS n FROM outbox`).get() as { n: number }).n;
+    const before = outbox();
+    for (const [tool, args] of [
+      ['send_message', { chat: id, text: 'hi' }],
+      ['send_file', { chat: id, path: 'ok.txt' }],
+      ['set_route', { chat: id, group: 'acme/support' }],
+    ] as const) {
+      const r = await call(acme, tool, args);
+      expect(r.error).toBe(true);
+      expect(r.text).toMatch(new RegExp(`^invalid arguments for ${tool}: chat: `));
+      expect(r.text).toMatch(names);
+    }
+    const token = await call(acme, 'issue_token', { kind: 'chat_link', target: id, ttl: 60 });
+    expect(token.text).toMatch(/^issue_token failed: ".*" is not a valid chat id: it /s);
+    expect(token.text).toMatch(names);
+    expect(outbox()).toBe(before);
+    expect(gated.store.route(id.toLowerCase())).toBeFalsy();
   });
 
   it('grant refuses a misspelt tool or argument with a suggestion, and writes nothing', async () => {

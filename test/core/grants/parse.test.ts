@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { parseGrants, parseRuleText, stripComment, MAX_FILE_BYTES } from '../../../core/grants/parse.js';
 import type { ArgPredicate } from '../../../core/grants/types.js';
+import { DISGUISED_CHAT_IDS } from './helpers.js';
 
 const FILE = '/srv/warren/tenants/acme/grants';
 
@@ -53,13 +54,13 @@ describe('parseGrants: good lines', () => {
   }
 
   it('keeps file, line and tenant as the source, skipping blanks and comments', () => {
-    const text = ['# grants for acme', '', 'reply', '  !like   # no likes here', '\t', 'send_message(chat="a # b")  # c'].join('\n');
+    const text = ['# grants for acme', '', 'reply', '  !like   # no likes here', '\t', 'send_message(text="a # b")  # c'].join('\n');
     const r = parseGrants(text, FILE, 'acme');
     expect(r.errors).toEqual([]);
     expect(r.rules.map((x) => [x.text, x.source])).toEqual([
       ['reply', { kind: 'file', file: FILE, line: 3, tenant: 'acme' }],
       ['!like', { kind: 'file', file: FILE, line: 4, tenant: 'acme' }],
-      ['send_message(chat="a # b")', { kind: 'file', file: FILE, line: 6, tenant: 'acme' }],
+      ['send_message(text="a # b")', { kind: 'file', file: FILE, line: 6, tenant: 'acme' }],
     ]);
   });
 
@@ -102,7 +103,7 @@ describe('parseGrants: bad lines', () => {
     ['reply(1a=x)', 'invalid argument name "1a"'],
     ['send_file(path=/etc/**)', 'is outside the home folder'],
     ['send_file(path=../x)', 'contains a ".." segment'],
-    ['send_message(chat="  ")', 'empty chat value'],
+    ['send_message(chat="  ")', 'argument "chat": is empty'],
     ['reply\u0000', 'control character (U+0000)'],
     ['x'.repeat(4097), 'line is longer than 4096 bytes'],
   ];
@@ -163,6 +164,23 @@ describe('parseGrants: typos are errors, not rules that match nothing', () => {
   it('an argument of any tool the glob matches is accepted', () => {
     expect(one('!send_*(path=private/**)').args).toEqual([{ name: 'path', kind: 'match', glob: 'private/**' }]);
     expect(one('!*(chat=slack:c0ops)').tool).toBe('*');
+  });
+});
+
+describe('parseGrants: a chat id no call could carry is an error, not a rule that never matches', () => {
+  it.each(DISGUISED_CHAT_IDS)('%s', (_label, id, names) => {
+    for (const value of [id, `"${id}"`]) {
+      const line = `!send_message(chat=${value})`;
+      const r = parseGrants(`reply\n${line}\n`, FILE, 'acme');
+      // Control and separator characters are refused for the line as a whole, whitespace ends an unquoted value.
+      if (/[\u2028\u2029\u0085\u001b]/.test(id) || (value === id && /\s/.test(id))) {
+        expect(r).toMatchObject({ rules: [], errors: [{ file: FILE, line: 2 }] });
+        continue;
+      }
+      expect(r.rules).toEqual([]);
+      expect(r.errors).toEqual([{ file: FILE, line: 2, message: expect.stringMatching(names) }]);
+      expect(r.errors[0]!.message).toMatch(/^argument "chat": contains /);
+    }
   });
 });
 
