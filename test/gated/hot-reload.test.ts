@@ -89,6 +89,25 @@ describe('hot reload through the watcher', () => {
     }, 'existing connection closed');
   });
 
+  it('mkdir then a grants file that does not parse: the new tenant loses its socket instead of running without its denies', async () => {
+    const socket = gated.socketPath('acme/iota');
+    tree.mkdir('acme/iota');
+    await eventually(() => existsSync(socket), 'socket for acme/iota');
+    const client = await connectClient(socket);
+    expect((await client.callTool({ name: 'whoami', arguments: {} })).isError).toBeFalsy();
+
+    tree.write('acme/iota/grants', '!send_message(chat=$routed)\n!reply(\n');
+    await eventually(() => !existsSync(socket), 'socket for acme/iota removed', 10_000);
+    expect(gated.registry.get('acme/iota')).toMatchObject({ config: null, errors: [{ line: 2 }] });
+    await client.close().catch(() => {});
+
+    tree.write('acme/iota/grants', '!send_message(chat=$routed)\n!reply\n');
+    await eventually(() => existsSync(socket), 'socket for acme/iota back', 10_000);
+    const again = await connectClient(socket);
+    expect(textOf(await again.callTool({ name: 'reply', arguments: { text: 'x' } }))).toMatch(/^denied: denied by rule "!reply"/);
+    await again.close();
+  });
+
   it('a tenant whose files were never valid gets no socket', async () => {
     tree.mkdir('acme/broken');
     writeFileSync(join(tree.tenants, 'acme/broken/grants'), 'send_message(chat=\n');
