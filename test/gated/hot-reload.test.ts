@@ -108,6 +108,24 @@ describe('hot reload through the watcher', () => {
     await again.close();
   });
 
+  it("an invalid ancestor closes its subtree, and the child's denial carries none of the ancestor's paths or errors", async () => {
+    const client = await connectClient(gated.socketPath('acme/support'));
+    const whoami = async () => textOf(await client.callTool({ name: 'whoami', arguments: {} }));
+    expect(await whoami()).not.toMatch(/^denied/);
+    tree.write('acme/allowlist', 'secret-name.internal.example\nbad host name\n');
+    await eventually(async () => /^denied/.test(await whoami()), 'acme/support closed', 10_000);
+
+    const denial = await whoami();
+    expect(denial).toBe(
+      'denied: the configuration of acme, which your group belongs to, is invalid, so every call is refused until an ' +
+        'operator fixes it; say so in your answer and ask an operator to fix it.',
+    );
+    const [error] = gated.registry.get('acme')!.errors;
+    expect(error!.file).toBe(join(tree.tenants, 'acme/allowlist')); // the operator still sees where and why
+    for (const secret of [tree.root, 'allowlist', 'bad host name', error!.message]) expect(denial).not.toContain(secret);
+    await client.close();
+  });
+
   it('a tenant whose files were never valid gets no socket', async () => {
     tree.mkdir('acme/broken');
     writeFileSync(join(tree.tenants, 'acme/broken/grants'), 'send_message(chat=\n');

@@ -9,6 +9,7 @@ import { hashToken } from '../../gated/tools/tokens.js';
 import { TOOLS } from '../../gated/tools/index.js';
 import { ALL_TOOLS } from '../../core/grants/defaults.js';
 import { TOOL_ARGS } from '../../core/grants/tool-args.js';
+import { MAX_RULES_TEXT_BYTES } from '../../gated/policy.js';
 import { connectClient, textOf } from '../helpers/mcp.js';
 import { standardTree, type TempTree } from '../helpers/tree.js';
 import { useGated } from '../helpers/gated.js';
@@ -20,6 +21,30 @@ describe('the grants parser knows every tool and argument', () => {
     const fromTable = new Map([...TOOL_ARGS].map(([name, args]) => [name, [...args].sort()]));
     expect(fromTable).toEqual(fromSchemas);
     expect([...TOOL_ARGS.keys()].sort()).toEqual([...ALL_TOOLS].sort());
+  });
+});
+
+describe('tools/list stays small whatever the grants file holds', () => {
+  const lines = Array.from({ length: 15_000 }, (_, i) => `!send_message(chat=tg:${100_000 + i})\n!*(chat=slack:c${100_000 + i})`);
+  const f = useGated({ before: (tree) => tree.write('acme/grants', `${lines.join('\n')}\n`) });
+
+  it('cuts each tool\'s "Rules that apply" at about 2 KB, says how many more, and whoami still lists them all', async () => {
+    expect(readFileSync(join(f.tree.tenants, 'acme/grants')).length).toBeGreaterThan(700_000);
+    const client = await connectClient(f.gated.socketPath('acme'));
+    const { tools } = await client.listTools();
+    expect(tools.length).toBeGreaterThan(10);
+    expect(Buffer.byteLength(JSON.stringify(tools))).toBeLessThan(tools.length * 4096);
+    for (const tool of tools) {
+      const rulesText = tool.description!.split('Rules that apply: ')[1]!;
+      expect(Buffer.byteLength(rulesText)).toBeLessThan(MAX_RULES_TEXT_BYTES + 100);
+    }
+    const send = tools.find((t) => t.name === 'send_message')!.description!;
+    const shown = send.split('Rules that apply: ')[1]!.split('; ');
+    const more = Number(/^and (\d+) more rules \(whoami lists them all\)$/.exec(shown.at(-1)!)?.[1]);
+    expect(shown.length - 1 + more).toBe(1 + 30_000); // the tier default, then every rule of the file
+    const who = await client.callTool({ name: 'whoami', arguments: {} });
+    expect((who.structuredContent as { rules: string[] }).rules.length).toBeGreaterThan(30_000);
+    await client.close();
   });
 });
 
