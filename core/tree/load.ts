@@ -56,7 +56,7 @@ export function tenantFolderProblem(tenantsDir: string, tenant: TenantPath): Con
 
 /**
  * The current files of a tenant folder, each on its own, with no memory of earlier loads (the registry adds that).
- * Null when the folder itself is not a usable tenant folder.
+ * `files` is null when the folder itself is not a usable tenant folder (`errors` says why).
  */
 export function readTenantFiles(tenantsDir: string, tenant: TenantPath): { files: TenantFiles | null; errors: ConfigError[] } {
   const folderProblem = tenantFolderProblem(tenantsDir, tenant);

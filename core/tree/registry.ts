@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { formatConfigError, type ConfigError } from '../config-error.js';
 import { logger, type Logger } from '../log.js';
 import { ancestorsOf, type TenantPath } from '../tenant-path.js';
-import { assembleConfig, changedFiles, mergeLastGood, type FileValue } from './last-good.js';
+import { assembleConfig, changedFiles, mergeLastGood, type BrokenFile, type FileValue } from './last-good.js';
 import { readTenantFiles, tenantFolderProblem } from './load.js';
 import { scanTree, type ScanError } from './scan.js';
 import type { TenantConfig, TenantState } from './types.js';
@@ -18,6 +18,9 @@ export interface TenantRegistryEvents {
   /** A tenant's folder is gone (or stopped being a tenant folder). Fired for every tenant of a removed subtree. */
   removed: [path: TenantPath];
 }
+
+/** The key of a problem with the tenant folder itself (no file of it could be read). */
+const FOLDER = '.';
 
 const inSubtree = (p: string, under: TenantPath | undefined) => under === undefined || p === under || p.startsWith(under + '/');
 
@@ -116,10 +119,10 @@ export class TenantRegistry extends EventEmitter<TenantRegistryEvents> {
     const read = readTenantFiles(this.tenantsDir, tenant);
     let next: TenantState;
     let nextGood = new Map<string, FileValue>();
-    let broken: { key: string; errors: ConfigError[]; kept: boolean }[] = [];
+    let broken: BrokenFile[] = [];
     if (!read.files) {
       next = { path: tenant, config: null, errors: read.errors };
-      broken = [{ key: '.', errors: read.errors, kept: false }];
+      broken = [{ key: FOLDER, errors: read.errors, kept: false }];
     } else {
       const merged = mergeLastGood(prevFiles.good, read.files.outcomes);
       nextGood = merged.good;
@@ -140,7 +143,7 @@ export class TenantRegistry extends EventEmitter<TenantRegistryEvents> {
       for (const file of broken) {
         const outcome = file.kept
           ? `keeping the last good contents of ${file.key}`
-          : `${file.key} never parsed, so the tenant has no configuration: no socket, every call refused`;
+          : `${file.key === FOLDER ? 'the tenant folder is unusable' : `${file.key} never parsed`}, so the tenant has no configuration: no socket, every call refused`;
         for (const e of file.errors) this.log.warn({ tenant, file: e.file, line: e.line }, `${formatConfigError(e)} (${outcome})`);
       }
     } else if (errorsChanged && prev && prev.errors.length > 0) {
