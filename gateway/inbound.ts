@@ -16,7 +16,10 @@ export const InboundSchema = z
     /** Default: the conversation's own topic (see topicForChat), so two people never share a turn or a session. */
     topic: z.string().regex(TOPIC, 'topic names use lowercase letters, digits and "_.:-"').optional(),
     // A sender is held to the chat-id rule too: it becomes part of `local:<sender>` and of prompts.
-    sender: chatIdSchema().max(128).default('operator'),
+    sender: chatIdSchema()
+      .max(128)
+      .refine((s) => !/^[ \t]|[ \t]$/.test(s), 'a sender has no spaces around it')
+      .default('operator'),
     chat: chatIdSchema().optional(),
   })
   .strict();

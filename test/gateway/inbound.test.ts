@@ -23,6 +23,10 @@ describe('InboundSchema: chat ids and senders', () => {
     expect(found[0]).toMatch(names);
   });
 
+  it('a sender is taken as given, so it may not have spaces around it', () => {
+    expect(issues({ tenant: 'acme', text: 'hi', sender: ' bob' })).toEqual(['sender: a sender has no spaces around it']);
+  });
+
   it('accepts plain ids', () => {
     expect(issues({ tenant: 'acme', text: 'hi', chat: ' TG:100 ', sender: 'bob' })).toEqual([]);
     expect(issues({ tenant: 'acme', text: 'hi' })).toEqual([]);
