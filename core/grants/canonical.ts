@@ -56,7 +56,7 @@ export function chatIdProblem(raw: string): string | null {
   const chat = trimAscii(raw);
   if (chat.length === 0) return 'is empty';
   const invisible = INVISIBLE.exec(chat);
-  if (invisible) return `contains ${codePoint(invisible[0])}, a space, invisible or control character (chat ids have none)`;
+  if (invisible) return `contains ${codePoint(invisible[0])}: a chat id has no spaces or control characters, visible or invisible`;
   if (chat.includes('%')) return 'contains "%": percent-encoding is not decoded, so write the chat id itself';
   const lower = chat.toLowerCase();
   if (chat.normalize('NFKC') !== chat || lower.normalize('NFKC') !== lower) {
