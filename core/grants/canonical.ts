@@ -60,7 +60,8 @@ export function chatIdProblem(raw: string): string | null {
   if (chat.includes('%')) return 'contains "%": percent-encoding is not decoded, so write the chat id itself';
   const lower = chat.toLowerCase();
   if (chat.normalize('NFKC') !== chat || lower.normalize('NFKC') !== lower) {
-    const odd = [...lower].find((c) => c.normalize('NFKC') !== c) ?? lower;
+    const odd = [...lower].find((c) => c.normalize('NFKC') !== c);
+    if (odd === undefined) return `is not in Unicode normal form NFKC (that would be "${lower.normalize('NFKC')}")`;
     return `contains ${codePoint(odd)}, a compatibility form of "${odd.normalize('NFKC')}" (chat ids are in Unicode normal form NFKC)`;
   }
   return null;

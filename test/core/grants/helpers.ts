@@ -48,6 +48,7 @@ export const DISGUISED_CHAT_IDS: readonly [string, string, RegExp][] = [
   ['full-width digits (NFKC)', 'tg:\uff11\uff10\uff10', /U\+FF11.*"1"/],
   ['ligature (NFKC)', 'slack:\ufb01nance', /U\+FB01.*"fi"/],
   ['superscript digit (NFKC)', 'tg:10\u2070', /U\+2070.*"0"/],
+  ['decomposed accent (NFKC)', 'slack:cafe\u0301', /normal form NFKC \(that would be "slack:caf\u00e9"\)/],
   ['percent-encoded letter', 'tg:%31%30%30', /"%"/],
   ['percent-encoded zero-width space', 'tg:%E2%80%8B100', /"%"/],
   ['a lone percent sign', 'tg:100%', /"%"/],
