@@ -50,9 +50,9 @@ function grantsText(n: number, rnd: () => number): string {
     else if (r < 0.4) lines.push(`${deny}send_message(chat=slack:c${i}*)`);
     else if (r < 0.5) lines.push(`${deny}send_file(chat=$routed, path=reports/${i}/**)`);
     else if (r < 0.6) lines.push(`${deny}delegate_group(group=acme/team${i})`);
-    else if (r < 0.7) lines.push(`${deny}fork_topic(topic="t ${i}", !parent)`);
-    else if (r < 0.8) lines.push(`${deny}${pick(['*', 'send_*', 'list_*', '*_group'])}(chat=tg:9${i})`);
-    else if (r < 0.9) lines.push(`${deny}${pick(['reply', 'like', 'whoami', 'observe_group'])}(chat=local:${i})`);
+    else if (r < 0.7) lines.push(`${deny}fork_topic(child="t ${i}", !parent)`);
+    else if (r < 0.8) lines.push(`${deny}${pick(['*', 'send_*', 'set_*', '*_message'])}(chat=tg:9${i})`);
+    else if (r < 0.9) lines.push(`${deny}${pick(['reply(text', 'like(reaction', 'observe_group(source', 'read_observed(source'])}=local:${i})`);
     else lines.push(`${deny}${pick(['read_observed', 'list_routes', 'send_*', 'observe_*'])}`);
   }
   return lines.join('\n');

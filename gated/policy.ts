@@ -8,7 +8,6 @@ import { describeRule } from '../core/grants/describe.js';
 import { effectiveRules } from '../core/grants/effective.js';
 
 import type { Rule } from '../core/grants/types.js';
-import { formatConfigError } from '../core/config-error.js';
 import { ancestorsOf, isStrictDescendant, parentOf, tierOf, type TenantPath } from '../core/tenant-path.js';
 import type { TenantRegistry } from '../core/tree/registry.js';
 import { TOOLS } from './tools/index.js';
@@ -17,7 +16,11 @@ export interface TenantPolicy {
   tenant: TenantPath;
   rules: Rule[];
   compiled: CompiledRules;
-  /** Why every call is refused regardless of rules (an ancestor without any valid configuration), or null. */
+  /**
+   * Why every call is refused regardless of rules (an ancestor without any valid configuration), or null. Shown to
+   * the calling agent, so it names no host path and no error of the ancestor's files: the operator sees those in
+   * gated's log and in `warren tenants`.
+   */
   closedBecause: string | null;
   tools: Tool[];
   /** For whoami, computed once per change: the rules as `describeRule` prints them, and the direct children. */
@@ -29,6 +32,33 @@ const inputSchemas = new Map<string, Tool['inputSchema']>(
   TOOLS.map((t) => [t.name, z.toJSONSchema(t.input, { target: 'draft-7' }) as Tool['inputSchema']]),
 );
 
+/** The "Rules that apply" text of one tool stops at about this many bytes, so tools/list stays small. */
+export const MAX_RULES_TEXT_BYTES = 2048;
+
+/** The rules that apply to a tool, as many as fit in MAX_RULES_TEXT_BYTES, then how many more there are. */
+export function rulesThatApply(rules: readonly Rule[]): string {
+  const shown: string[] = [];
+  let bytes = 0;
+  for (const rule of rules) {
+    const text = describeRule(rule);
+    bytes += Buffer.byteLength(text, 'utf8') + 2;
+    if (bytes > MAX_RULES_TEXT_BYTES) {
+      const more = `${rules.length - shown.length} more rule${rules.length - shown.length === 1 ? '' : 's'}`;
+      return [...shown, `and ${more} (whoami lists them all)`].join('; ');
+    }
+    shown.push(text);
+  }
+  return shown.join('; ');
+}
+
+/** What an agent is told when an ancestor has no valid configuration; the details are for the operator only. */
+export function closedByAncestor(ancestor: TenantPath): string {
+  return (
+    `the configuration of ${ancestor}, which your group belongs to, is invalid, so every call is refused until an ` +
+    'operator fixes it; say so in your answer and ask an operator to fix it'
+  );
+}
+
 export function buildPolicy(registry: TenantRegistry, tenant: TenantPath): TenantPolicy | null {
   const own = registry.config(tenant);
   if (!own) return null;
@@ -38,9 +68,9 @@ export function buildPolicy(registry: TenantRegistry, tenant: TenantPath): Tenan
     const state = registry.get(path);
     if (!state) continue; // root need not exist as a folder
     if (!state.config) {
-      // Unknown ancestor denies could narrow this tenant: refuse everything until the ancestor is fixed.
-      const why = state.errors.map(formatConfigError).join('; ') || 'no valid configuration';
-      closedBecause = `ancestor ${path} has no valid configuration (${why}); every call is refused until it is fixed`;
+      // Unknown ancestor denies could narrow this tenant: refuse everything until the ancestor is fixed. The nearest
+      // invalid ancestor is named; which files and why stays with the operator (registry log, `warren tenants`).
+      closedBecause ??= closedByAncestor(path);
       continue;
     }
     ancestors.push({ path, rules: state.config.grants });
@@ -53,7 +83,7 @@ export function buildPolicy(registry: TenantRegistry, tenant: TenantPath): Tenan
     if (!v.listed) continue;
     tools.push({
       name: def.name,
-      description: `${def.description}\n\nRules that apply: ${v.rules.map(describeRule).join('; ')}`,
+      description: `${def.description}\n\nRules that apply: ${rulesThatApply(v.rules)}`,
       inputSchema: inputSchemas.get(def.name)!,
     });
   }

@@ -6,7 +6,7 @@ import { canonicalChat } from '../core/grants/canonical.js';
 import { parseTenantPath } from '../core/tenant-path.js';
 import type { TenantRegistry } from '../core/tree/registry.js';
 import type { GatedStore } from '../gated/store.js';
-import { CHAT_ID, MAX_TEXT } from '../gated/tools/messaging.js';
+import { chatIdSchema, MAX_TEXT } from '../gated/tools/messaging.js';
 import { TOPIC } from '../gated/tools/topics.js';
 
 export const InboundSchema = z
@@ -15,8 +15,12 @@ export const InboundSchema = z
     text: z.string().min(1).max(MAX_TEXT),
     /** Default: the conversation's own topic (see topicForChat), so two people never share a turn or a session. */
     topic: z.string().regex(TOPIC, 'topic names use lowercase letters, digits and "_.:-"').optional(),
-    sender: z.string().min(1).max(128).regex(CHAT_ID, 'a sender has no spaces or control characters').default('operator'),
-    chat: z.string().trim().min(1).max(256).regex(CHAT_ID, 'a chat id has no spaces or control characters').optional(),
+    // A sender is held to the chat-id rule too: it becomes part of `local:<sender>` and of prompts.
+    sender: chatIdSchema()
+      .max(128)
+      .refine((s) => !/^[ \t]|[ \t]$/.test(s), 'a sender has no spaces around it')
+      .default('operator'),
+    chat: chatIdSchema().optional(),
   })
   .strict();
 export type Inbound = z.input<typeof InboundSchema>;

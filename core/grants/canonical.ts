@@ -37,11 +37,43 @@ export function canonicalPath(raw: string): string | null {
   return out.length === 0 ? '.' : out.join('/');
 }
 
-/** A chat id (`tg:12345`, `slack:c0123`, `local:ops`): trimmed and lowercased. Null when empty. */
+/**
+ * Characters a chat id may never contain: whitespace of any kind, control and format characters (zero-width spaces,
+ * soft hyphens, bidi marks), line and paragraph separators, surrogates, private-use and unassigned code points, and
+ * anything else Unicode says to render invisibly. Each would make one chat look like another to a person while
+ * comparing as different to a deny rule.
+ */
+const INVISIBLE = /[\p{White_Space}\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}\p{Default_Ignorable_Code_Point}]/u;
+
+const codePoint = (c: string) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+
+/**
+ * Why `raw` (trimmed of ASCII spaces and tabs) is not a chat id, or null. The one chat-id rule: calls, rules, routes,
+ * tokens and inbound messages all use it, so a value refused in one place is refused in all. A chat id is refused
+ * when it is empty, contains an invisible character (above), contains `%` (percent-encoding would give one chat
+ * two spellings), or changes under NFKC normalisation (full-width letters, ligatures, compatibility forms).
+ */
+export function chatIdProblem(raw: string): string | null {
+  if (typeof raw !== 'string') return 'is not text';
+  const chat = trimAscii(raw);
+  if (chat.length === 0) return 'is empty';
+  const invisible = INVISIBLE.exec(chat);
+  if (invisible) return `contains ${codePoint(invisible[0])}: a chat id has no spaces or control characters, visible or invisible`;
+  if (chat.includes('%')) return 'contains "%": percent-encoding is not decoded, so write the chat id itself';
+  const lower = chat.toLowerCase();
+  if (chat.normalize('NFKC') !== chat || lower.normalize('NFKC') !== lower) {
+    const odd = [...lower].find((c) => c.normalize('NFKC') !== c);
+    if (odd === undefined) return `is not in Unicode normal form NFKC (that would be "${lower.normalize('NFKC')}")`;
+    return `contains ${codePoint(odd)}, a compatibility form of "${odd.normalize('NFKC')}" (chat ids are in Unicode normal form NFKC)`;
+  }
+  return null;
+}
+
+const trimAscii = (s: string) => s.replace(/^[ \t]+|[ \t]+$/g, '');
+
+/** A chat id (`tg:12345`, `slack:c0123`, `local:ops`): trimmed and lowercased. Null when chatIdProblem refuses it. */
 export function canonicalChat(raw: string): string | null {
-  if (typeof raw !== 'string') return null;
-  const chat = raw.trim().toLowerCase();
-  return chat.length === 0 ? null : chat;
+  return chatIdProblem(raw) === null ? trimAscii(raw).toLowerCase() : null;
 }
 
 /** A tenant path given as an argument: trimmed, no leading or trailing `/`, no empty segments. Null when empty. */
@@ -63,6 +95,8 @@ export interface Canonicaliser {
   value(raw: string): string | null;
   /** Canonical form of a rule glob, or an error an operator can act on. */
   glob(glob: string): GlobCanon;
+  /** Why `value` refused a call value: one sentence an agent can act on. */
+  refusal(raw: string): string;
 }
 
 function pathGlob(glob: string): GlobCanon {
@@ -88,9 +122,11 @@ function pathGlob(glob: string): GlobCanon {
 const chat: Canonicaliser = {
   value: canonicalChat,
   glob(glob) {
-    const c = canonicalChat(glob);
-    return c === null ? { ok: false, error: 'empty chat value' } : { ok: true, glob: c };
+    // A rule spelling a chat id no call can carry would deny nothing: refused like the call would be.
+    const problem = chatIdProblem(glob);
+    return problem === null ? { ok: true, glob: canonicalChat(glob)! } : { ok: false, error: problem };
   },
+  refusal: (raw) => `a chat id ${chatIdProblem(raw) ?? 'is invalid'}`,
 };
 
 const tenantArg: Canonicaliser = {
@@ -99,11 +135,12 @@ const tenantArg: Canonicaliser = {
     const c = canonicalTenantArg(glob);
     return c === null ? { ok: false, error: 'empty tenant path value' } : { ok: true, glob: c };
   },
+  refusal: () => 'a tenant path is empty',
 };
 
 /** The table. A Map, not an object, so argument names like `__proto__` or `constructor` are just names. */
 export const CANONICALISERS: ReadonlyMap<string, Canonicaliser> = new Map<string, Canonicaliser>([
-  ['path', { value: canonicalPath, glob: pathGlob }],
+  ['path', { value: canonicalPath, glob: pathGlob, refusal: () => `a path must name something inside your home folder (${HOME}), without ".." leaving it` }],
   ['chat', chat],
   ['group', tenantArg],
   ['source', tenantArg],

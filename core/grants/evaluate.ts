@@ -6,7 +6,7 @@
 // Closed by default: deny wins over allow whatever the order; no matching allow is a denial; a value that cannot be
 // compared (object, array, boolean, null, NaN) never satisfies a predicate of an allow rule and always satisfies one
 // of a deny rule, so an odd value can neither unlock a rule nor dodge one.
-import { CANONICALISERS, HOME } from './canonical.js';
+import { CANONICALISERS } from './canonical.js';
 import { ALL_TOOLS } from './defaults.js';
 import { sourceLabel } from './describe.js';
 import { compileGlob, isLiteralGlob, type GlobMatcher } from './glob.js';
@@ -203,8 +203,7 @@ function argumentProblem(args: Record<string, unknown>): string | null {
     const raw = Object.hasOwn(args, name) ? args[name] : undefined;
     const text = typeof raw === 'string' ? raw : typeof raw === 'number' && Number.isFinite(raw) ? String(raw) : null;
     if (text === null || canon.value(text) !== null) continue;
-    if (name === 'path') return `argument "path" must name something inside your home folder (${HOME}), without ".." leaving it`;
-    return `argument "${name}" is empty`;
+    return `argument "${name}": ${canon.refusal(text)}`;
   }
   return null;
 }

@@ -1,7 +1,8 @@
 // The grant engine in one import: parse grants files, build a tenant's effective rules, compile them, decide calls.
 export type { ArgPredicate, Decision, DecisionContext, Rule, RuleSource } from './types.js';
 export { parseGrants, parseRuleText, MAX_FILE_BYTES, MAX_LINE_BYTES, type ParseResult, type RuleParse } from './parse.js';
-export { canonicalArg, canonicalChat, canonicalPath, canonicalTenantArg, CANONICALISERS, HOME } from './canonical.js';
+export { canonicalArg, canonicalChat, canonicalPath, canonicalTenantArg, CANONICALISERS, chatIdProblem, HOME } from './canonical.js';
+export { TOOL_ARGS, ruleNamesProblem } from './tool-args.js';
 export { compileGlob, globMatches, type GlobMatcher } from './glob.js';
 export { ALL_TOOLS, TIER_DEFAULT_TEXT, tierDefaults } from './defaults.js';
 export { effectiveRules, type AncestorRules } from './effective.js';

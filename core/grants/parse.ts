@@ -1,9 +1,11 @@
-// Parser for a tenant's `grants` file: one rule per line, `[!]tool_glob[(pred, pred, ...)]`.
+// Parser for a tenant's `grants` file: one rule per line, `[!]tool_glob[(pred, pred, ...)]`. Tool and argument
+// names must exist (core/grants/tool-args.ts).
 // It never throws on any input: every problem becomes a ConfigError with file and line, and a file with any error
 // yields no rules at all (its caller keeps the last good rules), so a typo can never half-apply.
 import type { ConfigError } from '../config-error.js';
 import type { TenantPath } from '../tenant-path.js';
 import { canonicalArgGlob } from './canonical.js';
+import { ruleNamesProblem } from './tool-args.js';
 import type { ArgPredicate, Rule, RuleSource } from './types.js';
 
 export const MAX_LINE_BYTES = 4 * 1024;
@@ -131,6 +133,9 @@ class LineParser {
       this.skipSpace();
       if (!this.atEnd()) this.fail(`unexpected "${this.rest()}" after ")"`);
     }
+    // A misspelt name would make the rule match nothing: a deny that never denies. It is an error instead.
+    const names = ruleNamesProblem(tool, args.map((a) => a.name));
+    if (names) this.fail(names);
     return { text: this.s, effect, tool, args, source: this.source };
   }
 

@@ -3,6 +3,7 @@
 import matter from 'gray-matter';
 import type { z } from 'zod';
 import type { ConfigError } from '../config-error.js';
+import { didYouMean } from '../suggest.js';
 
 export interface Frontmatter {
   data: Record<string, unknown>;
@@ -185,7 +186,7 @@ export function zodIssuesToErrors(
       const hint = allowed && allowed.length > 0 ? ` (allowed: ${allowed.join(', ')})` : '';
       for (const key of issue.keys) {
         const at = [...issue.path, key];
-        add(at, `unknown key "${dotted(at)}"${hint}`);
+        add(at, `unknown key "${dotted(at)}"${hint}${allowed ? didYouMean(String(key), allowed) : ''}`);
       }
       continue;
     }

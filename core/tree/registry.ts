@@ -1,13 +1,14 @@
-// The live view of the tenant tree: every tenant's last good config plus its current errors, kept up to date by
-// refresh()/reload() (the watcher calls them). A broken file never widens anything: the tenant keeps its last good
-// config, and a tenant that never had one has config null (no socket).
+// The live view of the tenant tree: every tenant's config plus its current errors, kept up to date by
+// refresh()/reload() (the watcher calls them). A broken file never widens anything: each file keeps its last good
+// contents (last-good.ts), and a tenant with a present file that never parsed has config null (no socket).
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { formatConfigError, type ConfigError } from '../config-error.js';
 import { logger, type Logger } from '../log.js';
 import { ancestorsOf, type TenantPath } from '../tenant-path.js';
-import { loadTenant, tenantFolderProblem, type LoadResult } from './load.js';
+import { assembleConfig, changedFiles, mergeLastGood, type BrokenFile, type FileValue } from './last-good.js';
+import { readTenantFiles, tenantFolderProblem } from './load.js';
 import { scanTree, type ScanError } from './scan.js';
 import type { TenantConfig, TenantState } from './types.js';
 
@@ -18,12 +19,17 @@ export interface TenantRegistryEvents {
   removed: [path: TenantPath];
 }
 
+/** The key of a problem with the tenant folder itself (no file of it could be read). */
+const FOLDER = '.';
+
 const inSubtree = (p: string, under: TenantPath | undefined) => under === undefined || p === under || p.startsWith(under + '/');
 
 export class TenantRegistry extends EventEmitter<TenantRegistryEvents> {
   readonly tenantsDir: string;
   private readonly log: Logger;
   private states = new Map<TenantPath, TenantState>();
+  /** Per tenant, the contents of each file that count (its current ones if they parse, else its last good ones), and which files are broken. */
+  private files = new Map<TenantPath, { good: Map<string, FileValue>; broken: string[] }>();
   private treeErrors: ScanError[] = [];
 
   constructor(tenantsDir: string, log?: Logger) {
@@ -49,8 +55,11 @@ export class TenantRegistry extends EventEmitter<TenantRegistryEvents> {
 
     const found = new Set(scan.tenants);
     const removed = [...this.states.keys()].filter((p) => inSubtree(p, under) && !found.has(p));
-    for (const p of removed) this.states.delete(p);
-    const changed = scan.tenants.filter((t) => this.apply(t, loadTenant(this.tenantsDir, t)));
+    for (const p of removed) {
+      this.states.delete(p);
+      this.files.delete(p);
+    }
+    const changed = scan.tenants.filter((t) => this.apply(t));
 
     for (const p of removed.sort().reverse()) {
       this.log.info({ tenant: p }, 'tenant removed');
@@ -65,7 +74,7 @@ export class TenantRegistry extends EventEmitter<TenantRegistryEvents> {
       this.refresh(tenant);
       return;
     }
-    if (this.apply(tenant, loadTenant(this.tenantsDir, tenant))) this.emitSafely('changed', tenant);
+    if (this.apply(tenant)) this.emitSafely('changed', tenant);
   }
 
   get(tenant: TenantPath): TenantState | undefined {
@@ -77,14 +86,14 @@ export class TenantRegistry extends EventEmitter<TenantRegistryEvents> {
     return [...this.states.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
-  /** The tenant's last good config, or null (unknown tenant, or never had a good config). */
+  /** The tenant's config, or null (unknown tenant, or a present file of it never parsed). */
   config(tenant: TenantPath): TenantConfig | null {
     return this.states.get(tenant)?.config ?? null;
   }
 
   /**
    * Configs of the tenant's ancestors that exist, nearest first (their grants' deny rules narrow this tenant). Null
-   * when any existing ancestor never had a good config: its denies are unknown, so callers must fail closed.
+   * when any existing ancestor has no config: its denies are unknown, so callers must fail closed.
    */
   ancestorConfigs(tenant: TenantPath): TenantConfig[] | null {
     const out: TenantConfig[] = [];
@@ -103,20 +112,53 @@ export class TenantRegistry extends EventEmitter<TenantRegistryEvents> {
     return [...tree, ...this.list().flatMap((s) => s.errors)];
   }
 
-  /** Stores a load result; returns true when the tenant is new or its config or errors changed. */
-  private apply(tenant: TenantPath, result: LoadResult): boolean {
+  /** Re-reads the tenant's files; returns true when the tenant is new or its config or errors changed. */
+  private apply(tenant: TenantPath): boolean {
     const prev = this.states.get(tenant);
-    const next: TenantState = { path: tenant, config: result.config ?? prev?.config ?? null, errors: result.errors };
-    const changed = !prev || !isDeepStrictEqual(prev.config, next.config) || !isDeepStrictEqual(prev.errors, next.errors);
-    if (!changed) return false;
+    const prevFiles = this.files.get(tenant) ?? { good: new Map<string, FileValue>(), broken: [] };
+    const read = readTenantFiles(this.tenantsDir, tenant);
+    let next: TenantState;
+    let nextGood = new Map<string, FileValue>();
+    let broken: BrokenFile[] = [];
+    if (!read.files) {
+      next = { path: tenant, config: null, errors: read.errors };
+      broken = [{ key: FOLDER, errors: read.errors, kept: false }];
+    } else {
+      const merged = mergeLastGood(prevFiles.good, read.files.outcomes);
+      nextGood = merged.good;
+      broken = merged.broken;
+      const assembled = merged.usable ? assembleConfig(read.files, merged.good) : null;
+      // An unchanged config stays the same object, so listeners and caches can compare by identity.
+      const config = assembled && prev?.config && isDeepStrictEqual(prev.config, assembled) ? prev.config : assembled;
+      next = { path: tenant, config, errors: broken.flatMap((b) => b.errors) };
+    }
+    const brokenKeys = broken.map((b) => b.key);
+    this.files.set(tenant, { good: nextGood, broken: brokenKeys });
+    const configChanged = !prev || !isDeepStrictEqual(prev.config, next.config);
+    const errorsChanged = !prev || !isDeepStrictEqual(prev.errors, next.errors);
+    if (!configChanged && !errorsChanged) return false;
     this.states.set(tenant, next);
-    if (next.errors.length > 0 && !isDeepStrictEqual(prev?.errors, next.errors)) {
-      const kept = next.config ? 'keeping its last good config' : 'it has no good config and gets no socket';
-      for (const e of next.errors) this.log.warn({ tenant, file: e.file, line: e.line }, `${formatConfigError(e)} (${kept})`);
-    } else if (next.errors.length === 0 && prev && prev.errors.length > 0) {
+
+    if (errorsChanged && next.errors.length > 0) {
+      for (const file of broken) {
+        const outcome = file.kept
+          ? `keeping the last good contents of ${file.key}`
+          : `${file.key === FOLDER ? 'the tenant folder is unusable' : `${file.key} never parsed`}, so the tenant has no configuration: no socket, every call refused`;
+        for (const e of file.errors) this.log.warn({ tenant, file: e.file, line: e.line }, `${formatConfigError(e)} (${outcome})`);
+      }
+    } else if (errorsChanged && prev && prev.errors.length > 0) {
       this.log.info({ tenant }, 'tenant config is valid again');
-    } else if (!prev) {
+    }
+    if (!prev) {
       this.log.debug({ tenant }, 'tenant loaded');
+    } else if (configChanged) {
+      // Applied: the contents that count changed, or a broken file was fixed or deleted. Withdrawn: files never parsed.
+      const mended = prevFiles.broken.filter((k) => !brokenKeys.includes(k));
+      const files = next.config
+        ? [...new Set([...changedFiles(prevFiles.good, nextGood), ...mended])].sort()
+        : broken.filter((b) => !b.kept).map((b) => b.key);
+      const what = next.config ? `applied (${files.join(', ')} changed)` : 'withdrawn: the tenant has no configuration';
+      this.log.info({ tenant, files }, `tenant config ${what}`);
     }
     return true;
   }

@@ -30,7 +30,10 @@ export interface TenantConfig {
 /** The state of one tenant as the registry keeps it. */
 export interface TenantState {
   path: TenantPath;
-  /** Last good configuration; null if the tenant never had one (then it gets no socket). */
+  /**
+   * The configuration made of each file's contents that count: its current contents when they parse, else the last
+   * contents of it that parsed (see last-good.ts). Null when a present file never parsed (then it gets no socket).
+   */
   config: TenantConfig | null;
   /** Problems with the current files; empty when the current files are good. */
   errors: ConfigError[];

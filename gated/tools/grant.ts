@@ -20,10 +20,11 @@ function descendantGuard(ctx: ToolContext, group: string): string | null {
   return null;
 }
 
-function parseOne(text: string, tenant: TenantPath): Rule {
+/** The one rule in `text`, parsed as a grants file line would be (so a misspelt tool or argument is refused too). */
+function parseOne(verb: 'grant' | 'revoke', text: string, tenant: TenantPath): Rule {
   if (/[\r\n]/.test(text)) throw new ToolError('a rule is a single line');
   const { rules, errors } = parseGrants(text, '<rule>', tenant);
-  if (errors.length > 0) throw new ToolError(`invalid rule: ${errors.map((e) => e.message).join('; ')}`);
+  if (errors.length > 0) throw new ToolError(`cannot ${verb} "${text}": ${errors.map((e) => e.message).join('; ')}`);
   if (rules.length !== 1) throw new ToolError('give exactly one rule');
   return rules[0]!;
 }
@@ -42,7 +43,7 @@ export const grant = defineTool({
   guard: (ctx, { group }) => descendantGuard(ctx, group),
   handler(ctx, { group, rule }) {
     const target = canonicalTenant(group)!;
-    const parsed = parseOne(rule, target);
+    const parsed = parseOne('grant', rule, target);
     const check = grantable(ctx.rules as Rule[], parsed);
     if (!check.ok) throw new ToolError(`cannot grant "${parsed.text}": ${check.reason}`);
     try {
@@ -62,7 +63,7 @@ export const revoke = defineTool({
   guard: (ctx, { group }) => descendantGuard(ctx, group),
   handler(ctx, { group, rule }) {
     const target = canonicalTenant(group)!;
-    const wanted = parseOne(rule, target).text;
+    const wanted = parseOne('revoke', rule, target).text;
     const removed = removeGrant(
       grantsFileOf(ctx, target),
       (lineRule) => {

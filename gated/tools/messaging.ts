@@ -7,23 +7,26 @@ import {
 import { basename, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import { HOME, canonicalPath, canonicalChat } from '../../core/grants/canonical.js';
+import { HOME, canonicalPath, chatIdProblem } from '../../core/grants/canonical.js';
 import { HOME_DIR } from '../../core/tree/layout.js';
+import { requireChat } from './targets.js';
 import { DeniedError, defineTool, ToolError, type ToolContext } from './tool.js';
 
 export const MAX_TEXT = 64 * 1024;
 export const MAX_FILE_BYTES = 50 * 1024 * 1024;
 
-/** Chat ids travel into prompts, logs and rules: no whitespace, no control or line-separator characters. */
-export const CHAT_ID = /^[^\s\u0000-\u001f\u007f-\u009f\u2028\u2029]+$/;
+/** Chat ids travel into prompts, logs and rules: held to the one chat-id rule of core (chatIdProblem). */
+export function chatIdSchema(): z.ZodString {
+  return z
+    .string()
+    .max(256)
+    .superRefine((value, ctx) => {
+      const problem = chatIdProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+}
 
-const chatId = z
-  .string()
-  .trim()
-  .min(1)
-  .max(256)
-  .regex(CHAT_ID, 'a chat id has no spaces or control characters')
-  .describe('Chat id, e.g. "tg:12345" or "local:ops"');
+const chatId = chatIdSchema().describe('Chat id, e.g. "tg:12345" or "local:ops"');
 const text = z.string().min(1).max(MAX_TEXT);
 
 function topicOf(ctx: ToolContext): string {
@@ -34,12 +37,6 @@ function topicOf(ctx: ToolContext): string {
 function conversationChat(ctx: ToolContext): string {
   const chat = ctx.run?.chat ?? ctx.store.lastChat(ctx.tenant, topicOf(ctx));
   if (!chat) throw new ToolError('there is no conversation to reply to on this topic; use send_message with a chat id');
-  return chat;
-}
-
-function requireChat(raw: string): string {
-  const chat = canonicalChat(raw);
-  if (!chat) throw new ToolError(`"${raw}" is not a valid chat id`);
   return chat;
 }
 
@@ -56,7 +53,7 @@ export const sendMessage = defineTool({
       text,
       run: ctx.run?.id,
     });
-    return { text: `queued message ${id} to ${canonicalChat(chat)}`, data: { outbox_id: id } };
+    return { text: `queued message ${id} to ${requireChat(chat)}`, data: { outbox_id: id } };
   },
 });
 

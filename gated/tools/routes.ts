@@ -1,8 +1,8 @@
 // Routing: which tenant a chat's messages go to. A tenant routes only within its own subtree and never takes a
 // chat that is routed outside it.
 import { z } from 'zod';
-import { canonicalChat } from '../../core/grants/canonical.js';
-import { canonicalTenant } from './targets.js';
+import { chatIdSchema } from './messaging.js';
+import { canonicalTenant, requireChat } from './targets.js';
 import { ROOT, isStrictDescendant, type TenantPath } from '../../core/tenant-path.js';
 import { defineTool, ToolError, type ToolContext } from './tool.js';
 
@@ -13,15 +13,14 @@ function inSubtree(ctx: ToolContext, path: string): boolean {
 export const setRoute = defineTool({
   name: 'set_route',
   description: 'Route a chat to your group or a descendant; omit `group` to remove the route.',
-  input: z.object({ chat: z.string().min(1).max(256), group: z.string().min(1).max(1024).optional() }).strict(),
+  input: z.object({ chat: chatIdSchema(), group: z.string().min(1).max(1024).optional() }).strict(),
   guard(ctx, { group }) {
     if (group === undefined) return null;
     const path = canonicalTenant(group);
     return path && inSubtree(ctx, path) ? null : `you can only route to your own group or a descendant, not "${group}"`;
   },
   handler(ctx, { chat, group }) {
-    const canonical = canonicalChat(chat);
-    if (!canonical) throw new ToolError(`"${chat}" is not a valid chat id`);
+    const canonical = requireChat(chat);
     const existing = ctx.store.route(canonical);
     if (existing && !inSubtree(ctx, existing.tenant)) {
       throw new ToolError(`${canonical} is routed to ${existing.tenant}, outside your subtree; ask its owner`);

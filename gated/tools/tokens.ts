@@ -1,8 +1,7 @@
 // Tokens: a secret shown exactly once; only its SHA-256 is stored.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalChat } from '../../core/grants/canonical.js';
-import { canonicalTenant } from './targets.js';
+import { canonicalTenant, requireChat } from './targets.js';
 import { isStrictDescendant } from '../../core/tenant-path.js';
 import { defineTool, ToolError, type ToolContext } from './tool.js';
 import { TOPIC } from './topics.js';
@@ -15,11 +14,7 @@ export function hashToken(secret: string): string {
 
 /** Each kind names what its target is; the target must lie within the caller's reach. */
 function canonicalTarget(ctx: ToolContext, kind: 'chat_link' | 'webhook' | 'invite', raw: string): string {
-  if (kind === 'chat_link') {
-    const chat = canonicalChat(raw);
-    if (!chat) throw new ToolError(`"${raw}" is not a valid chat id`);
-    return chat;
-  }
+  if (kind === 'chat_link') return requireChat(raw);
   if (kind === 'webhook') {
     if (!TOPIC.test(raw)) throw new ToolError(`"${raw}" is not a valid topic name for a webhook`);
     return raw;

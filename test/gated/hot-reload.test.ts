@@ -89,6 +89,43 @@ describe('hot reload through the watcher', () => {
     }, 'existing connection closed');
   });
 
+  it('mkdir then a grants file that does not parse: the new tenant loses its socket instead of running without its denies', async () => {
+    const socket = gated.socketPath('acme/iota');
+    tree.mkdir('acme/iota');
+    await eventually(() => existsSync(socket), 'socket for acme/iota');
+    const client = await connectClient(socket);
+    expect((await client.callTool({ name: 'whoami', arguments: {} })).isError).toBeFalsy();
+
+    tree.write('acme/iota/grants', '!send_message(chat=$routed)\n!reply(\n');
+    await eventually(() => !existsSync(socket), 'socket for acme/iota removed', 10_000);
+    expect(gated.registry.get('acme/iota')).toMatchObject({ config: null, errors: [{ line: 2 }] });
+    await client.close().catch(() => {});
+
+    tree.write('acme/iota/grants', '!send_message(chat=$routed)\n!reply\n');
+    await eventually(() => existsSync(socket), 'socket for acme/iota back', 10_000);
+    const again = await connectClient(socket);
+    expect(textOf(await again.callTool({ name: 'reply', arguments: { text: 'x' } }))).toMatch(/^denied: denied by rule "!reply"/);
+    await again.close();
+  });
+
+  it("an invalid ancestor closes its subtree, and the child's denial carries none of the ancestor's paths or errors", async () => {
+    const client = await connectClient(gated.socketPath('acme/support'));
+    const whoami = async () => textOf(await client.callTool({ name: 'whoami', arguments: {} }));
+    expect(await whoami()).not.toMatch(/^denied/);
+    tree.write('acme/allowlist', 'secret-name.internal.example\nbad host name\n');
+    await eventually(async () => /^denied/.test(await whoami()), 'acme/support closed', 10_000);
+
+    const denial = await whoami();
+    expect(denial).toBe(
+      'denied: the configuration of acme, which your group belongs to, is invalid, so every call is refused until an ' +
+        'operator fixes it; say so in your answer and ask an operator to fix it.',
+    );
+    const [error] = gated.registry.get('acme')!.errors;
+    expect(error!.file).toBe(join(tree.tenants, 'acme/allowlist')); // the operator still sees where and why
+    for (const secret of [tree.root, 'allowlist', 'bad host name', error!.message]) expect(denial).not.toContain(secret);
+    await client.close();
+  });
+
   it('a tenant whose files were never valid gets no socket', async () => {
     tree.mkdir('acme/broken');
     writeFileSync(join(tree.tenants, 'acme/broken/grants'), 'send_message(chat=\n');

@@ -6,9 +6,47 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { silentLogger } from '../../core/log.js';
 import { Gated } from '../../gated/broker.js';
 import { hashToken } from '../../gated/tools/tokens.js';
+import { TOOLS } from '../../gated/tools/index.js';
+import { ALL_TOOLS } from '../../core/grants/defaults.js';
+import { TOOL_ARGS } from '../../core/grants/tool-args.js';
+import { MAX_RULES_TEXT_BYTES } from '../../gated/policy.js';
 import { connectClient, textOf } from '../helpers/mcp.js';
 import { standardTree, type TempTree } from '../helpers/tree.js';
 import { useGated } from '../helpers/gated.js';
+import { DISGUISED_CHAT_IDS } from '../core/grants/helpers.js';
+
+describe('the grants parser knows every tool and argument', () => {
+  it('TOOL_ARGS names exactly the tools gated serves and the keys of their input schemas', () => {
+    const fromSchemas = new Map(TOOLS.map((t) => [t.name, Object.keys(t.input.shape).sort()]));
+    const fromTable = new Map([...TOOL_ARGS].map(([name, args]) => [name, [...args].sort()]));
+    expect(fromTable).toEqual(fromSchemas);
+    expect([...TOOL_ARGS.keys()].sort()).toEqual([...ALL_TOOLS].sort());
+  });
+});
+
+describe('tools/list stays small whatever the grants file holds', () => {
+  const lines = Array.from({ length: 15_000 }, (_, i) => `!send_message(chat=tg:${100_000 + i})\n!*(chat=slack:c${100_000 + i})`);
+  const f = useGated({ before: (tree) => tree.write('acme/grants', `${lines.join('\n')}\n`) });
+
+  it('cuts each tool\'s "Rules that apply" at about 2 KB, says how many more, and whoami still lists them all', async () => {
+    expect(readFileSync(join(f.tree.tenants, 'acme/grants')).length).toBeGreaterThan(700_000);
+    const client = await connectClient(f.gated.socketPath('acme'));
+    const { tools } = await client.listTools();
+    expect(tools.length).toBeGreaterThan(10);
+    expect(Buffer.byteLength(JSON.stringify(tools))).toBeLessThan(tools.length * 4096);
+    for (const tool of tools) {
+      const rulesText = tool.description!.split('Rules that apply: ')[1]!;
+      expect(Buffer.byteLength(rulesText)).toBeLessThan(MAX_RULES_TEXT_BYTES + 100);
+    }
+    const send = tools.find((t) => t.name === 'send_message')!.description!;
+    const shown = send.split('Rules that apply: ')[1]!.split('; ');
+    const more = Number(/^and (\d+) more rules \(whoami lists them all\)$/.exec(shown.at(-1)!)?.[1]);
+    expect(shown.length - 1 + more).toBe(1 + 30_000); // the tier default, then every rule of the file
+    const who = await client.callTool({ name: 'whoami', arguments: {} });
+    expect((who.structuredContent as { rules: string[] }).rules.length).toBeGreaterThan(30_000);
+    await client.close();
+  });
+});
 
 describe('gated tools', () => {
   let tree: TempTree;
@@ -106,13 +144,46 @@ describe('gated tools', () => {
     const tooMuch = await call(acme, 'grant', { group: 'acme/support', rule: 'grant' });
     expect(tooMuch.error).toBe(false); // acme holds grant itself, so it may pass it on
     const notHeld = await call(acme, 'grant', { group: 'acme/support', rule: 'shell_exec' });
-    expect(notHeld.text).toMatch(/cannot grant/);
+    expect(notHeld.text).toMatch(/cannot grant "shell_exec": unknown tool "shell_exec"/);
     const file = readFileSync(join(tree.tenants, 'acme/support/grants'), 'utf8');
     expect(file).toMatch(/^grant {2}# granted by acme /m);
     const who = await call(support, 'whoami');
     expect(who.data.rules.join('\n')).toMatch(/grant/);
     expect((await call(acme, 'revoke', { group: 'acme/support', rule: 'grant' })).error).toBe(false);
     expect(readFileSync(join(tree.tenants, 'acme/support/grants'), 'utf8')).not.toMatch(/granted by/);
+  });
+
+  it.each(DISGUISED_CHAT_IDS)('a chat id with a %s is refused by every tool that takes one', async (_label, id, names) => {
+    const outbox = () => (gated.db.prepare(`SELECT COUNT(*) AS n FROM outbox`).get() as { n: number }).n;
+    const before = outbox();
+    for (const [tool, args] of [
+      ['send_message', { chat: id, text: 'hi' }],
+      ['send_file', { chat: id, path: 'ok.txt' }],
+      ['set_route', { chat: id, group: 'acme/support' }],
+    ] as const) {
+      const r = await call(acme, tool, args);
+      expect(r.error).toBe(true);
+      expect(r.text).toMatch(new RegExp(`^invalid arguments for ${tool}: chat: `));
+      expect(r.text).toMatch(names);
+    }
+    const token = await call(acme, 'issue_token', { kind: 'chat_link', target: id, ttl: 60 });
+    expect(token.text).toMatch(/^issue_token failed: ".*" is not a valid chat id: it /s);
+    expect(token.text).toMatch(names);
+    expect(outbox()).toBe(before);
+    expect(gated.store.route(id.toLowerCase())).toBeFalsy();
+  });
+
+  it('grant refuses a misspelt tool or argument with a suggestion, and writes nothing', async () => {
+    const file = join(tree.tenants, 'acme/support/grants');
+    const before = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    const tool = await call(acme, 'grant', { group: 'acme/support', rule: '!send_mesage' });
+    expect(tool).toMatchObject({ error: true });
+    expect(tool.text).toBe('grant failed: cannot grant "!send_mesage": unknown tool "send_mesage" (did you mean "send_message"?)');
+    const arg = await call(acme, 'grant', { group: 'acme/support', rule: '!send_message(chanel=tg:1)' });
+    expect(arg.text).toBe(
+      'grant failed: cannot grant "!send_message(chanel=tg:1)": send_message has no argument "chanel" (did you mean "chat"?) (its arguments: chat, text)',
+    );
+    expect(existsSync(file) ? readFileSync(file, 'utf8') : '').toBe(before);
   });
 
   it('grant refuses to grow a grants file towards its size limit', async () => {

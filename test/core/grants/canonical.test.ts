@@ -5,7 +5,9 @@ import {
   canonicalChat,
   canonicalPath,
   canonicalTenantArg,
+  chatIdProblem,
 } from '../../../core/grants/canonical.js';
+import { DISGUISED_CHAT_IDS } from './helpers.js';
 
 describe('canonicalPath', () => {
   const cases: [string, string | null][] = [
@@ -88,4 +90,24 @@ describe('canonicalArgGlob: rule values compare like with like', () => {
     ['chat', ' '],
     ['group', '/'],
   ])('%s: %j is an error', (name, glob) => expect(canonicalArgGlob(name, glob).ok).toBe(false));
+});
+
+describe('chatIdProblem: the one chat-id rule', () => {
+  it.each(DISGUISED_CHAT_IDS)('refuses a %s', (_label, id, names) => {
+    expect(chatIdProblem(id)).toMatch(names);
+    expect(canonicalChat(id)).toBeNull();
+    expect(canonicalArg('chat', id)).toBeNull();
+    expect(canonicalArgGlob('chat', id)).toMatchObject({ ok: false, error: expect.stringMatching(names) });
+  });
+
+  it.each(['tg:100', 'slack:c0123', 'slack:#general', 'local:ops', 'tg:-100123', 'mail:a.b+c@example.com', 'tg:*', 'été:caf\u00e9'])(
+    'accepts %j',
+    (id) => expect(chatIdProblem(id)).toBeNull(),
+  );
+
+  it('trims ASCII spaces and tabs around the id only', () => {
+    expect(canonicalChat(' \tTG:100 ')).toBe('tg:100');
+    expect(canonicalChat('\u00a0tg:100')).toBeNull(); // a no-break space is no ASCII space: refused, never trimmed
+    expect(chatIdProblem('   ')).toBe('is empty');
+  });
 });

@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { compileRules, decide, visibility, NO_ROUTES } from '../../../core/grants/evaluate.js';
 import type { DecisionContext } from '../../../core/grants/types.js';
-import { rules, routedTo } from './helpers.js';
+import { parseGrants } from '../../../core/grants/parse.js';
+import { FILE, rules, routedTo } from './helpers.js';
 
 type Call = [tool: string, args: Record<string, unknown>, allowed: boolean];
 
@@ -37,8 +38,8 @@ describe('decide', () => {
   });
 
   it('reports the first matching deny when several match', () => {
-    const d = decide(compileRules(rules('*\n!like(chat=tg:1)\n!like\n!l*')), 'like', { chat: 'tg:1' }, NO_ROUTES);
-    expect(d.rule?.text).toBe('!like(chat=tg:1)');
+    const d = decide(compileRules(rules('*\n!like(message_id=1)\n!like\n!l*')), 'like', { message_id: 1 }, NO_ROUTES);
+    expect(d.rule?.text).toBe('!like(message_id=1)');
   });
 
   it('tells the agent which forms are allowed when only the arguments are wrong', () => {
@@ -144,7 +145,7 @@ describe('decide', () => {
     expect(d).toMatchObject({ allowed: false, rule: null });
     expect(d.reason).toContain('inside your home folder (/home/node)');
     expect(decide(compileRules(rules('*')), 'send_file', { path: '/etc/passwd' }, NO_ROUTES).allowed).toBe(false);
-    expect(decide(compileRules(rules('*')), 'send_message', { chat: '  ' }, NO_ROUTES).reason).toBe('argument "chat" is empty');
+    expect(decide(compileRules(rules('*')), 'send_message', { chat: '  ' }, NO_ROUTES).reason).toBe('argument "chat": a chat id is empty');
   });
 
   it('canonicalises tenant-path arguments', () => {
@@ -155,12 +156,16 @@ describe('decide', () => {
     ]);
   });
 
-  it('reads own properties only: prototype names are just names', () => {
-    check('x(constructor=*)\ny(!constructor)\nz(__proto__=a)', [
-      ['x', {}, false],
-      ['y', {}, true],
-      ['z', {}, false],
-      ['z', JSON.parse('{"__proto__": "a"}'), true],
+  it('reads own properties only: an inherited value is absent, and prototype names are no argument names', () => {
+    const compiled = compileRules(rules('send_message(!text)\nreply(text=*)'));
+    const inherited = Object.create({ text: 'from the prototype' });
+    expect(decide(compiled, 'send_message', inherited, NO_ROUTES).allowed).toBe(true);
+    expect(decide(compiled, 'reply', inherited, NO_ROUTES).allowed).toBe(false);
+    expect(decide(compiled, 'reply', JSON.parse('{"__proto__": "a", "text": "t"}'), NO_ROUTES).allowed).toBe(true);
+    const names = parseGrants('send_message(constructor=*)\nsend_message(!__proto__)', FILE, 'acme');
+    expect(names.errors.map((e) => e.message)).toEqual([
+      'send_message has no argument "constructor" (its arguments: chat, text)',
+      'send_message has no argument "__proto__" (its arguments: chat, text)',
     ]);
   });
 
@@ -194,17 +199,18 @@ describe('decide', () => {
     expect(decide(compiled, 'like', { chat: 'tg:7' }, NO_ROUTES).allowed).toBe(false);
   });
 
-  it('serves tools outside ALL_TOOLS too (and keeps deciding once its cache is full)', () => {
-    const compiled = compileRules(rules('tool_*\n!tool_9*'));
+  it('decides tool names outside ALL_TOOLS too (and keeps deciding once its cache is full)', () => {
+    const compiled = compileRules(rules('*\n!*e*'));
     for (let i = 0; i < 600; i++) {
-      expect(decide(compiled, `tool_${i}`, {}, NO_ROUTES).allowed).toBe(!String(i).startsWith('9'));
+      const name = i % 2 === 0 ? `tool_${i}` : `tool_e${i}`;
+      expect(decide(compiled, name, {}, NO_ROUTES).allowed).toBe(i % 2 === 0);
     }
   });
 });
 
 describe('visibility', () => {
   const compiled = compileRules(
-    rules('send_*\n!send_file\n!send_message(chat=tg:*)\nreply(chat=x)\n!reply(chat=y)\n!like\nlike'),
+    rules('send_*\n!send_file\n!send_message(chat=tg:*)\nreply(text=x)\n!reply(text=y)\n!like\nlike'),
   );
 
   it.each([

@@ -10,7 +10,7 @@ describe('grantable', () => {
       'send_file(chat=$routed, path=reports/**)',
       'reply(!reply_to)',
       'observe_*',
-      'like(chat=slack:*, !emoji)',
+      'like(reaction=ok*, !message_id)',
     ].join('\n'),
   );
 
@@ -23,11 +23,11 @@ describe('grantable', () => {
     ['send_message(chat=tg:123)', true],
     ['send_message(chat=tg:123, text=hi)', true],
     ['send_file(chat=$routed, path=reports/q1.pdf)', true],
-    ['send_file(chat=$routed, path=reports/**, text=x)', true],
+    ['send_file(chat=$routed, path=reports/**, caption=x)', true],
     ['reply(!reply_to)', true],
     ['observe_group', true],
     ['observe_*', true],
-    ['like(chat=slack:c1, !emoji)', true],
+    ['like(reaction=ok1, !message_id)', true],
     // broader or different
     ['send_message', false],
     ['send_message(chat=tg:1*)', false], // a glob inside a glob: not proven, refused
@@ -42,7 +42,7 @@ describe('grantable', () => {
     ['observe_g*', false], // a different glob: not proven
     ['*', false],
     ['issue_token', false],
-    ['like(chat=slack:c1)', false],
+    ['like(reaction=ok1)', false],
   ];
   for (const [text, ok] of cases) {
     it(`${text} -> ${ok}`, () => {
@@ -70,7 +70,7 @@ describe('grantable', () => {
 
   it('tier 0 may grant anything; tier 1 only its tools; tier 2 only routed sends', () => {
     expect(grantable(tierDefaults(0), rule('*')).ok).toBe(true);
-    expect(grantable(tierDefaults(1), rule('create_group(parent=acme)')).ok).toBe(true);
+    expect(grantable(tierDefaults(1), rule('create_group(name=billing)')).ok).toBe(true);
     expect(grantable(tierDefaults(1), rule('*')).ok).toBe(false);
     expect(grantable(tierDefaults(2), rule('send_message(chat=$routed)')).ok).toBe(true);
     expect(grantable(tierDefaults(2), rule('send_message(chat=tg:1)')).ok).toBe(false);

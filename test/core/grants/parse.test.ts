@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { parseGrants, parseRuleText, stripComment, MAX_FILE_BYTES } from '../../../core/grants/parse.js';
 import type { ArgPredicate } from '../../../core/grants/types.js';
+import { DISGUISED_CHAT_IDS } from './helpers.js';
 
 const FILE = '/srv/warren/tenants/acme/grants';
 
@@ -31,16 +32,16 @@ describe('parseGrants: good lines', () => {
         { name: 'path', kind: 'match', glob: 'reports/**' },
       ],
     ],
-    ['fork_topic(topic="a b, (c)")', 'allow', 'fork_topic', [{ name: 'topic', kind: 'match', glob: 'a b, (c)' }]],
-    ['x(v="q\\"uote\\\\")', 'allow', 'x', [{ name: 'v', kind: 'match', glob: 'q"uote\\' }]],
-    ['x(v="")', 'allow', 'x', [{ name: 'v', kind: 'match', glob: '' }]],
+    ['fork_topic(child="a b, (c)")', 'allow', 'fork_topic', [{ name: 'child', kind: 'match', glob: 'a b, (c)' }]],
+    ['reply(text="q\\"uote\\\\")', 'allow', 'reply', [{ name: 'text', kind: 'match', glob: 'q"uote\\' }]],
+    ['reply(text="")', 'allow', 'reply', [{ name: 'text', kind: 'match', glob: '' }]],
     // canonicalised values: rules compare like with like
     ['send_message(chat=TG:*)', 'allow', 'send_message', [{ name: 'chat', kind: 'match', glob: 'tg:*' }]],
     ['send_file(path=/home/node/reports/**)', 'allow', 'send_file', [{ name: 'path', kind: 'match', glob: 'reports/**' }]],
     ['send_file(path=/home/node)', 'allow', 'send_file', [{ name: 'path', kind: 'match', glob: '.' }]],
     ['delegate_group(group=/acme//support/)', 'allow', 'delegate_group', [{ name: 'group', kind: 'match', glob: 'acme/support' }]],
     ['send_message(chat=slack:#general)', 'allow', 'send_message', [{ name: 'chat', kind: 'match', glob: 'slack:#general' }]],
-    ['x(n=42)', 'allow', 'x', [{ name: 'n', kind: 'match', glob: '42' }]],
+    ['like(message_id=42)', 'allow', 'like', [{ name: 'message_id', kind: 'match', glob: '42' }]],
   ];
   for (const [line, effect, tool, args] of cases) {
     it(line, () => {
@@ -53,13 +54,13 @@ describe('parseGrants: good lines', () => {
   }
 
   it('keeps file, line and tenant as the source, skipping blanks and comments', () => {
-    const text = ['# grants for acme', '', 'reply', '  !like   # no likes here', '\t', 'send_message(chat="a # b")  # c'].join('\n');
+    const text = ['# grants for acme', '', 'reply', '  !like   # no likes here', '\t', 'send_message(text="a # b")  # c'].join('\n');
     const r = parseGrants(text, FILE, 'acme');
     expect(r.errors).toEqual([]);
     expect(r.rules.map((x) => [x.text, x.source])).toEqual([
       ['reply', { kind: 'file', file: FILE, line: 3, tenant: 'acme' }],
       ['!like', { kind: 'file', file: FILE, line: 4, tenant: 'acme' }],
-      ['send_message(chat="a # b")', { kind: 'file', file: FILE, line: 6, tenant: 'acme' }],
+      ['send_message(text="a # b")', { kind: 'file', file: FILE, line: 6, tenant: 'acme' }],
     ]);
   });
 
@@ -102,7 +103,7 @@ describe('parseGrants: bad lines', () => {
     ['reply(1a=x)', 'invalid argument name "1a"'],
     ['send_file(path=/etc/**)', 'is outside the home folder'],
     ['send_file(path=../x)', 'contains a ".." segment'],
-    ['send_message(chat="  ")', 'empty chat value'],
+    ['send_message(chat="  ")', 'argument "chat": is empty'],
     ['reply\u0000', 'control character (U+0000)'],
     ['x'.repeat(4097), 'line is longer than 4096 bytes'],
   ];
@@ -131,8 +132,55 @@ describe('parseGrants: bad lines', () => {
 
   it('measures lines in bytes, not characters', () => {
     // 2000 three-byte characters: 6000 bytes in 2000 characters.
-    const r = parseGrants(`x(v="${'€'.repeat(2000)}")`, FILE, 'acme');
+    const r = parseGrants(`reply(text="${'€'.repeat(2000)}")`, FILE, 'acme');
     expect(r.errors[0]?.message).toContain('longer than 4096 bytes');
+  });
+});
+
+describe('parseGrants: typos are errors, not rules that match nothing', () => {
+  const cases: [string, string][] = [
+    ['send_mesage', 'unknown tool "send_mesage" (did you mean "send_message"?)'],
+    ['!send_mesage(chat=tg:1)', 'unknown tool "send_mesage" (did you mean "send_message"?)'],
+    ['!delegate_grop', 'unknown tool "delegate_grop" (did you mean "delegate_group"?)'],
+    ['frobnicate', 'unknown tool "frobnicate" (tools: send_message, reply,'],
+    ['!send_message(chanel=tg:1)', 'send_message has no argument "chanel" (did you mean "chat"?) (its arguments: chat, text)'],
+    ['send_file(pth=reports/**)', 'send_file has no argument "pth" (did you mean "path"?)'],
+    ['!send_message(!chanel)', 'send_message has no argument "chanel" (did you mean "chat"?)'],
+    ['whoami(verbose=1)', 'whoami takes no arguments, so "verbose" can never be given'],
+    ['!sned_*', 'tool glob "sned_*" matches no tool'],
+    ['*_thing', 'tool glob "*_thing" matches no tool'],
+    ['!send_*(reply_to=1)', 'no tool matching "send_*" has an argument "reply_to" (their arguments: chat, text, path, caption)'],
+    ['!*(chanel=tg:1)', 'no tool matching "*" has an argument "chanel" (did you mean "chat"?)'],
+    ['list_*(x=1)', 'no tool matching "list_*" has an argument "x" (they take no arguments)'],
+  ];
+  for (const [line, message] of cases) {
+    it(line, () => {
+      const r = parseGrants(`reply\n${line}\n`, FILE, 'acme');
+      expect(r.rules).toEqual([]);
+      expect(r.errors).toEqual([{ file: FILE, line: 2, message: expect.stringContaining(message) }]);
+    });
+  }
+
+  it('an argument of any tool the glob matches is accepted', () => {
+    expect(one('!send_*(path=private/**)').args).toEqual([{ name: 'path', kind: 'match', glob: 'private/**' }]);
+    expect(one('!*(chat=slack:c0ops)').tool).toBe('*');
+  });
+});
+
+describe('parseGrants: a chat id no call could carry is an error, not a rule that never matches', () => {
+  it.each(DISGUISED_CHAT_IDS)('%s', (_label, id, names) => {
+    for (const value of [id, `"${id}"`]) {
+      const line = `!send_message(chat=${value})`;
+      const r = parseGrants(`reply\n${line}\n`, FILE, 'acme');
+      // Control and separator characters are refused for the line as a whole, whitespace ends an unquoted value.
+      if (/[\u2028\u2029\u0085\u001b]/.test(id) || (value === id && /\s/.test(id))) {
+        expect(r).toMatchObject({ rules: [], errors: [{ file: FILE, line: 2 }] });
+        continue;
+      }
+      expect(r.rules).toEqual([]);
+      expect(r.errors).toEqual([{ file: FILE, line: 2, message: expect.stringMatching(names) }]);
+      expect(r.errors[0]!.message).toMatch(/^argument "chat": (contains|is not in)/);
+    }
   });
 });
 

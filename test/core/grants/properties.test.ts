@@ -13,7 +13,7 @@ const VALUE_GLOBS: Record<string, string[]> = {
   chat: ['tg:*', 'tg:1', 'TG:2', '*', '**', 'slack:*', '$routed', '"tg:1"'],
   path: ['reports/**', 'reports/a', 'reports/*', '*', '**', '/home/node/reports/a'],
   text: ['hi', '*', '"a b"', 'h*'],
-  n: ['1', '*', '2'],
+  message_id: ['1', '*', '2'],
 };
 const NAMES = Object.keys(VALUE_GLOBS);
 const VALUES: unknown[] = [
@@ -34,8 +34,11 @@ const ruleText = fc
     preds: fc.uniqueArray(predicate, { maxLength: 3, selector: (p) => p.replace(/^!/, '').split('=')[0] }),
   })
   .map(({ deny, tool, preds }) => `${deny ? '!' : ''}${tool}${preds.length ? `(${preds.join(', ')})` : ''}`);
-const ruleSet = fc.array(ruleText, { maxLength: 12 }).map((lines) => {
-  const r = parseGrants(lines.join('\n'), '/t/tenants/acme/grants', 'acme');
+const FILE = '/t/tenants/acme/grants';
+// Lines naming an argument their tools do not take are typos the parser refuses; the properties are about the rest.
+const accepted = (line: string) => parseGrants(line, FILE, 'acme').errors.length === 0;
+const ruleSet = fc.array(ruleText.filter(accepted), { maxLength: 12 }).map((lines) => {
+  const r = parseGrants(lines.join('\n'), FILE, 'acme');
   if (r.errors.length) throw new Error(JSON.stringify(r.errors));
   return r.rules;
 });

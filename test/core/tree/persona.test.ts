@@ -62,6 +62,8 @@ describe('parsePersona: valid files', () => {
 describe('parsePersona: errors name the file and line', () => {
   const cases: [string, string, number, RegExp][] = [
     ['unknown top-level key', '---\nname: A\nmodle: x\n---\n', 3, /unknown key "modle" \(allowed: name, description/],
+    ['a misspelt key gets a suggestion', '---\nname: A\nmodle: x\n---\n', 3, /unknown key "modle" \(allowed: .*\) \(did you mean "model"\?\)$/],
+    ['a misspelt limit gets a suggestion', '---\nlimits:\n  memroy_mb: 5\n---\n', 3, /\(did you mean "memory_mb"\?\)$/],
     ['unknown key under limits', '---\nname: A\nlimits:\n  cpus: 1\n  memroy_mb: 5\n---\n', 5, /unknown key "limits\.memroy_mb"/],
     ['unknown key in a mount', '---\nmounts:\n  - host: /a\n    container: /b\n    rw: true\n---\n', 5, /unknown key "mounts\[0\]\.rw"/],
     ['bad harness', '---\nname: A\nharness: docker\n---\n', 3, /"harness"/],

@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../core/log.js';
 import { TenantRegistry } from '../../../core/tree/registry.js';
@@ -6,9 +8,21 @@ import { makeTree, persona, type Fixture } from './fixture.js';
 let fx: Fixture;
 afterEach(() => fx?.cleanup());
 
-function setup(files: Record<string, string | null>) {
+/** A logger whose lines the test reads: [level, tenant, msg, files]. */
+function recordingLogger() {
+  const lines: { level: number; tenant?: string; msg: string; files?: string[] }[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { log: pino({ level: 'info' }, sink), lines };
+}
+
+function setup(files: Record<string, string | null>, log = silentLogger()) {
   fx = makeTree(files);
-  const reg = new TenantRegistry(fx.dir, silentLogger());
+  const reg = new TenantRegistry(fx.dir, log);
   const events: string[] = [];
   reg.on('changed', (p) => events.push(`changed ${p}`));
   reg.on('removed', (p) => events.push(`removed ${p}`));
@@ -154,5 +168,112 @@ describe('TenantRegistry', () => {
     expect(fresh.config('acme')).toBeNull();
     expect(fresh.ancestorConfigs('acme/support')).toBeNull();
     expect(fresh.ancestorConfigs('acme/support/triage')).toBeNull();
+  });
+
+});
+
+describe('TenantRegistry: last good is per file', () => {
+  const denies = (reg: TenantRegistry, t: string) => reg.config(t)?.grants.filter((r) => r.effect === 'deny').map((r) => r.text) ?? null;
+
+  it('a tenant whose grants file never parsed has no config, even when its empty folder had one a moment before', () => {
+    const { reg, events } = setup({ acme: null, 'acme/team': null });
+    expect(reg.config('acme')).not.toBeNull(); // mkdir: a live tenant on tier defaults
+    events.length = 0;
+
+    fx.write('acme/grants', '!send_message(chat=slack:c0ops)\n!issue_token(\n');
+    reg.reload('acme');
+    expect(reg.get('acme')).toMatchObject({ config: null, errors: [{ file: fx.at('acme/grants'), line: 2 }] });
+    expect(reg.ancestorConfigs('acme/team')).toBeNull(); // its subtree is refused too
+    expect(events).toEqual(['changed acme']);
+
+    fx.write('acme/grants', '!send_message(chat=slack:c0ops)\n!issue_token\n');
+    reg.reload('acme');
+    expect(denies(reg, 'acme')).toEqual(['!send_message(chat=slack:c0ops)', '!issue_token']);
+  });
+
+  it('a broken edit keeps that file\'s last good contents and takes the other files\' current ones', () => {
+    const { reg } = setup({ 'acme/grants': '!issue_token\n', 'acme/PERSONA.md': persona('name: A') });
+    fx.write('acme/grants', '!issue_token\n!like(\n');
+    fx.write('acme/PERSONA.md', persona('name: B'));
+    reg.reload('acme');
+    const state = reg.get('acme')!;
+    expect(state.errors).toMatchObject([{ file: fx.at('acme/grants'), line: 2 }]);
+    expect(state.config?.persona.frontmatter).toEqual({ name: 'B' });
+    expect(denies(reg, 'acme')).toEqual(['!issue_token']);
+
+    fx.write('acme/PERSONA.md', '---\nnmae: C\n---\n'); // now both are broken: both keep their last good contents
+    reg.reload('acme');
+    expect(reg.get('acme')!.errors.map((e) => e.file)).toEqual([fx.at('acme/PERSONA.md'), fx.at('acme/grants')]);
+    expect(reg.config('acme')?.persona.frontmatter).toEqual({ name: 'B' });
+    expect(denies(reg, 'acme')).toEqual(['!issue_token']);
+  });
+
+  it('deleting a file forgets its last good contents: a broken file written again later never parsed', () => {
+    const { reg } = setup({ 'acme/grants': '!issue_token\n' });
+    fx.write('acme/grants', '!issue_token(\n');
+    reg.reload('acme');
+    expect(denies(reg, 'acme')).toEqual(['!issue_token']);
+    fx.rm('acme/grants');
+    reg.reload('acme');
+    expect(reg.get('acme')).toMatchObject({ errors: [] });
+    expect(denies(reg, 'acme')).toEqual([]);
+    fx.write('acme/grants', '!issue_token(\n');
+    reg.reload('acme');
+    expect(reg.config('acme')).toBeNull();
+  });
+
+  it.each([
+    ['a new skill that never parsed', { 'acme/skills/sum/SKILL.md': '---\nname: sum\n---\n' }],
+    ['a new skill folder without SKILL.md', { 'acme/skills/sum/notes.md': 'x' }],
+    ['a new allowlist that never parsed', { 'acme/allowlist': 'bad host name\n' }],
+    ['a new PERSONA.md that never parsed', { 'acme/PERSONA.md': '---\nharness: docker\n---\n' }],
+    ['a skills folder that is a symlink', { 'elsewhere/sum/SKILL.md': '---\nname: sum\ndescription: d\n---\n' }],
+  ])('%s leaves the tenant with no config', (label, files) => {
+    const { reg } = setup({ 'acme/grants': '!issue_token\n' });
+    for (const [rel, text] of Object.entries(files)) fx.write(rel, text);
+    if (label.includes('symlink')) fx.symlink(fx.at('elsewhere'), 'acme/skills');
+    reg.reload('acme');
+    expect(reg.config('acme')).toBeNull();
+    expect(reg.get('acme')!.errors.length).toBeGreaterThan(0);
+  });
+
+  it('a skill keeps its last good contents, and a skills folder that turns into a symlink keeps every skill', () => {
+    const skill = (d: string) => `---\nname: sum\ndescription: ${d}\n---\n`;
+    const { reg } = setup({ 'acme/skills/sum/SKILL.md': skill('Sums.'), 'elsewhere/sum/SKILL.md': skill('Other.') });
+    fx.write('acme/skills/sum/SKILL.md', '---\nname: sum\n---\n');
+    fx.write('acme/grants', '!like\n');
+    reg.reload('acme');
+    expect(reg.config('acme')?.skills.map((k) => k.description)).toEqual(['Sums.']);
+    expect(denies(reg, 'acme')).toEqual(['!like']);
+
+    fx.rm('acme/skills');
+    fx.symlink(fx.at('elsewhere'), 'acme/skills');
+    fx.write('acme/grants', '!like\n!issue_token\n');
+    reg.reload('acme');
+    expect(reg.get('acme')!.errors).toMatchObject([{ file: fx.at('acme/skills'), message: expect.stringMatching(/symlink/) }]);
+    expect(reg.config('acme')?.skills.map((k) => k.description)).toEqual(['Sums.']);
+    expect(denies(reg, 'acme')).toEqual(['!like', '!issue_token']);
+  });
+
+  it('logs which file keeps its last good contents, which never parsed, and what a reload applied', () => {
+    const { log, lines } = recordingLogger();
+    const { reg } = setup({ 'acme/grants': '!issue_token\n', beta: null }, log);
+    lines.length = 0;
+
+    fx.write('acme/grants', '!issue_token(\n');
+    fx.write('acme/PERSONA.md', persona('name: A'));
+    reg.reload('acme');
+    fx.write('beta/allowlist', 'bad host name\n');
+    reg.reload('beta');
+    fx.write('acme/grants', '!issue_token\n!like\n');
+    reg.reload('acme');
+    expect(lines.map(({ level, tenant, msg, files }) => ({ level, tenant, msg, ...(files ? { files } : {}) }))).toEqual([
+      { level: 40, tenant: 'acme', msg: `${fx.at('acme/grants')}:1: unterminated "(": missing ")" (keeping the last good contents of grants)` },
+      { level: 30, tenant: 'acme', msg: 'tenant config applied (PERSONA.md changed)', files: ['PERSONA.md'] },
+      { level: 40, tenant: 'beta', msg: expect.stringMatching(/allowlist:1: .* \(allowlist never parsed, so the tenant has no configuration: no socket, every call refused\)$/) },
+      { level: 30, tenant: 'beta', msg: 'tenant config withdrawn: the tenant has no configuration', files: ['allowlist'] },
+      { level: 30, tenant: 'acme', msg: 'tenant config is valid again' },
+      { level: 30, tenant: 'acme', msg: 'tenant config applied (grants changed)', files: ['grants'] },
+    ]);
   });
 });
