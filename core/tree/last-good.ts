@@ -14,8 +14,8 @@ import type { Skill, TenantConfig } from './types.js';
 /** What one operator file parsed to. The skills folder is an entry of its own: listing it can fail too. */
 export type FileValue =
   | { kind: 'persona'; persona: Persona }
-  | { kind: 'grants'; rules: Rule[] }
-  | { kind: 'allowlist'; entries: AllowlistEntry[] }
+  | { kind: 'grant-rules'; rules: Rule[] }
+  | { kind: 'allowlist-entries'; entries: AllowlistEntry[] }
   | { kind: 'skills-folder' }
   | { kind: 'skill'; skill: Skill };
 
@@ -83,8 +83,8 @@ export function assembleConfig(files: Pick<TenantFiles, 'tenant' | 'dir'>, good:
     tier: tierOf(files.tenant),
     dir: files.dir,
     persona: persona?.kind === 'persona' ? persona.persona : emptyPersona(),
-    grants: grants?.kind === 'grants' ? grants.rules : [],
-    allowlist: allowlist?.kind === 'allowlist' ? allowlist.entries : [],
+    grants: grants?.kind === 'grant-rules' ? grants.rules : [],
+    allowlist: allowlist?.kind === 'allowlist-entries' ? allowlist.entries : [],
     skills,
   };
 }

@@ -69,11 +69,11 @@ export function readTenantFiles(tenantsDir: string, tenant: TenantPath): { files
   });
   const grants = readOne(dir, GRANTS_FILE, (text, file) => {
     const r = parseGrants(text, file, tenant);
-    return r.errors.length > 0 ? { errors: r.errors } : { value: { kind: 'grants', rules: r.rules } };
+    return r.errors.length > 0 ? { errors: r.errors } : { value: { kind: 'grant-rules', rules: r.rules } };
   });
   const allowlist = readOne(dir, ALLOWLIST_FILE, (text, file) => {
     const r = parseAllowlist(text, file);
-    return r.errors.length > 0 ? { errors: r.errors } : { value: { kind: 'allowlist', entries: r.entries } };
+    return r.errors.length > 0 ? { errors: r.errors } : { value: { kind: 'allowlist-entries', entries: r.entries } };
   });
   for (const o of [persona, grants, allowlist]) if (o) outcomes.push(o);
   outcomes.push(...readSkills(dir));

@@ -122,7 +122,7 @@ describe('tenants and grants explain with gated running: they show what gated en
     expect(r.stdout).toMatch(/^ {4}ignoring: .*acme\/grants:1: /m);
     expect(r.stdout).toMatch(/^globex\s+tier 1\s+invalid\s+\(no live socket\)/m);
     expect(r.stdout).toMatch(/^globex\/team\s+tier 2\s+blocked/m);
-    expect(r.stdout).toMatch(/^ {4}refused: ancestor globex has no valid configuration/m);
+    expect(r.stdout).toMatch(/^ {4}refused: the configuration of globex, which your group belongs to, is invalid/m);
     expect(r.status).toBe(1);
     const other = await warrenAsync(['tenants', '--tenants', join(tree.root, 'other'), '--data', tree.data]);
     expect(other.stdout.split('\n')[1]).toBe(`note: that gated serves ${tree.tenants}, not ${join(tree.root, 'other')}`);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { assembleConfig, changedFiles, mergeLastGood, type FileOutcome, type FileValue } from '../../../core/tree/last-good.js';
 
 const grants = (text: string): FileValue => ({
-  kind: 'grants',
+  kind: 'grant-rules',
   rules: [{ text, effect: 'deny', tool: text.slice(1), args: [], source: { kind: 'tier-default', tier: 1 } }],
 });
 const skill = (name: string, description: string): FileValue => ({
