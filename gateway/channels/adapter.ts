@@ -86,3 +86,25 @@ export interface ChannelAdapter {
   status(): AdapterStatus;
   stop(): Promise<void>;
 }
+
+/**
+ * How `warren up` makes adapters. A world-scoped platform (Telegram: a bot token belongs to a world) gets one adapter
+ * per world that has its credential; an installation-wide one (web chat, webhooks, the CLI) gets one adapter.
+ */
+export interface AdapterFactory {
+  prefix: string;
+  scope: 'world' | 'installation';
+  /** The credential's name in `warren channels token <world> <name>` (world-scoped platforms only). */
+  credential?: string;
+  create(context: AdapterContext): ChannelAdapter;
+}
+
+export interface AdapterContext {
+  /** The world (world-scoped), else null. */
+  world: string | null;
+  /** The world's credential for this platform (world-scoped), else null. Never logged, never given to a container. */
+  credential: string | null;
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
+  log: import('../../core/log.js').Logger;
+}
