@@ -1,7 +1,8 @@
 // The channel adapter contract: how a chat platform (Telegram, webhooks, the web chat, the CLI) plugs into warren.
 // An adapter turns the platform's updates into InboundEvents handed to the one inbound path, and delivers outbox
-// rows back to the platform. It decides nothing about routing, sessions or who may talk: the router does
-// (route-plan.ts), on the event as the adapter reports it. Adding a platform is one new file implementing this.
+// rows back to the platform. It decides nothing about routing, sessions or who may talk: the router does, on the
+// event as the adapter reports it. Adding a platform is one new file implementing this.
+import type { Logger } from '../../core/log.js';
 
 /** One message as a platform delivered it, normalised. Everything here comes from the platform, never from a tenant. */
 export interface InboundEvent {
@@ -106,5 +107,5 @@ export interface AdapterContext {
   credential: string | null;
   env: NodeJS.ProcessEnv;
   dataDir: string;
-  log: import('../../core/log.js').Logger;
+  log: Logger;
 }
