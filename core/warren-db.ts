@@ -119,6 +119,12 @@ export const WARREN_MIGRATIONS: Migration[] = [
     name: 'core-003-delegation-run',
     sql: `ALTER TABLE delegations ADD COLUMN from_run TEXT;`,
   },
+  {
+    // Why a refused call was refused: the sentence the agent got, with argument values taken out. Rows written
+    // before this migration hold a plain SHA-256 in args_digest; later ones an HMAC under DATA/audit.key.
+    name: 'core-004-audit-reason',
+    sql: `ALTER TABLE audit ADD COLUMN reason TEXT;`,
+  },
 ];
 
 export function warrenDbPath(dataDir: string): string {

@@ -1,7 +1,15 @@
-// The audit log: one row per tool call. It records what was decided and the shape of the arguments, never their
-// values (a SHA-256 digest lets an operator confirm a suspected value without the log holding it).
-import { createHash } from 'node:crypto';
+// The audit log: one row per tool call. It records what was decided, why a call was refused, and the shape of the
+// arguments, never their values. A keyed digest (HMAC-SHA256 under DATA/audit.key) lets an operator confirm a
+// suspected value (`warren audit digest`) without the log holding it, and without anyone who reads the log being able
+// to confirm short values by guessing.
+//
+// Rows are committed by a writer thread (audit-worker.ts); `record` resolves once a row is committed, and callers
+// await it before answering, so no result leaves gated before its row is in the WAL.
+import { createHmac } from 'node:crypto';
+import type { MessagePort, Worker } from 'node:worker_threads';
 import type { Db } from '../core/db.js';
+import type { Logger } from '../core/log.js';
+import { startWriterThread, type FromWriter, type ToWriter } from './audit-worker.js';
 
 export type AuditDecision = 'allow' | 'deny' | 'unknown' | 'invalid';
 export type AuditOutcome = 'ok' | 'error' | 'denied';
@@ -17,31 +25,8 @@ export interface AuditEntry {
   durationUs: number;
   outcome: AuditOutcome;
   args: unknown;
-}
-
-function toRow(e: AuditEntry) {
-  let digest: string;
-  let shape: string;
-  try {
-    digest = argsDigest(e.args);
-    shape = JSON.stringify(shapeOf(e.args ?? {}));
-  } catch {
-    // Whatever the arguments were, the call still gets its row.
-    digest = 'unavailable';
-    shape = '"unavailable"';
-  }
-  return {
-    time: e.time,
-    tenant: e.tenant,
-    run: e.run,
-    tool: e.tool.slice(0, 200),
-    decision: e.decision,
-    rule: e.rule,
-    duration_us: Math.round(e.durationUs),
-    outcome: e.outcome,
-    args_digest: digest,
-    args_shape: shape,
-  };
+  /** For refused calls: the sentence the agent was given (argument values are taken out before it is stored). */
+  reason?: string | null;
 }
 
 export interface AuditRow {
@@ -56,6 +41,31 @@ export interface AuditRow {
   outcome: AuditOutcome;
   args_digest: string;
   args_shape: string;
+  reason: string | null;
+}
+
+/** Longest reason stored; refusals listing many allowed forms are cut here. */
+export const MAX_REASON_CHARS = 1000;
+
+/** Appends one row's values, in AUDIT_COLUMNS order (audit-worker.ts), to a batch. */
+function appendRow(key: Buffer, e: AuditEntry, out: unknown[]): void {
+  let digest: string;
+  let shape: string;
+  let reason: string | null = null;
+  try {
+    digest = argsDigest(key, e.args);
+    shape = JSON.stringify(shapeOf(e.args ?? {}));
+    if (e.reason) reason = withoutArgumentValues(e.reason, e.args).slice(0, MAX_REASON_CHARS);
+  } catch {
+    // Whatever the arguments were, the call still gets its row.
+    digest = 'unavailable';
+    shape = '"unavailable"';
+    reason = e.reason ? '(unavailable)' : null;
+  }
+  out.push(
+    e.time ?? new Date().toISOString(), e.tenant, e.run, e.tool.slice(0, 200), e.decision, e.rule,
+    Math.round(e.durationUs), e.outcome, digest, shape, reason,
+  );
 }
 
 /** Keys and types, recursively, with array lengths; never a value. */
@@ -91,78 +101,246 @@ export function canonicalJson(value: unknown, depth = 0): string {
   return `{${entries.join(',')}}`;
 }
 
-export function argsDigest(args: unknown): string {
-  return createHash('sha256').update(canonicalJson(args ?? {})).digest('hex');
+/** HMAC-SHA256, under the installation's audit key, of the canonical JSON of the arguments. */
+export function argsDigest(key: Buffer, args: unknown): string {
+  return createHmac('sha256', key).update(canonicalJson(args ?? {})).digest('hex');
+}
+
+/** Values shorter than this are only taken out where they appear quoted; elsewhere they would eat ordinary words. */
+const MIN_BARE_VALUE_CHARS = 3;
+
+/**
+ * A refusal sentence fit for the log: every string value in the arguments (and any value quoted as "value") is
+ * replaced by [value]. The sentences quote offending arguments ("x" is not one of your descendants); the log must
+ * not hold them.
+ */
+export function withoutArgumentValues(text: string, args: unknown): string {
+  const values = new Set<string>();
+  collectStrings(args, values, 0);
+  let out = text;
+  for (const v of [...values].sort((a, b) => b.length - a.length)) {
+    if (v.length === 0) continue;
+    out = out.split(v.length >= MIN_BARE_VALUE_CHARS ? v : `"${v}"`).join(v.length >= MIN_BARE_VALUE_CHARS ? '[value]' : '"[value]"');
+  }
+  return out;
+}
+
+function collectStrings(value: unknown, into: Set<string>, depth: number): void {
+  if (depth > MAX_AUDIT_DEPTH || into.size > 256) return;
+  if (typeof value === 'string') into.add(value);
+  else if (typeof value === 'number' || typeof value === 'boolean') into.add(String(value));
+  else if (Array.isArray(value)) for (const v of value) collectStrings(v, into, depth + 1);
+  else if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) collectStrings(v, into, depth + 1);
+  }
+}
+
+export const AUDIT_DAYS_ENV = 'WARREN_AUDIT_DAYS';
+export const DEFAULT_AUDIT_DAYS = 30;
+
+/** Days of audit rows to keep, from $WARREN_AUDIT_DAYS; a value that is not a positive number is refused. */
+export function auditRetentionDays(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[AUDIT_DAYS_ENV];
+  if (raw === undefined || raw.trim() === '') return DEFAULT_AUDIT_DAYS;
+  const days = Number(raw);
+  if (!Number.isFinite(days) || days <= 0) {
+    throw new Error(`$${AUDIT_DAYS_ENV} must be a positive number of days (got "${raw}")`);
+  }
+  return days;
+}
+
+export interface AuditOptions {
+  /** The installation's audit key (loadAuditKey). */
+  key: Buffer;
+  log: Logger;
+  /** Default: $WARREN_AUDIT_DAYS, else 30. */
+  retentionDays?: number;
+  /** How often old rows are pruned (default: every 10 minutes, and once at start). */
+  pruneEveryMs?: number;
+  /** Rows deleted per statement (default 500): short enough never to hold the database for long. */
+  pruneBatchRows?: number;
+  /** Called after each pruning pass (tests and metrics). */
+  onPruned?: (pass: { rows: number; batches: number }) => void;
+}
+
+type Failures = Map<number, string> | undefined;
+
+interface Batch {
+  seq: number;
+  values: unknown[];
+  count: number;
+  done: Promise<Failures>;
+  settle(failures: Failures): void;
+  fail(error: Error): void;
 }
 
 export class AuditLog {
-  private readonly insert;
-  private readonly insertBatch;
-  private pending: AuditEntry[] = [];
-  private waiters: { resolve(): void; reject(error: unknown): void }[] = [];
-  private scheduled = false;
+  private writer: { worker: Worker; port: MessagePort } | null = null;
+  private filling: Batch | null = null;
+  /** Posted to the writer, waiting for its acknowledgement; acknowledged in order. */
+  private readonly inFlight: Batch[] = [];
+  private seq = 0;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+  private readonly file: string;
+  private readonly retentionDays: number;
 
-  constructor(private readonly db: Db) {
-    this.insert = db.prepare(
-      `INSERT INTO audit (time, tenant, run, tool, decision, rule, duration_us, outcome, args_digest, args_shape)
-       VALUES (@time, @tenant, @run, @tool, @decision, @rule, @duration_us, @outcome, @args_digest, @args_shape)`,
-    );
-    this.insertBatch = db.transaction((rows: AuditEntry[]) => {
-      for (const e of rows) this.insert.run(toRow(e));
-    });
+  constructor(
+    private readonly db: Db,
+    private readonly options: AuditOptions,
+  ) {
+    if (db.memory) throw new Error('the audit log needs a database file (its writer thread opens it too)');
+    this.file = db.name;
+    this.retentionDays = options.retentionDays ?? auditRetentionDays();
   }
 
   /**
-   * Group commit: rows recorded in the same turn of the event loop are written in one transaction, and the promise
-   * resolves once they are. Callers await it before answering, so a call's audit row is in the WAL before its result
-   * reaches the agent — at a fraction of the cost of one transaction per call.
+   * Resolves once the row is committed, together with every other row recorded in the same event-loop turn (and
+   * with whatever else reached the writer while it was busy). Rejects, for this row alone, if it cannot be written.
    */
   record(e: AuditEntry): Promise<void> {
-    this.pending.push({ ...e, time: e.time ?? new Date().toISOString() });
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
+    if (this.closed) return Promise.reject(new Error('the audit log is closed'));
+    let batch = this.filling;
+    if (!batch) {
+      batch = this.filling = newBatch(++this.seq);
+      setImmediate(() => this.post());
     }
-    return done;
+    const index = batch.count++;
+    appendRow(this.options.key, e, batch.values);
+    return batch.done.then((failures) => {
+      const failure = failures?.get(index);
+      if (failure !== undefined) throw new Error(`audit row not written: ${failure}`);
+    });
   }
 
-  /** Writes everything recorded so far (also called on shutdown). */
-  flush(): void {
-    this.scheduled = false;
-    const rows = this.pending;
-    const waiters = this.waiters;
-    this.pending = [];
-    this.waiters = [];
-    if (rows.length === 0) return;
-    try {
-      // One row commits on its own (autocommit is one statement, not three); more go in one transaction.
-      if (rows.length === 1) this.insert.run(toRow(rows[0]!));
-      else this.insertBatch(rows);
-      for (const w of waiters) w.resolve();
-    } catch {
-      // Never let one row sink the others: write them one by one, failing only those that cannot be written.
-      rows.forEach((row, i) => {
-        try {
-          this.insert.run(toRow(row));
-          waiters[i]!.resolve();
-        } catch (error) {
-          waiters[i]!.reject(error);
-        }
-      });
-    }
+  /** Resolves when everything recorded so far is committed. */
+  async flush(): Promise<void> {
+    this.post();
+    await Promise.allSettled(this.inFlight.map((b) => b.done));
   }
 
-  query(filter: { tenant?: string; denied?: boolean; limit?: number } = {}): AuditRow[] {
-    const where: string[] = [];
-    const params: Record<string, unknown> = { limit: filter.limit ?? 100 };
-    if (filter.tenant) {
-      where.push('tenant = @tenant');
-      params.tenant = filter.tenant;
-    }
-    if (filter.denied) where.push("decision != 'allow'");
-    const sql = `SELECT * FROM (SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-                 ORDER BY id DESC LIMIT @limit) ORDER BY id`;
-    return this.db.prepare(sql).all(params) as AuditRow[];
+  /** Writes every pending row, then stops the writer thread. Later records are refused. */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
   }
+
+  private async shutDown(): Promise<void> {
+    this.post();
+    this.closed = true;
+    const writer = this.writer;
+    if (!writer) return;
+    const closed = new Promise<void>((resolve) => {
+      const onMessage = (m: FromWriter) => m.type === 'closed' && resolve();
+      writer.port.on('message', onMessage);
+      writer.worker.once('exit', () => resolve());
+    });
+    hold(writer, true);
+    writer.port.postMessage({ type: 'close' } satisfies ToWriter);
+    await closed;
+    await Promise.allSettled(this.inFlight.map((b) => b.done));
+    await writer.worker.terminate();
+    this.writer = null;
+  }
+
+  query(filter: AuditFilter = {}): AuditRow[] {
+    return queryAudit(this.db, filter);
+  }
+
+  private post(): void {
+    const batch = this.filling;
+    if (!batch) return;
+    this.filling = null;
+    const writer = this.writer ?? this.startWriter();
+    this.inFlight.push(batch);
+    // Keep the process alive while a row is on its way; an idle writer does not hold it open.
+    writer.worker.ref();
+    writer.port.postMessage({ type: 'rows', seq: batch.seq, values: batch.values } satisfies ToWriter);
+  }
+
+  private startWriter(): { worker: Worker; port: MessagePort } {
+    const writer = startWriterThread({
+      file: this.file,
+      retentionDays: this.retentionDays,
+      pruneEveryMs: this.options.pruneEveryMs ?? 10 * 60_000,
+      pruneBatchRows: this.options.pruneBatchRows ?? 500,
+    });
+    writer.port.on('message', (m: FromWriter) => this.onMessage(m));
+    writer.worker.on('error', (error) => this.options.log.error({ err: error }, 'audit writer failed'));
+    writer.worker.once('exit', (code) => {
+      if (this.writer !== writer) return;
+      // Rows it had not acknowledged may not be committed: their calls fail (closed), and the next row starts a
+      // new writer.
+      this.writer = null;
+      const lost = this.inFlight.splice(0);
+      if (lost.length > 0) this.options.log.error({ code, batches: lost.length }, 'audit writer exited with rows pending');
+      for (const b of lost) b.fail(new Error('the audit writer stopped before committing this row'));
+    });
+    hold(writer, false);
+    this.writer = writer;
+    return writer;
+  }
+
+  private onMessage(m: FromWriter): void {
+    if (m.type === 'pruned') {
+      if (m.rows > 0) this.options.log.info(m, 'old audit rows pruned');
+      this.options.onPruned?.(m);
+      return;
+    }
+    if (m.type !== 'written') return;
+    let failures: Map<number, Map<number, string>> | undefined;
+    for (const [seq, index, message] of m.failed) {
+      failures ??= new Map();
+      const of = failures.get(seq) ?? new Map<number, string>();
+      of.set(index, message);
+      failures.set(seq, of);
+      this.options.log.error({ error: message }, 'audit row could not be written');
+    }
+    while (this.inFlight.length > 0 && this.inFlight[0]!.seq <= m.upTo) {
+      const b = this.inFlight.shift()!;
+      b.settle(failures?.get(b.seq));
+    }
+    if (this.inFlight.length === 0 && !this.closed && this.writer) hold(this.writer, false);
+  }
+}
+
+/** Whether the writer keeps the process alive: while rows are on their way, and not while it idles. */
+function hold(writer: { worker: Worker; port: MessagePort }, on: boolean): void {
+  if (on) {
+    writer.worker.ref();
+    writer.port.ref();
+  } else {
+    writer.worker.unref();
+    writer.port.unref();
+  }
+}
+
+function newBatch(seq: number): Batch {
+  let settle!: (f: Failures) => void;
+  let fail!: (error: Error) => void;
+  const done = new Promise<Failures>((resolve, reject) => {
+    settle = resolve;
+    fail = reject;
+  });
+  return { seq, values: [], count: 0, done, settle, fail };
+}
+
+export interface AuditFilter {
+  tenant?: string;
+  denied?: boolean;
+  limit?: number;
+}
+
+/** The newest rows matching the filter, oldest first. */
+export function queryAudit(db: Db, filter: AuditFilter = {}): AuditRow[] {
+  const where: string[] = [];
+  const params: Record<string, unknown> = { limit: filter.limit ?? 100 };
+  if (filter.tenant) {
+    where.push('tenant = @tenant');
+    params.tenant = filter.tenant;
+  }
+  if (filter.denied) where.push("decision != 'allow'");
+  const sql = `SELECT * FROM (SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+               ORDER BY id DESC LIMIT @limit) ORDER BY id`;
+  return db.prepare(sql).all(params) as AuditRow[];
 }

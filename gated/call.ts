@@ -9,7 +9,7 @@ import { decide } from '../core/grants/evaluate.js';
 import { describeRule } from '../core/grants/describe.js';
 import { redactDeep } from '../core/secrets/redact.js';
 import { tierOf } from '../core/tenant-path.js';
-import type { AuditDecision, AuditLog, AuditOutcome } from './audit.js';
+import type { AuditDecision, AuditEntry, AuditLog, AuditOutcome } from './audit.js';
 import type { TenantPolicy } from './policy.js';
 import { TOOLS_BY_NAME } from './tools/index.js';
 import { DeniedError, ToolError, type DenyMatch, type ToolContext } from './tools/tool.js';
@@ -40,9 +40,14 @@ function formatIssues(error: z.ZodError): string {
 }
 
 export async function callTool(env: CallEnv, name: string, rawArgs: unknown): Promise<CallToolResult> {
-  let audited: Promise<void> = Promise.resolve();
-  const result = await decideAndRun(env, name, rawArgs, (written) => (audited = written));
-  await audited; // the audit row is committed before the result leaves
+  let entry: AuditEntry | null = null;
+  const result = await decideAndRun(env, name, rawArgs, (decided) => (entry = decided));
+  if (entry) {
+    const e: AuditEntry = entry;
+    // A refused call's row says why, in the words the agent got.
+    if (e.decision !== 'allow') e.reason = result.content.map((c) => (c.type === 'text' ? c.text : '')).join(' ');
+    await env.audit.record(e); // the audit row is committed before the result leaves
+  }
   return result;
 }
 
@@ -50,12 +55,13 @@ async function decideAndRun(
   env: CallEnv,
   name: string,
   rawArgs: unknown,
-  track: (audited: Promise<void>) => void,
+  track: (entry: AuditEntry) => void,
 ): Promise<CallToolResult> {
   const started = performance.now();
   const { tenant } = env.context;
   const audit = (decision: AuditDecision, outcome: AuditOutcome, rule: string | null) =>
-    track(env.audit.record({
+    track({
+      time: new Date().toISOString(),
       tenant,
       run: env.context.run?.id ?? null,
       tool: name,
@@ -64,7 +70,7 @@ async function decideAndRun(
       durationUs: (performance.now() - started) * 1000,
       outcome,
       args: rawArgs ?? {},
-    }));
+    });
 
   const def = TOOLS_BY_NAME.get(name);
   if (!def) {

@@ -25,7 +25,7 @@ describe('audit rows under hostile arguments', () => {
     const out = f.gated.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE tenant = 'acme' AND text = 'wire the money'").get() as { n: number };
     expect(out.n).toBe(1);
     // ...but the audit log has no row for it (nor for the poisoned call).
-    f.gated.audit.flush();
+    await f.gated.audit.flush();
     const auditAfter = (f.gated.db.prepare('SELECT COUNT(*) AS n FROM audit').get() as { n: number }).n;
     expect(auditAfter - auditBefore).toBe(2);
     // And the caller of the legitimate call was told it failed ("Maximum call stack size exceeded").
@@ -48,7 +48,7 @@ describe('audit rows under hostile arguments', () => {
       victim.socket.write(callFrame(id, 'send_message', { chat: 'local:globex', text }));
       await victim.response(id);
       await attacker.response(id);
-      f.gated.audit.flush();
+      await f.gated.audit.flush();
       const sent = f.gated.db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE tenant = ? AND text = ?').get('globex', text) as { n: number };
       const rows = f.gated.db.prepare("SELECT COUNT(*) AS n FROM audit WHERE tenant = 'globex' AND tool = 'send_message' AND id > ?")
         .get(0) as { n: number };
