@@ -192,6 +192,7 @@ export class AuditLog {
     if (db.memory) throw new Error('the audit log needs a database file (its writer thread opens it too)');
     this.file = db.name;
     this.retentionDays = options.retentionDays ?? auditRetentionDays();
+    this.startWriter(); // now, not at the first call: pruning runs whether or not calls come
   }
 
   /**
@@ -283,8 +284,9 @@ export class AuditLog {
 
   private onMessage(m: FromWriter): void {
     if (m.type === 'pruned') {
-      if (m.rows > 0) this.options.log.info(m, 'old audit rows pruned');
-      this.options.onPruned?.(m);
+      const pass = { rows: m.rows, batches: m.batches };
+      if (pass.rows > 0) this.options.log.info(pass, 'old audit rows pruned');
+      this.options.onPruned?.(pass);
       return;
     }
     if (m.type !== 'written') return;

@@ -1,8 +1,18 @@
 // One call can never cost other calls their audit rows: arguments nested deep enough to overflow a recursive
 // serialiser are audited with a bounded one, and a row that cannot be written fails alone, not with its batch.
+// The writer thread: a result is released only once its row is committed (visible to any other connection), stop()
+// writes every pending row, and a client that vanishes mid-call still leaves a row for every call it made.
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../core/log.js';
+import { warrenDbPath } from '../../core/warren-db.js';
+import { argsDigest } from '../../gated/audit.js';
+import { loadAuditKey } from '../../gated/audit-key.js';
+import { Gated } from '../../gated/broker.js';
 import { useGated } from '../helpers/gated.js';
+import { connectClient } from '../helpers/mcp.js';
 import { callFrame, initialised } from '../helpers/raw-socket.js';
+import { standardTree } from '../helpers/tree.js';
 
 function deep(n: number): string {
   return '['.repeat(n) + ']'.repeat(n);
@@ -24,11 +34,11 @@ describe('audit rows under hostile arguments', () => {
     // The message was queued (the effect happened)...
     const out = f.gated.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE tenant = 'acme' AND text = 'wire the money'").get() as { n: number };
     expect(out.n).toBe(1);
-    // ...but the audit log has no row for it (nor for the poisoned call).
+    // ...and both calls have their audit rows.
     await f.gated.audit.flush();
     const auditAfter = (f.gated.db.prepare('SELECT COUNT(*) AS n FROM audit').get() as { n: number }).n;
     expect(auditAfter - auditBefore).toBe(2);
-    // And the caller of the legitimate call was told it failed ("Maximum call stack size exceeded").
+    // And the caller of the legitimate call got its result, not an error.
     expect(r1.error).toBeUndefined();
     c.close();
   });
@@ -57,5 +67,106 @@ describe('audit rows under hostile arguments', () => {
     attacker.close();
     victim.close();
     expect(unaudited).toBe(0);
+  });
+});
+
+describe('the audit writer thread', () => {
+  const f = useGated();
+
+  it('a result arrives only once its row is committed: another connection already sees it', async () => {
+    const reader = new Database(warrenDbPath(f.tree.data), { readonly: true });
+    const key = loadAuditKey(f.tree.data, { create: false });
+    const rowWith = reader.prepare("SELECT decision, outcome FROM audit WHERE tenant = ? AND tool = 'send_message' AND args_digest = ?");
+    const clients = await Promise.all(['acme', 'acme', 'globex'].map((t) => connectClient(f.gated.socketPath(t))));
+    const tenants = ['acme', 'acme', 'globex'];
+    // Many calls in flight at once, from several sockets, so rows share group commits.
+    const seen = await Promise.all(
+      Array.from({ length: 60 }, async (_, i) => {
+        const c = i % clients.length;
+        const args = { chat: `local:${tenants[c]}`, text: `call ${i}` };
+        const result = await clients[c]!.callTool({ name: 'send_message', arguments: args });
+        expect(result.isError).toBeFalsy();
+        return rowWith.get(tenants[c], argsDigest(key, args));
+      }),
+    );
+    expect(seen.every((row) => row !== undefined)).toBe(true);
+    expect(seen[0]).toEqual({ decision: 'allow', outcome: 'ok' });
+    await Promise.all(clients.map((c) => c.close()));
+    reader.close();
+  });
+
+  it('a row that cannot be written fails alone; the rest of its batch is committed', async () => {
+    const row = (text: string) => ({ tenant: 'acme', run: null, tool: 'whoami', decision: 'allow' as const, rule: null, durationUs: 1, outcome: 'ok' as const, args: { text } });
+    // All recorded in one turn, so they travel to the writer together; a NULL decision breaks NOT NULL.
+    const results = await Promise.allSettled([
+      f.gated.audit.record(row('first')),
+      f.gated.audit.record({ ...row('broken'), decision: null as never }),
+      f.gated.audit.record(row('last')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/audit row not written: NOT NULL constraint failed: audit.decision/);
+    const key = loadAuditKey(f.tree.data, { create: false });
+    const count = (text: string) => f.gated.db.prepare('SELECT COUNT(*) FROM audit WHERE args_digest = ?').pluck().get(argsDigest(key, { text }));
+    expect([count('first'), count('broken'), count('last')]).toEqual([1, 0, 1]);
+  });
+});
+
+describe('stopping gated and vanishing clients', () => {
+  const start = async () => {
+    const tree = standardTree();
+    const gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger(), watch: false });
+    return { tree, gated };
+  };
+  const counts = (data: string, prefix: string) => {
+    const db = new Database(warrenDbPath(data), { readonly: true });
+    try {
+      const sent = db.prepare("SELECT COUNT(*) FROM outbox WHERE text LIKE ? || '%'").pluck().get(prefix) as number;
+      const key = loadAuditKey(data, { create: false });
+      const texts = db.prepare("SELECT text FROM outbox WHERE text LIKE ? || '%'").pluck().all(prefix) as string[];
+      const digest = db.prepare("SELECT COUNT(*) FROM audit WHERE tool = 'send_message' AND args_digest = ?").pluck();
+      const audited = texts.filter((text) => digest.get(argsDigest(key, { chat: 'local:acme', text })) === 1).length;
+      return { sent, audited };
+    } finally {
+      db.close();
+    }
+  };
+  const burst = (prefix: string, n: number) =>
+    Array.from({ length: n }, (_, i) => callFrame(i + 1, 'send_message', { chat: 'local:acme', text: `${prefix} ${i}` })).join('');
+
+  it('stop() writes every pending row before it returns', async () => {
+    const { tree, gated } = await start();
+    try {
+      const c = await initialised(gated.socketPath('acme'));
+      c.socket.write(burst('before stop', 200));
+      await c.response(1); // calls are under way; most have not been answered yet
+      await gated.stop();
+      const { sent, audited } = counts(tree.data, 'before stop');
+      expect(sent).toBeGreaterThan(0);
+      expect(audited).toBe(sent);
+    } finally {
+      tree.cleanup();
+    }
+  });
+
+  it('a client that vanishes mid-call leaves a row for every call that took effect', async () => {
+    const { tree, gated } = await start();
+    try {
+      const c = await initialised(gated.socketPath('acme'));
+      c.socket.write(burst('vanished', 200));
+      await c.response(1);
+      c.socket.destroy();
+      // gated goes on serving others; then its rows are all there.
+      const other = await connectClient(gated.socketPath('acme'));
+      await other.callTool({ name: 'whoami', arguments: {} });
+      await other.close();
+      await gated.audit.flush();
+      const { sent, audited } = counts(tree.data, 'vanished');
+      expect(sent).toBeGreaterThan(0);
+      expect(audited).toBe(sent);
+      await gated.stop();
+      expect(counts(tree.data, 'vanished').audited).toBe(sent);
+    } finally {
+      tree.cleanup();
+    }
   });
 });
