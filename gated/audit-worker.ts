@@ -95,8 +95,8 @@ const handle = (first) => {
     closing = true;
     clearTimeout(pruneTimer);
     db.close();
+    // gated terminates the thread on this message: it arrives after every acknowledgement sent before it.
     port.postMessage({ type: 'closed' });
-    port.close();
   }
 };
 

@@ -77,8 +77,8 @@ describe('the audit writer thread', () => {
     const reader = new Database(warrenDbPath(f.tree.data), { readonly: true });
     const key = loadAuditKey(f.tree.data, { create: false });
     const rowWith = reader.prepare("SELECT decision, outcome FROM audit WHERE tenant = ? AND tool = 'send_message' AND args_digest = ?");
-    const clients = await Promise.all(['acme', 'acme', 'globex'].map((t) => connectClient(f.gated.socketPath(t))));
     const tenants = ['acme', 'acme', 'globex'];
+    const clients = await Promise.all(tenants.map((t) => connectClient(f.gated.socketPath(t))));
     // Many calls in flight at once, from several sockets, so rows share group commits.
     const seen = await Promise.all(
       Array.from({ length: 60 }, async (_, i) => {
@@ -89,9 +89,35 @@ describe('the audit writer thread', () => {
         return rowWith.get(tenants[c], argsDigest(key, args));
       }),
     );
-    expect(seen.every((row) => row !== undefined)).toBe(true);
-    expect(seen[0]).toEqual({ decision: 'allow', outcome: 'ok' });
+    expect(seen).toEqual(Array(60).fill({ decision: 'allow', outcome: 'ok' }));
     await Promise.all(clients.map((c) => c.close()));
+    reader.close();
+  });
+
+  it('while the writer cannot commit, results wait; each arrives with its row in the database', async () => {
+    const reader = new Database(warrenDbPath(f.tree.data), { readonly: true });
+    const whoamiRows = reader.prepare("SELECT COUNT(*) FROM audit WHERE tenant = 'globex' AND tool = 'whoami'").pluck();
+    const before = whoamiRows.get() as number;
+    // Another connection holds the write lock, as a long write elsewhere would; whoami itself writes nothing.
+    const blocker = new Database(warrenDbPath(f.tree.data));
+    blocker.exec('BEGIN IMMEDIATE');
+    const client = await connectClient(f.gated.socketPath('globex'));
+    let answered = 0;
+    const rowsWhenAnswered: number[] = [];
+    const calls = Array.from({ length: 10 }, async () => {
+      await client.callTool({ name: 'whoami', arguments: {} });
+      answered++;
+      rowsWhenAnswered.push((whoamiRows.get() as number) - before);
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const answeredWhileLocked = answered;
+    blocker.exec('COMMIT');
+    await Promise.all(calls);
+    expect(answeredWhileLocked).toBe(0);
+    // Each result found at least as many rows as results had arrived by then.
+    expect(rowsWhenAnswered.every((n, i) => n >= i + 1)).toBe(true);
+    await client.close();
+    blocker.close();
     reader.close();
   });
 
@@ -133,16 +159,29 @@ describe('stopping gated and vanishing clients', () => {
   const burst = (prefix: string, n: number) =>
     Array.from({ length: n }, (_, i) => callFrame(i + 1, 'send_message', { chat: 'local:acme', text: `${prefix} ${i}` })).join('');
 
-  it('stop() writes every pending row before it returns', async () => {
+  it('stop() writes every pending row before it returns, even rows the writer could not commit yet', async () => {
     const { tree, gated } = await start();
     try {
+      // The writer is held up (another connection has the write lock) with rows waiting: calls in flight, and rows
+      // recorded directly.
+      const blocker = new Database(warrenDbPath(tree.data));
+      blocker.exec('BEGIN IMMEDIATE');
       const c = await initialised(gated.socketPath('acme'));
-      c.socket.write(burst('before stop', 200));
-      await c.response(1); // calls are under way; most have not been answered yet
-      await gated.stop();
-      const { sent, audited } = counts(tree.data, 'before stop');
-      expect(sent).toBeGreaterThan(0);
-      expect(audited).toBe(sent);
+      c.socket.write(Array.from({ length: 20 }, (_, i) => callFrame(i + 1, 'whoami', {})).join(''));
+      const entry = (i: number) => ({ tenant: 'acme', run: null, tool: 'whoami', decision: 'allow' as const, rule: null, durationUs: 1, outcome: 'ok' as const, args: { pending: i } });
+      const recorded = Promise.allSettled(Array.from({ length: 5 }, (_, i) => gated.audit.record(entry(i))));
+      const stopped = gated.stop();
+      await new Promise((r) => setTimeout(r, 300));
+      blocker.exec('COMMIT');
+      blocker.close();
+      await stopped;
+      expect((await recorded).map((r) => (r.status === 'rejected' ? String(r.reason) : r.status))).toEqual(Array(5).fill('fulfilled'));
+      const db = new Database(warrenDbPath(tree.data), { readonly: true });
+      const key = loadAuditKey(tree.data, { create: false });
+      const count = db.prepare('SELECT COUNT(*) FROM audit WHERE args_digest = ?').pluck();
+      expect(Array.from({ length: 5 }, (_, i) => count.get(argsDigest(key, { pending: i })))).toEqual(Array(5).fill(1));
+      db.close();
+      c.close();
     } finally {
       tree.cleanup();
     }
