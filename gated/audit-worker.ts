@@ -44,6 +44,7 @@ const writeAll = db.transaction((batches) => {
 // The oldest few hundred rows, and of those only the ones past retention: each statement is short, and pruning
 // stops at the first row still kept instead of scanning the table.
 const prune = db.prepare('DELETE FROM audit WHERE id IN (SELECT id FROM audit ORDER BY id LIMIT ?) AND time < ?');
+const PRUNE_PAUSE_MS = 10;
 let closing = false;
 let pruneTimer = null;
 
@@ -56,8 +57,9 @@ const pruneNow = () => {
     const n = prune.run(pruneBatchRows, cutoff).changes;
     rows += n;
     if (n > 0) batches++;
-    // Yield between statements so batches of rows that arrived meanwhile are committed first.
-    if (n === pruneBatchRows) setImmediate(step);
+    // Pause between statements, long enough for a writer that found the lock taken to get it on its next retry
+    // (SQLite's busy handler sleeps 1, 2, 5, 10... ms): gated's own writes never wait for the whole pass.
+    if (n === pruneBatchRows) setTimeout(step, PRUNE_PAUSE_MS);
     else {
       port.postMessage({ type: 'pruned', rows, batches });
       pruneTimer = setTimeout(pruneNow, pruneEveryMs);
@@ -76,7 +78,9 @@ const handle = (first) => {
   if (batches.length > 0) {
     const failed = [];
     try {
-      writeAll(batches);
+      // A single row commits on its own: one statement instead of BEGIN, INSERT, COMMIT.
+      if (batches.length === 1 && batches[0].values.length === width) insert.run(batches[0].values);
+      else writeAll(batches);
     } catch {
       // One row must not sink the others: write them one by one, failing only those that cannot be written.
       for (const b of batches) {

@@ -3,13 +3,16 @@
 // suspected value (`warren audit digest`) without the log holding it, and without anyone who reads the log being able
 // to confirm short values by guessing.
 //
-// Rows are committed by a writer thread (audit-worker.ts); `record` resolves once a row is committed, and callers
-// await it before answering, so no result leaves gated before its row is in the WAL.
-import { createHmac } from 'node:crypto';
+// Rows recorded in one event-loop turn are committed together, on gated's own connection when that can be done at
+// once, otherwise by a writer thread (audit-worker.ts) that group-commits everything waiting for it. `record`
+// resolves once a row is committed, and callers await it before answering, so no result leaves gated before its
+// row is in the WAL.
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { MessagePort, Worker } from 'node:worker_threads';
+import Database, { type Statement } from 'better-sqlite3';
 import type { Db } from '../core/db.js';
 import type { Logger } from '../core/log.js';
-import { startWriterThread, type FromWriter, type ToWriter } from './audit-worker.js';
+import { AUDIT_COLUMNS, startWriterThread, type FromWriter, type ToWriter } from './audit-worker.js';
 
 export type AuditDecision = 'allow' | 'deny' | 'unknown' | 'invalid';
 export type AuditOutcome = 'ok' | 'error' | 'denied';
@@ -48,7 +51,7 @@ export interface AuditRow {
 export const MAX_REASON_CHARS = 1000;
 
 /** Appends one row's values, in AUDIT_COLUMNS order (audit-worker.ts), to a batch. */
-function appendRow(key: Buffer, e: AuditEntry, out: unknown[]): void {
+function appendRow(key: KeyObject, e: AuditEntry, out: unknown[]): void {
   let digest: string;
   let shape: string;
   let reason: string | null = null;
@@ -102,7 +105,7 @@ export function canonicalJson(value: unknown, depth = 0): string {
 }
 
 /** HMAC-SHA256, under the installation's audit key, of the canonical JSON of the arguments. */
-export function argsDigest(key: Buffer, args: unknown): string {
+export function argsDigest(key: Buffer | KeyObject, args: unknown): string {
   return createHmac('sha256', key).update(canonicalJson(args ?? {})).digest('hex');
 }
 
@@ -184,6 +187,10 @@ export class AuditLog {
   private closing: Promise<void> | null = null;
   private readonly file: string;
   private readonly retentionDays: number;
+  /** A connection of gated's own for audit rows, with no busy timeout: it writes at once or hands over. */
+  private readonly here: { db: Db; insert: Statement; insertAll: (values: unknown[]) => void };
+  /** Imported once: createHmac with a raw Buffer would import the key again for every row. */
+  private readonly key: KeyObject;
 
   constructor(
     private readonly db: Db,
@@ -192,6 +199,14 @@ export class AuditLog {
     if (db.memory) throw new Error('the audit log needs a database file (its writer thread opens it too)');
     this.file = db.name;
     this.retentionDays = options.retentionDays ?? auditRetentionDays();
+    this.key = createSecretKey(options.key);
+    const here = new Database(this.file, { timeout: 0 });
+    here.pragma('synchronous = NORMAL');
+    const insert = here.prepare(`INSERT INTO audit (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map(() => '?').join(', ')})`);
+    const insertAll = here.transaction((all: unknown[]) => {
+      for (let at = 0; at < all.length; at += AUDIT_COLUMNS.length) insert.run(all.slice(at, at + AUDIT_COLUMNS.length));
+    });
+    this.here = { db: here, insert, insertAll };
     this.startWriter(); // now, not at the first call: pruning runs whether or not calls come
   }
 
@@ -207,7 +222,7 @@ export class AuditLog {
       setImmediate(() => this.post());
     }
     const index = batch.count++;
-    appendRow(this.options.key, e, batch.values);
+    appendRow(this.key, e, batch.values);
     return batch.done.then((failures) => {
       const failure = failures?.get(index);
       if (failure !== undefined) throw new Error(`audit row not written: ${failure}`);
@@ -229,6 +244,7 @@ export class AuditLog {
   private async shutDown(): Promise<void> {
     this.post();
     this.closed = true;
+    this.here.db.close();
     const writer = this.writer;
     if (!writer) return;
     const closed = new Promise<void>((resolve) => {
@@ -244,6 +260,21 @@ export class AuditLog {
     this.writer = null;
   }
 
+  /**
+   * Commits the rows on gated's own audit connection, which never waits for the write lock. False if they were not
+   * written (the lock is held, e.g. by the writer thread pruning, or a row fails): the writer thread then takes
+   * them, waits for the lock, and sorts good rows from bad ones.
+   */
+  private writeHere(values: unknown[]): boolean {
+    try {
+      if (values.length === AUDIT_COLUMNS.length) this.here.insert.run(values);
+      else this.here.insertAll(values);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   query(filter: AuditFilter = {}): AuditRow[] {
     return queryAudit(this.db, filter);
   }
@@ -252,6 +283,13 @@ export class AuditLog {
     const batch = this.filling;
     if (!batch) return;
     this.filling = null;
+    // A lone row with nothing waiting for the writer thread: commit it here, at once, if the database is free this
+    // instant. A single call's round trip then pays one commit rather than a commit and two thread hops; under load,
+    // rows come several to a turn and are group-committed by the writer, off the event loop.
+    if (this.inFlight.length === 0 && batch.count === 1 && this.writeHere(batch.values)) {
+      batch.settle(undefined);
+      return;
+    }
     const writer = this.writer ?? this.startWriter();
     this.inFlight.push(batch);
     // Keep the process alive while a row is on its way; an idle writer does not hold it open.
