@@ -119,20 +119,6 @@ export const WARREN_MIGRATIONS: Migration[] = [
     name: 'core-003-delegation-run',
     sql: `ALTER TABLE delegations ADD COLUMN from_run TEXT;`,
   },
-  {
-    // Why a refused call was refused: the sentence the agent got, with argument values taken out. Rows written
-    // before this migration hold a plain SHA-256 in args_digest; later ones an HMAC under DATA/audit.key.
-    // Every call commits its row before its result leaves, and each index is one more page written per commit (a
-    // single-row commit costs ~3x as much with the two indexes as without): allowed calls now touch only the table.
-    // Refused calls, the rows one looks for, keep a partial index; a tenant's rows are found by scanning newest first.
-    name: 'core-004-audit-reason',
-    sql: `
-      ALTER TABLE audit ADD COLUMN reason TEXT;
-      DROP INDEX audit_tenant;
-      DROP INDEX audit_decision;
-      CREATE INDEX audit_refused ON audit (id) WHERE decision != 'allow';
-    `,
-  },
 ];
 
 export function warrenDbPath(dataDir: string): string {

@@ -1,4 +1,4 @@
-// The audit writer thread: its own better-sqlite3 connection to DATA/warren.db, so committing audit rows and pruning
+// The audit writer thread: its own better-sqlite3 connection to DATA/audit.db, so committing audit rows and pruning
 // old ones never blocks gated's event loop. It group-commits every batch that has arrived while it was busy in one
 // transaction and acknowledges them once committed; gated releases a call's result only on that acknowledgement.
 //

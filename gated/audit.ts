@@ -3,15 +3,16 @@
 // suspected value (`warren audit digest`) without the log holding it, and without anyone who reads the log being able
 // to confirm short values by guessing.
 //
-// Rows recorded in one event-loop turn are committed together, on gated's own connection when that can be done at
+// Rows live in DATA/audit.db (audit-db.ts). Rows recorded in one event-loop turn are committed together, on gated's own connection when that can be done at
 // once, otherwise by a writer thread (audit-worker.ts) that group-commits everything waiting for it. `record`
 // resolves once a row is committed, and callers await it before answering, so no result leaves gated before its
 // row is in the WAL.
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { MessagePort, Worker } from 'node:worker_threads';
-import Database, { type Statement } from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from '../core/db.js';
 import type { Logger } from '../core/log.js';
+import { adoptLegacyAuditRows, auditDbPath, openAuditDb } from './audit-db.js';
 import { AUDIT_COLUMNS, startWriterThread, type FromWriter, type ToWriter } from './audit-worker.js';
 
 export type AuditDecision = 'allow' | 'deny' | 'unknown' | 'invalid';
@@ -187,27 +188,39 @@ export class AuditLog {
   private closing: Promise<void> | null = null;
   private readonly file: string;
   private readonly retentionDays: number;
-  /** A connection of gated's own for audit rows, with no busy timeout: it writes at once or hands over. */
-  private readonly here: { db: Db; insert: Statement; insertAll: (values: unknown[]) => void };
   /** Imported once: createHmac with a raw Buffer would import the key again for every row. */
   private readonly key: KeyObject;
+  /**
+   * gated's own connection to DATA/audit.db: queries, and lone rows written without waiting for the write lock
+   * (busy timeout 0: it writes at once or hands the rows to the writer thread).
+   */
+  readonly db: Db;
+  private readonly insert: Statement;
+  private readonly insertAll: (values: unknown[]) => void;
 
   constructor(
-    private readonly db: Db,
+    dataDir: string,
     private readonly options: AuditOptions,
   ) {
-    if (db.memory) throw new Error('the audit log needs a database file (its writer thread opens it too)');
-    this.file = db.name;
     this.retentionDays = options.retentionDays ?? auditRetentionDays();
     this.key = createSecretKey(options.key);
-    const here = new Database(this.file, { timeout: 0 });
-    here.pragma('synchronous = NORMAL');
-    const insert = here.prepare(`INSERT INTO audit (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map(() => '?').join(', ')})`);
-    const insertAll = here.transaction((all: unknown[]) => {
-      for (let at = 0; at < all.length; at += AUDIT_COLUMNS.length) insert.run(all.slice(at, at + AUDIT_COLUMNS.length));
-    });
-    this.here = { db: here, insert, insertAll };
-    this.startWriter(); // now, not at the first call: pruning runs whether or not calls come
+    this.db = openAuditDb(dataDir);
+    try {
+      const moved = adoptLegacyAuditRows(this.db, dataDir);
+      if (moved > 0) options.log.info({ rows: moved }, 'audit rows moved from warren.db to audit.db');
+      this.db.pragma('busy_timeout = 0');
+      const insert = (this.insert = this.db.prepare(
+        `INSERT INTO audit (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map(() => '?').join(', ')})`,
+      ));
+      this.insertAll = this.db.transaction((all: unknown[]) => {
+        for (let at = 0; at < all.length; at += AUDIT_COLUMNS.length) insert.run(all.slice(at, at + AUDIT_COLUMNS.length));
+      });
+      this.file = auditDbPath(dataDir);
+      this.startWriter(); // now, not at the first call: pruning runs whether or not calls come
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
   }
 
   /**
@@ -244,9 +257,11 @@ export class AuditLog {
   private async shutDown(): Promise<void> {
     this.post();
     this.closed = true;
-    this.here.db.close();
     const writer = this.writer;
-    if (!writer) return;
+    if (!writer) {
+      this.db.close();
+      return;
+    }
     const closed = new Promise<void>((resolve) => {
       const onMessage = (m: FromWriter) => m.type === 'closed' && resolve();
       writer.port.on('message', onMessage);
@@ -258,17 +273,18 @@ export class AuditLog {
     await Promise.allSettled(this.inFlight.map((b) => b.done));
     await writer.worker.terminate();
     this.writer = null;
+    this.db.close();
   }
 
   /**
-   * Commits the rows on gated's own audit connection, which never waits for the write lock. False if they were not
+   * Commits the rows on gated's own connection, which never waits for the write lock. False if they were not
    * written (the lock is held, e.g. by the writer thread pruning, or a row fails): the writer thread then takes
    * them, waits for the lock, and sorts good rows from bad ones.
    */
   private writeHere(values: unknown[]): boolean {
     try {
-      if (values.length === AUDIT_COLUMNS.length) this.here.insert.run(values);
-      else this.here.insertAll(values);
+      if (values.length === AUDIT_COLUMNS.length) this.insert.run(values);
+      else this.insertAll(values);
       return true;
     } catch {
       return false;

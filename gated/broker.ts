@@ -68,7 +68,7 @@ export class Gated {
     this.ownsDb = !options.db;
     this.db = options.db ?? openWarrenDb(options.dataDir);
     this.store = new GatedStore(this.db);
-    this.audit = new AuditLog(this.db, { ...options.audit, key: loadAuditKey(options.dataDir, { create: true }), log: this.log });
+    this.audit = new AuditLog(options.dataDir, { ...options.audit, key: loadAuditKey(options.dataDir, { create: true }), log: this.log });
     this.policies = new PolicyCache(this.registry);
   }
 

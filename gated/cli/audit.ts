@@ -1,8 +1,8 @@
 // `warren audit`: read the audit log; `warren audit digest ARGS`: the digest a row would hold for those arguments.
 import { parse, UsageError, type Command } from '../../cli/command.js';
 import { parseTenantPath } from '../../core/tenant-path.js';
-import { openWarrenDb } from '../../core/warren-db.js';
 import { argsDigest, queryAudit } from '../audit.js';
+import { openAuditDb } from '../audit-db.js';
 import { loadAuditKey } from '../audit-key.js';
 
 const command: Command = {
@@ -24,7 +24,7 @@ with a row's args_digest: that is how to confirm a suspected value without the l
     }, false);
     const limit = values.limit === undefined ? 100 : Number(values.limit);
     if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit takes a positive whole number');
-    const db = openWarrenDb(common.data);
+    const db = openAuditDb(common.data);
     try {
       const rows = queryAudit(db, {
         tenant: values.tenant ? parseTenantPath(values.tenant) : undefined,

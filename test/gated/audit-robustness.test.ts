@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../core/log.js';
 import { warrenDbPath } from '../../core/warren-db.js';
+import { auditDbPath } from '../../gated/audit-db.js';
 import { argsDigest } from '../../gated/audit.js';
 import { loadAuditKey } from '../../gated/audit-key.js';
 import { Gated } from '../../gated/broker.js';
@@ -23,7 +24,7 @@ describe('audit rows under hostile arguments', () => {
 
   it('an allowed send_message keeps its audit row when a poisoned call shares its batch', async () => {
     const c = await initialised(f.gated.socketPath('acme'));
-    const auditBefore = (f.gated.db.prepare('SELECT COUNT(*) AS n FROM audit').get() as { n: number }).n;
+    const auditBefore = (f.gated.audit.db.prepare('SELECT COUNT(*) AS n FROM audit').get() as { n: number }).n;
     // One write: a legitimate call, then an invalid call whose extra argument is 200k levels deep (~400 KB frame).
     const legit = callFrame(1, 'send_message', { chat: 'local:ops', text: 'wire the money' });
     const poison = callFrame(2, 'send_message', { chat: 'local:ops', text: 'x', junk: 0 }).replace('0}', `${deep(200_000)}}`);
@@ -36,7 +37,7 @@ describe('audit rows under hostile arguments', () => {
     expect(out.n).toBe(1);
     // ...and both calls have their audit rows.
     await f.gated.audit.flush();
-    const auditAfter = (f.gated.db.prepare('SELECT COUNT(*) AS n FROM audit').get() as { n: number }).n;
+    const auditAfter = (f.gated.audit.db.prepare('SELECT COUNT(*) AS n FROM audit').get() as { n: number }).n;
     expect(auditAfter - auditBefore).toBe(2);
     // And the caller of the legitimate call got its result, not an error.
     expect(r1.error).toBeUndefined();
@@ -60,7 +61,7 @@ describe('audit rows under hostile arguments', () => {
       await attacker.response(id);
       await f.gated.audit.flush();
       const sent = f.gated.db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE tenant = ? AND text = ?').get('globex', text) as { n: number };
-      const rows = f.gated.db.prepare("SELECT COUNT(*) AS n FROM audit WHERE tenant = 'globex' AND tool = 'send_message' AND id > ?")
+      const rows = f.gated.audit.db.prepare("SELECT COUNT(*) AS n FROM audit WHERE tenant = 'globex' AND tool = 'send_message' AND id > ?")
         .get(0) as { n: number };
       if (sent.n === 1 && rows.n < i) unaudited = i;
     }
@@ -74,7 +75,7 @@ describe('the audit writer thread', () => {
   const f = useGated();
 
   it('a result arrives only once its row is committed: another connection already sees it', async () => {
-    const reader = new Database(warrenDbPath(f.tree.data), { readonly: true });
+    const reader = new Database(auditDbPath(f.tree.data), { readonly: true });
     const key = loadAuditKey(f.tree.data, { create: false });
     const rowWith = reader.prepare("SELECT decision, outcome FROM audit WHERE tenant = ? AND tool = 'send_message' AND args_digest = ?");
     const tenants = ['acme', 'acme', 'globex'];
@@ -95,11 +96,11 @@ describe('the audit writer thread', () => {
   });
 
   it('while the writer cannot commit, results wait; each arrives with its row in the database', async () => {
-    const reader = new Database(warrenDbPath(f.tree.data), { readonly: true });
+    const reader = new Database(auditDbPath(f.tree.data), { readonly: true });
     const whoamiRows = reader.prepare("SELECT COUNT(*) FROM audit WHERE tenant = 'globex' AND tool = 'whoami'").pluck();
     const before = whoamiRows.get() as number;
     // Another connection holds the write lock, as a long write elsewhere would; whoami itself writes nothing.
-    const blocker = new Database(warrenDbPath(f.tree.data));
+    const blocker = new Database(auditDbPath(f.tree.data));
     blocker.exec('BEGIN IMMEDIATE');
     const client = await connectClient(f.gated.socketPath('globex'));
     let answered = 0;
@@ -132,7 +133,7 @@ describe('the audit writer thread', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/audit row not written: NOT NULL constraint failed: audit.decision/);
     const key = loadAuditKey(f.tree.data, { create: false });
-    const count = (text: string) => f.gated.db.prepare('SELECT COUNT(*) FROM audit WHERE args_digest = ?').pluck().get(argsDigest(key, { text }));
+    const count = (text: string) => f.gated.audit.db.prepare('SELECT COUNT(*) FROM audit WHERE args_digest = ?').pluck().get(argsDigest(key, { text }));
     expect([count('first'), count('broken'), count('last')]).toEqual([1, 0, 1]);
   });
 });
@@ -145,15 +146,17 @@ describe('stopping gated and vanishing clients', () => {
   };
   const counts = (data: string, prefix: string) => {
     const db = new Database(warrenDbPath(data), { readonly: true });
+    const auditDb = new Database(auditDbPath(data), { readonly: true });
     try {
       const sent = db.prepare("SELECT COUNT(*) FROM outbox WHERE text LIKE ? || '%'").pluck().get(prefix) as number;
       const key = loadAuditKey(data, { create: false });
       const texts = db.prepare("SELECT text FROM outbox WHERE text LIKE ? || '%'").pluck().all(prefix) as string[];
-      const digest = db.prepare("SELECT COUNT(*) FROM audit WHERE tool = 'send_message' AND args_digest = ?").pluck();
+      const digest = auditDb.prepare("SELECT COUNT(*) FROM audit WHERE tool = 'send_message' AND args_digest = ?").pluck();
       const audited = texts.filter((text) => digest.get(argsDigest(key, { chat: 'local:acme', text })) === 1).length;
       return { sent, audited };
     } finally {
       db.close();
+      auditDb.close();
     }
   };
   const burst = (prefix: string, n: number) =>
@@ -164,7 +167,7 @@ describe('stopping gated and vanishing clients', () => {
     try {
       // The writer is held up (another connection has the write lock) with rows waiting: calls in flight, and rows
       // recorded directly.
-      const blocker = new Database(warrenDbPath(tree.data));
+      const blocker = new Database(auditDbPath(tree.data));
       blocker.exec('BEGIN IMMEDIATE');
       const c = await initialised(gated.socketPath('acme'));
       c.socket.write(Array.from({ length: 20 }, (_, i) => callFrame(i + 1, 'whoami', {})).join(''));
@@ -176,7 +179,7 @@ describe('stopping gated and vanishing clients', () => {
       blocker.close();
       await stopped;
       expect((await recorded).map((r) => (r.status === 'rejected' ? String(r.reason) : r.status))).toEqual(Array(5).fill('fulfilled'));
-      const db = new Database(warrenDbPath(tree.data), { readonly: true });
+      const db = new Database(auditDbPath(tree.data), { readonly: true });
       const key = loadAuditKey(tree.data, { create: false });
       const count = db.prepare('SELECT COUNT(*) FROM audit WHERE args_digest = ?').pluck();
       expect(Array.from({ length: 5 }, (_, i) => count.get(argsDigest(key, { pending: i })))).toEqual(Array(5).fill(1));

@@ -2,12 +2,16 @@
 // `warren audit` shows and `warren audit digest` confirms, and retention pruned in small batches while calls go on.
 import { createHash, randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { silentLogger } from '../../core/log.js';
+import { openWarrenDb } from '../../core/warren-db.js';
+import { Gated } from '../../gated/broker.js';
 import { describe, expect, it } from 'vitest';
-import { warrenDbPath } from '../../core/warren-db.js';
 import { argsDigest, auditRetentionDays, canonicalJson, withoutArgumentValues } from '../../gated/audit.js';
+import { auditDbPath } from '../../gated/audit-db.js';
 import { loadAuditKey } from '../../gated/audit-key.js';
 import { warren } from '../helpers/cli.js';
 import { useGated } from '../helpers/gated.js';
+import { standardTree } from '../helpers/tree.js';
 import { connectClient, textOf } from '../helpers/mcp.js';
 
 describe('keyed digests', () => {
@@ -71,7 +75,7 @@ describe('retention setting', () => {
 describe('audit rows of refused calls', () => {
   const f = useGated();
   const rowsOf = (tenant: string, tool: string) =>
-    f.gated.db.prepare('SELECT * FROM audit WHERE tenant = ? AND tool = ? ORDER BY id').all(tenant, tool) as Record<string, any>[];
+    f.gated.audit.db.prepare('SELECT * FROM audit WHERE tenant = ? AND tool = ? ORDER BY id').all(tenant, tool) as Record<string, any>[];
 
   it('every deny, invalid and unknown row holds the sentence the agent got, minus argument values', async () => {
     const team = await connectClient(f.gated.socketPath('acme/support'));
@@ -137,7 +141,7 @@ describe('retention', () => {
 
   it('removes only rows older than the retention, a small batch per statement, while calls continue', async () => {
     // Rows from ten days ago, then one from twelve hours ago (kept), written as an older gated would have.
-    const db = new Database(warrenDbPath(f.tree.data));
+    const db = new Database(auditDbPath(f.tree.data));
     const old = new Date(Date.now() - 10 * 86_400_000).toISOString();
     const insert = db.prepare(`INSERT INTO audit (time, tenant, run, tool, decision, rule, duration_us, outcome, args_digest, args_shape)
       VALUES (?, 'acme', NULL, 'whoami', 'allow', NULL, 5, 'ok', 'x', '{}')`);
@@ -169,5 +173,26 @@ describe('retention', () => {
     // Some calls were answered while pruning was under way: it did not hold them up until it was done.
     expect(oldLeftWhenAnswered.some((n) => n > 0 && n < OLD_ROWS)).toBe(true);
     db.close();
+  });
+});
+
+describe('rows written into warren.db by an older gated', () => {
+  it('move to audit.db once, in order, and leave warren.db', async () => {
+    const tree = standardTree();
+    try {
+      const old = openWarrenDb(tree.data);
+      const insert = old.prepare(`INSERT INTO audit (time, tenant, run, tool, decision, rule, duration_us, outcome, args_digest, args_shape)
+        VALUES (?, 'acme', NULL, ?, 'allow', NULL, 5, 'ok', 'plain', '{}')`);
+      for (const tool of ['first', 'second', 'third']) insert.run(new Date().toISOString(), tool);
+      old.close();
+      for (let start = 0; start < 2; start++) {
+        const gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger(), watch: false });
+        expect(gated.audit.query().map((r) => r.tool)).toEqual(['first', 'second', 'third']);
+        expect(gated.db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit'").pluck().get()).toBe(0);
+        await gated.stop();
+      }
+    } finally {
+      tree.cleanup();
+    }
   });
 });
