@@ -52,12 +52,15 @@ export interface AuditRow {
 export const MAX_REASON_CHARS = 1000;
 
 /** Appends one row's values, in AUDIT_COLUMNS order (audit-worker.ts), to a batch. */
-function appendRow(key: KeyObject, digests: Map<string, string>, e: AuditEntry, out: unknown[]): void {
+function appendRow(key: KeyObject, emptyDigest: string, e: AuditEntry, out: unknown[]): void {
   let digest: string;
   let shape: string;
   let reason: string | null = null;
   try {
-    digest = memoDigest(key, digests, canonicalJson(e.args ?? {}));
+    const canonical = canonicalJson(e.args ?? {});
+    // Most calls take no arguments (whoami, read_observed): that digest is made once. Nothing else is remembered,
+    // so no argument value outlives its call in gated's memory.
+    digest = canonical === '{}' ? emptyDigest : createHmac('sha256', key).update(canonical).digest('hex');
     shape = JSON.stringify(shapeOf(e.args ?? {}));
     if (e.reason) reason = withoutArgumentValues(e.reason, e.args).slice(0, MAX_REASON_CHARS);
   } catch {
@@ -103,21 +106,6 @@ export function canonicalJson(value: unknown, depth = 0): string {
     .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
     .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k], depth + 1)}`);
   return `{${entries.join(',')}}`;
-}
-
-/** Arguments this short are digested once per process: most calls repeat a few (whoami, read_observed with {}). */
-const MEMO_MAX_CHARS = 128;
-const MEMO_MAX_ENTRIES = 1024;
-
-function memoDigest(key: KeyObject, memo: Map<string, string>, canonical: string): string {
-  if (canonical.length > MEMO_MAX_CHARS) return createHmac('sha256', key).update(canonical).digest('hex');
-  let digest = memo.get(canonical);
-  if (digest === undefined) {
-    if (memo.size >= MEMO_MAX_ENTRIES) memo.clear();
-    digest = createHmac('sha256', key).update(canonical).digest('hex');
-    memo.set(canonical, digest);
-  }
-  return digest;
 }
 
 /** HMAC-SHA256, under the installation's audit key, of the canonical JSON of the arguments. */
@@ -205,7 +193,7 @@ export class AuditLog {
   private readonly retentionDays: number;
   /** Imported once: createHmac with a raw Buffer would import the key again for every row. */
   private readonly key: KeyObject;
-  private readonly digests = new Map<string, string>();
+  private readonly emptyDigest: string;
   /**
    * gated's own connection to DATA/audit.db: queries, and lone rows written without waiting for the write lock
    * (busy timeout 0: it writes at once or hands the rows to the writer thread).
@@ -220,6 +208,7 @@ export class AuditLog {
   ) {
     this.retentionDays = options.retentionDays ?? auditRetentionDays();
     this.key = createSecretKey(options.key);
+    this.emptyDigest = argsDigest(this.key, {});
     this.db = openAuditDb(dataDir);
     try {
       const moved = adoptLegacyAuditRows(this.db, dataDir);
@@ -251,7 +240,7 @@ export class AuditLog {
       setImmediate(() => this.post());
     }
     const index = batch.count++;
-    appendRow(this.key, this.digests, e, batch.values);
+    appendRow(this.key, this.emptyDigest, e, batch.values);
     return batch.done.then((failures) => {
       const failure = failures?.get(index);
       if (failure !== undefined) throw new Error(`audit row not written: ${failure}`);

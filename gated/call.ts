@@ -61,7 +61,6 @@ async function decideAndRun(
   const { tenant } = env.context;
   const audit = (decision: AuditDecision, outcome: AuditOutcome, rule: string | null) =>
     track({
-      time: new Date().toISOString(),
       tenant,
       run: env.context.run?.id ?? null,
       tool: name,
