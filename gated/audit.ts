@@ -3,10 +3,10 @@
 // suspected value (`warren audit digest`) without the log holding it, and without anyone who reads the log being able
 // to confirm short values by guessing.
 //
-// Rows live in DATA/audit.db (audit-db.ts). Rows recorded in one event-loop turn are committed together, on gated's own connection when that can be done at
-// once, otherwise by a writer thread (audit-worker.ts) that group-commits everything waiting for it. `record`
-// resolves once a row is committed, and callers await it before answering, so no result leaves gated before its
-// row is in the WAL.
+// Rows live in DATA/audit.db (audit-db.ts). Rows recorded in one event-loop turn are committed together: a lone row
+// at once on gated's own connection when the lock is free, otherwise by a writer thread (audit-worker.ts) that
+// group-commits everything waiting for it. `record` resolves once a row is committed, and callers await it before
+// answering, so no result leaves gated before its row is in the WAL.
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import type { Statement } from 'better-sqlite3';
@@ -196,11 +196,10 @@ export class AuditLog {
   private readonly emptyDigest: string;
   /**
    * gated's own connection to DATA/audit.db: queries, and lone rows written without waiting for the write lock
-   * (busy timeout 0: it writes at once or hands the rows to the writer thread).
+   * (busy timeout 0: it writes at once or hands the row to the writer thread).
    */
   readonly db: Db;
   private readonly insert: Statement;
-  private readonly insertAll: (values: unknown[]) => void;
 
   constructor(
     dataDir: string,
@@ -214,12 +213,7 @@ export class AuditLog {
       const moved = adoptLegacyAuditRows(this.db, dataDir);
       if (moved > 0) options.log.info({ rows: moved }, 'audit rows moved from warren.db to audit.db');
       this.db.pragma('busy_timeout = 0');
-      const insert = (this.insert = this.db.prepare(
-        `INSERT INTO audit (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map(() => '?').join(', ')})`,
-      ));
-      this.insertAll = this.db.transaction((all: unknown[]) => {
-        for (let at = 0; at < all.length; at += AUDIT_COLUMNS.length) insert.run(all.slice(at, at + AUDIT_COLUMNS.length));
-      });
+      this.insert = this.db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map(() => '?').join(', ')})`);
       this.file = auditDbPath(dataDir);
       this.startWriter(); // now, not at the first call: pruning runs whether or not calls come
     } catch (error) {
@@ -282,14 +276,13 @@ export class AuditLog {
   }
 
   /**
-   * Commits the rows on gated's own connection, which never waits for the write lock. False if they were not
-   * written (the lock is held, e.g. by the writer thread pruning, or a row fails): the writer thread then takes
-   * them, waits for the lock, and sorts good rows from bad ones.
+   * Commits one row on gated's own connection, which never waits for the write lock. False if it was not written
+   * (the lock is held, e.g. by the writer thread pruning, or the row fails): the writer thread then takes it, waits
+   * for the lock, and reports a row that cannot be written.
    */
   private writeHere(values: unknown[]): boolean {
     try {
-      if (values.length === AUDIT_COLUMNS.length) this.insert.run(values);
-      else this.insertAll(values);
+      this.insert.run(values);
       return true;
     } catch {
       return false;
@@ -314,7 +307,7 @@ export class AuditLog {
     const writer = this.writer ?? this.startWriter();
     this.inFlight.push(batch);
     // Keep the process alive while a row is on its way; an idle writer does not hold it open.
-    writer.worker.ref();
+    hold(writer, true);
     writer.port.postMessage({ type: 'rows', seq: batch.seq, values: batch.values } satisfies ToWriter);
   }
 
