@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     env: { ...process.env, WARREN_AGENT_IMAGE: image }, // the real configuration: crackbox egress on unless WARREN_EGRESS says otherwise
     onRunEnd: (run) => done.get(run.tenant)?.(),
   });
-  const firstCall = warren.db.prepare(`SELECT MIN(time) AS t FROM audit WHERE run = ?`);
+  const firstCall = warren.gated.audit.db.prepare(`SELECT MIN(time) AS t FROM audit WHERE run = ?`);
   const runOf = warren.db.prepare(`SELECT run FROM messages WHERE id = ?`);
   const toFirstCall: number[] = [];
   const toReply: number[] = [];

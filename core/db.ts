@@ -41,6 +41,16 @@ export function migrate(db: Db, migrations: readonly Migration[]): void {
   }
 }
 
+/** Whether a named step (a migration, or a one-off data move recorded alongside them) has been applied. */
+export function isApplied(db: Db, name: string): boolean {
+  return db.prepare('SELECT 1 FROM migrations WHERE name = ?').get(name) !== undefined;
+}
+
+/** Records a one-off step as applied; call it inside the transaction that does the step. */
+export function markApplied(db: Db, name: string): void {
+  db.prepare('INSERT INTO migrations (name, applied_at) VALUES (?, ?)').run(name, new Date().toISOString());
+}
+
 /** Opens an existing database for reading only: never creates the file or its folder, never migrates. */
 export function openDbReadOnly(file: string): Db {
   const db = new Database(file, { readonly: true, fileMustExist: true });

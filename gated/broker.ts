@@ -7,7 +7,8 @@ import { tenantId, tierOf, isStrictDescendant, type TenantPath } from '../core/t
 import { TenantRegistry } from '../core/tree/registry.js';
 import { watchTree } from '../core/tree/watch.js';
 import { openWarrenDb } from '../core/warren-db.js';
-import { AuditLog } from './audit.js';
+import { AuditLog, type AuditOptions } from './audit.js';
+import { loadAuditKey } from './audit-key.js';
 import type { CallEnv } from './call.js';
 import { ControlServer, controlSocketPath } from './control.js';
 import { acquireDataLock, type DataLock } from './data-lock.js';
@@ -43,6 +44,8 @@ export interface GatedOptions {
   maxDelegationDepth?: number;
   /** Replaces secret values in tool results (wired by the secrets store). */
   redactorFor?: (tenant: TenantPath) => ((text: string) => string) | undefined;
+  /** Audit retention and pruning (defaults: $WARREN_AUDIT_DAYS or 30 days, pruned every 10 minutes). */
+  audit?: Pick<AuditOptions, 'retentionDays' | 'pruneEveryMs' | 'pruneBatchRows' | 'onPruned'>;
 }
 
 export const DEFAULTS = {
@@ -89,7 +92,7 @@ export class Gated {
     this.ownsDb = !options.db;
     this.db = options.db ?? openWarrenDb(options.dataDir);
     this.store = new GatedStore(this.db);
-    this.audit = new AuditLog(this.db);
+    this.audit = new AuditLog(options.dataDir, { ...options.audit, key: loadAuditKey(options.dataDir, { create: true }), log: this.log });
     this.policies = new PolicyCache(this.registry);
   }
 
@@ -332,7 +335,7 @@ export class Gated {
     } catch (error) {
       this.log.warn({ err: error }, 'could not clear the socket folders');
     }
-    this.audit.flush();
+    await this.audit.close(); // every pending row is written before the database closes
     if (this.ownsDb) this.db.close();
     this.lock.release();
   }

@@ -10,7 +10,7 @@ import { decide } from '../core/grants/evaluate.js';
 import { describeRule } from '../core/grants/describe.js';
 import { redactDeep } from '../core/secrets/redact.js';
 import { tierOf } from '../core/tenant-path.js';
-import type { AuditDecision, AuditLog, AuditOutcome } from './audit.js';
+import type { AuditDecision, AuditEntry, AuditLog, AuditOutcome } from './audit.js';
 import type { TenantPolicy } from './policy.js';
 import { TOOLS_BY_NAME } from './tools/index.js';
 import { DeniedError, ToolError, type DenyMatch, type ToolContext, type ToolDef } from './tools/tool.js';
@@ -135,9 +135,14 @@ export function decideCall(env: DecisionEnv, name: string, rawArgs: unknown): Ca
 }
 
 export async function callTool(env: CallEnv, name: string, rawArgs: unknown): Promise<CallToolResult> {
-  let audited: Promise<void> = Promise.resolve();
-  const result = await decideAndRun(env, name, rawArgs, (written) => (audited = written));
-  await audited; // the audit row is committed before the result leaves
+  let entry: AuditEntry | null = null;
+  const result = await decideAndRun(env, name, rawArgs, (decided) => (entry = decided));
+  if (entry) {
+    const e: AuditEntry = entry;
+    // A refused call's row says why, in the words the agent got.
+    if (e.decision !== 'allow') e.reason = result.content.map((c) => (c.type === 'text' ? c.text : '')).join(' ');
+    await env.audit.record(e); // the audit row is committed before the result leaves
+  }
   return result;
 }
 
@@ -145,12 +150,12 @@ async function decideAndRun(
   env: CallEnv,
   name: string,
   rawArgs: unknown,
-  track: (audited: Promise<void>) => void,
+  track: (entry: AuditEntry) => void,
 ): Promise<CallToolResult> {
   const started = performance.now();
   const { tenant } = env.context;
   const audit = (decision: AuditDecision, outcome: AuditOutcome, rule: string | null) =>
-    track(env.audit.record({
+    track({
       tenant,
       run: env.context.run?.id ?? null,
       tool: name,
@@ -159,7 +164,7 @@ async function decideAndRun(
       durationUs: (performance.now() - started) * 1000,
       outcome,
       args: rawArgs ?? {},
-    }));
+    });
 
   const call = decideCall(env, name, rawArgs);
   if (!call.allowed) {

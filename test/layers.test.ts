@@ -217,8 +217,9 @@ const TABLE_OWNER: Record<string, Layer> = {
   migrations: 'core', secrets: 'core', secrets_meta: 'core',
 };
 
-/** SQL keywords are written in capitals here (the repository's style), which keeps prose ("update failed") out. */
-const WRITE = /\b(?:INSERT(?:\s+OR\s+[A-Z]+)?\s+INTO|REPLACE\s+INTO|DELETE\s+FROM)\s+["`]?(\w+)|\bUPDATE\s+["`]?(\w+)["`]?\s+SET\b/g;
+/** SQL keywords are written in capitals here (the repository's style), which keeps prose ("update failed") out.
+ * A schema prefix (`main.audit`, an attached database) names the same table. */
+const WRITE = /\b(?:INSERT(?:\s+OR\s+[A-Z]+)?\s+INTO|REPLACE\s+INTO|DELETE\s+FROM)\s+(?:\w+\.)?["`]?(\w+)|\bUPDATE\s+(?:\w+\.)?["`]?(\w+)["`]?\s+SET\b/g;
 
 /** Each INSERT/UPDATE/DELETE in a string of the program, with its table. PURE. */
 function tableWriteViolations(files: readonly SourceFile[]): Violation[] {

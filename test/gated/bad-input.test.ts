@@ -122,9 +122,9 @@ describe('bad input', () => {
 
 describe('protocol strictness', () => {
   const f = useGated();
-  const auditRows = (tenant: string) => {
-    f.gated.audit.flush();
-    return (f.gated.db.prepare('SELECT COUNT(*) AS n FROM audit WHERE tenant = ?').get(tenant) as { n: number }).n;
+  const auditRows = async (tenant: string) => {
+    await f.gated.audit.flush();
+    return (f.gated.audit.db.prepare('SELECT COUNT(*) AS n FROM audit WHERE tenant = ?').get(tenant) as { n: number }).n;
   };
 
   it.each([
@@ -143,7 +143,7 @@ describe('protocol strictness', () => {
   });
 
   it('refuses a tool call before initialize without running it, and answers pings', async () => {
-    const before = auditRows('acme');
+    const before = await auditRows('acme');
     const c = await raw(f.gated.socketPath('acme'));
     c.socket.write(call(1, 'send_message', { chat: 'local:ops', text: 'sent before initialize' }));
     const refusal = await c.next();
@@ -155,7 +155,7 @@ describe('protocol strictness', () => {
     expect((await c.next()).id).toBe(3);
     c.socket.write(call(4, 'whoami', {}));
     expect((await c.next()).result.content[0].text).toMatch(/"tenant":"acme"/);
-    expect(auditRows('acme') - before).toBe(1); // the whoami, not the refused send_message
+    expect((await auditRows('acme')) - before).toBe(1); // the whoami, not the refused send_message
     const sent = f.gated.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE text = 'sent before initialize'").get() as { n: number };
     expect(sent.n).toBe(0);
     c.socket.destroy();
@@ -188,7 +188,7 @@ describe('protocol strictness', () => {
     const c = await raw(f.gated.socketPath('globex'));
     c.socket.write(init(1));
     await c.next();
-    const before = auditRows('globex');
+    const before = await auditRows('globex');
     c.socket.write(call(5, 'whoami', {}) + call(5, 'whoami', {}));
     const first = await c.next();
     const second = await c.next();
@@ -196,7 +196,7 @@ describe('protocol strictness', () => {
     expect(first.error.message).toMatch(/request id 5 is already in flight/);
     expect(second.id).toBe(5);
     expect(second.result.content[0].text).toMatch(/"tenant":"globex"/);
-    expect(auditRows('globex') - before).toBe(1);
+    expect((await auditRows('globex')) - before).toBe(1);
     c.socket.write(call(5, 'whoami', {})); // answered, so its id is free again
     expect((await c.next()).result.content[0].text).toMatch(/globex/);
     c.socket.destroy();

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../core/log.js';
 import { openWarrenDb } from '../../core/warren-db.js';
 import { AuditLog } from '../../gated/audit.js';
+import { loadAuditKey } from '../../gated/audit-key.js';
 import { Gated } from '../../gated/broker.js';
 import { requireBuilt, warren, warrenAsync } from '../helpers/cli.js';
 import { standardTree, tempTree, type TempTree } from '../helpers/tree.js';
@@ -159,14 +160,14 @@ describe('tenants and grants explain with gated running: they show what gated en
 
 describe('CLI hygiene', () => {
   let tree: TempTree;
-  beforeAll(() => {
+  beforeAll(async () => {
     tree = tempTree({ 'acme/support/': '', 'acmex/': '' });
     const db = openWarrenDb(tree.data);
-    const audit = new AuditLog(db);
+    const audit = new AuditLog(tree.data, { key: loadAuditKey(tree.data, { create: true }), log: silentLogger() });
     const row = (tenant: string, i: number) => ({ tenant, run: null, tool: 'whoami', decision: 'allow' as const, rule: null, durationUs: i, outcome: 'ok' as const, args: {} });
     for (const tenant of ['acme', 'acme/support', 'acmex', 'globex']) void audit.record(row(tenant, 1));
     for (let i = 0; i < 20_000; i++) void audit.record(row('globex', i));
-    audit.flush();
+    await audit.close();
     db.close();
   });
   afterAll(() => tree.cleanup());

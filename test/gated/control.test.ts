@@ -67,7 +67,7 @@ describe('control socket', () => {
     expect(allowed).toMatchObject({ allowed: true, refusedAt: null, rule: expect.stringMatching(/tier 1 default/) });
     const guard = await askControl(f.tree.data, { tenant: 'acme', tool: 'delegate_group', args: { group: 'globex', prompt: 'x' } });
     expect(guard).toMatchObject({ allowed: false, refusedAt: 'structural guard', message: expect.stringMatching(/only reaches your descendants/) });
-    f.gated.audit.flush();
+    await f.gated.audit.flush();
     expect(f.gated.audit.query({})).toEqual([]);
   });
 

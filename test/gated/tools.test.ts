@@ -234,7 +234,7 @@ describe('gated tools', () => {
     expect(row!.tool).toBe('send_message');
     expect(JSON.parse(row!.args_shape)).toEqual({ chat: 'string', text: 'string' });
     expect(row!.args_digest).toMatch(/^[0-9a-f]{64}$/);
-    const dump = JSON.stringify(gated.db.prepare('SELECT * FROM audit').all());
+    const dump = JSON.stringify(gated.audit.db.prepare('SELECT * FROM audit').all());
     expect(dump).not.toContain('SWORDFISH');
   });
 });

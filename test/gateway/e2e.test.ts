@@ -80,7 +80,7 @@ describe('warren end to end (real containers)', () => {
     const reply = await waitForOutbox(warren, 'acme', (r) => (r.text ?? '').includes('"tenant":"acme"'));
     const who = JSON.parse(reply.text!);
     expect(who.run).toMatch(/^run_/);
-    const audit = warren.db.prepare(`SELECT * FROM audit WHERE run = ? AND tool = 'whoami'`).get(who.run) as any;
+    const audit = warren.gated.audit.db.prepare(`SELECT * FROM audit WHERE run = ? AND tool = 'whoami'`).get(who.run) as any;
     expect(audit.decision).toBe('allow');
   });
 
