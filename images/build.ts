@@ -9,6 +9,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { CLAUDE_CODE_VERSION, installClaudeCode } from './claude-code.js';
+import { installShellTools } from './shell-tools.js';
 import { AGENT_GID, AGENT_HOME, AGENT_UID, IMAGE_NODE, assembleRootfs } from './rootfs.js';
 import { tarDirectory, type OwnershipRule } from './tar.js';
 
@@ -47,6 +48,11 @@ export function agentImageTag(): string {
   return `${AGENT_IMAGE_REPO}:${warrenVersion()}`;
 }
 
+/** The tag the end-to-end suite builds and reuses for the `--with-claude-code` image (one per pinned version). */
+export function claudeCodeImageTag(): string {
+  return `${AGENT_IMAGE_REPO}:${warrenVersion()}-claude-code-${CLAUDE_CODE_VERSION}`;
+}
+
 export interface BuildOptions {
   docker?: Docker;
   /** Image reference to produce (default agentImageTag()). */
@@ -67,12 +73,15 @@ export function splitReference(ref: string): { repo: string; tag: string } {
 
 /** The image config, as the Dockerfile instructions `docker import --change` accepts. */
 export function importChanges(meta: { version: string; node: string; claudeCode: string | null }): string[] {
+  // The Claude Code image carries bash (images/shell-tools.ts); Claude Code's Bash tool runs $SHELL.
+  const shell = meta.claudeCode ? ['ENV SHELL=/bin/bash'] : [];
   return [
     `USER ${AGENT_UID}:${AGENT_GID}`,
     `WORKDIR ${AGENT_HOME}`,
     'ENV PATH=/usr/local/bin:/usr/bin:/bin',
     `ENV HOME=${AGENT_HOME}`,
     'ENV NODE_ENV=production',
+    ...shell,
     `ENTRYPOINT ${JSON.stringify([IMAGE_NODE, RUNNER_ENTRY])}`,
     'CMD []',
     `LABEL warren.image=agent warren.version=${meta.version} warren.image.route=offline ` +
@@ -123,7 +132,10 @@ export async function buildAgentImage(opts: BuildOptions = {}): Promise<{ tag: s
     mkdirSync(root);
     say(`[1/4] assembling root filesystem in ${root}`);
     let copied = assembleRootfs(root, { nodeBinary: opts.nodeBinary, progress: say });
-    if (opts.withClaudeCode) copied += installClaudeCode(root, say);
+    if (opts.withClaudeCode) {
+      copied += installClaudeCode(root, say);
+      copied += installShellTools(root, say);
+    }
     say(`      ${mb(copied)} of binaries and libraries`);
 
     const tarFile = join(work, 'rootfs.tar');
