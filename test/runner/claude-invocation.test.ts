@@ -38,8 +38,8 @@ describe('buildClaudeInvocation', () => {
       '--output-format', 'json',
       '--mcp-config', '/tmp/w/mcp.json',
       '--strict-mcp-config',
-      '--tools', 'Bash,Read,Write,Edit,Glob,Grep,TodoWrite',
-      '--allowedTools', 'Bash,Read,Write,Edit,Glob,Grep,TodoWrite,mcp__warren',
+      '--tools', 'Bash,Read,Write,Edit,Glob,Grep',
+      '--allowedTools', 'Bash,Read,Write,Edit,Glob,Grep,mcp__warren',
     ]);
   });
 
@@ -71,9 +71,9 @@ describe('buildClaudeInvocation', () => {
   });
 
   it('lays the turn env over the base env, and its own settings over both; none of it goes into the MCP config', () => {
-    const turn = { ...base, env: { API_TOKEN: 'secret-1', HOME: '/elsewhere', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '0' } };
+    const turn = { ...base, env: { API_TOKEN: 'secret-1', HOME: '/elsewhere', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '0', ENABLE_TOOL_SEARCH: 'true' } };
     const inv = buildClaudeInvocation(turn, '', paths, { PATH: '/usr/bin', HOME: '/home/node', UNSET: undefined });
-    expect(inv.env).toEqual({ PATH: '/usr/bin', HOME: '/elsewhere', API_TOKEN: 'secret-1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' });
+    expect(inv.env).toEqual({ PATH: '/usr/bin', HOME: '/elsewhere', API_TOKEN: 'secret-1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', ENABLE_TOOL_SEARCH: 'false' });
     expect(JSON.stringify(inv.mcpConfig)).not.toContain('secret-1');
     expect(inv.args.join(' ')).not.toContain('secret-1');
   });
