@@ -65,6 +65,7 @@ export class RunStore {
       claimed: p(`SELECT id, kind, chat, ref FROM messages WHERE run = ? ORDER BY id`),
       delegation: p(`SELECT id, kind, from_tenant, from_topic, from_chat, depth FROM delegations WHERE id = ?`),
       finishDelegation: p(`UPDATE delegations SET status = ?, result = ?, finished_at = ? WHERE id = ? AND status = 'queued'`),
+      chatsSentBy: p(`SELECT DISTINCT chat FROM outbox WHERE run = ? AND kind IN ('reply', 'message') AND chat IS NOT NULL`),
       insertReply: p(`INSERT INTO outbox (tenant, topic, kind, chat, text, run, created_at) VALUES (?, ?, 'reply', ?, ?, ?, ?)`),
       insertResult: p(`INSERT INTO messages (tenant, topic, kind, chat, sender, text, depth, ref, created_at)
                        VALUES (?, ?, 'result', ?, ?, ?, ?, ?, ?)`),
@@ -141,6 +142,11 @@ export class RunStore {
 
   setContainer(runId: string, containerId: string): void {
     this.s.setContainer.run(containerId, runId);
+  }
+
+  /** The chats a run's agent has already written to itself (with `reply` or `send_message`). */
+  chatsSentBy(runId: string): Set<string> {
+    return new Set((this.s.chatsSentBy.all(runId) as Array<{ chat: string }>).map((r) => r.chat));
   }
 
   delegationsFor(messages: readonly ClaimedMessage[]): Map<string, DelegationRef> {
