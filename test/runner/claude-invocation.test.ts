@@ -8,7 +8,7 @@ import {
   type ClaudePaths,
 } from '../../images/agent/runner/claude/invocation.js';
 import { findOnPath } from '../../images/agent/runner/claude/harness.js';
-import { parseClaudeOutput } from '../../images/agent/runner/claude/output.js';
+import { describeRetry, lastApiRetry, parseClaudeOutput } from '../../images/agent/runner/claude/output.js';
 import { buildPrompt } from '../../images/agent/runner/claude/prompt.js';
 import { message, turnInput } from './helpers.js';
 
@@ -35,7 +35,7 @@ describe('buildClaudeInvocation', () => {
     });
     expect(inv.args.slice(0, 2)).toEqual(['-p', buildPrompt(base)]);
     expect(inv.args.slice(2)).toEqual([
-      '--output-format', 'json',
+      '--output-format', 'stream-json', '--verbose',
       '--mcp-config', '/tmp/w/mcp.json',
       '--strict-mcp-config',
       '--tools', 'Bash,Read,Write,Edit,Glob,Grep',
@@ -137,6 +137,20 @@ describe('parseClaudeOutput', () => {
       { ok: true, text: 'ok', isError: false, session: 's-4' },
     ],
     [
+      'stream-json events, the result last',
+      [
+        { type: 'system', subtype: 'init', session_id: 's-5', tools: ['Bash'] },
+        { type: 'assistant', message: { content: [{ type: 'text', text: 'working' }] } },
+        { type: 'result', subtype: 'success', is_error: false, result: 'streamed', session_id: 's-5' },
+      ].map((e) => JSON.stringify(e)).join('\n') + '\n',
+      { ok: true, text: 'streamed', isError: false, session: 's-5' },
+    ],
+    [
+      'stream-json cut off before the result',
+      JSON.stringify({ type: 'system', subtype: 'init', session_id: 's-6' }) + '\n' + JSON.stringify({ type: 'system', subtype: 'api_retry', attempt: 1 }) + '\n',
+      { ok: false, error: 'claude output has no result entry' },
+    ],
+    [
       'noise before the answer',
       'warning: something\n' + JSON.stringify({ type: 'result', subtype: 'success', result: 'x' }) + '\n',
       { ok: true, text: 'x', isError: false, session: null },
@@ -147,6 +161,20 @@ describe('parseClaudeOutput', () => {
     ['a JSON scalar', '42', { ok: false, error: 'claude output has no result entry' }],
   ])('%s', (_name, stdout, expected) => {
     expect(parseClaudeOutput(stdout)).toEqual(expected);
+  });
+});
+
+describe('lastApiRetry', () => {
+  const retry = (attempt: number, status: number | undefined, error: string) =>
+    JSON.stringify({ type: 'system', subtype: 'api_retry', attempt, max_retries: 10, retry_delay_ms: 600, error_status: status, error, session_id: 's' });
+  it.each<[string, string, string | null]>([
+    ['the last of several retries', [retry(1, 500, 'server_error'), retry(2, 429, 'rate_limit')].join('\n'), 'the model API kept failing (HTTP 429 rate_limit, retry 2 of 10)'],
+    ['a retry without a status (connection cut)', retry(3, undefined, 'connection_error'), 'the model API kept failing (no answer connection_error, retry 3 of 10)'],
+    ['no retry at all', JSON.stringify({ type: 'system', subtype: 'init' }), null],
+    ['not JSON', 'garbage', null],
+  ])('%s', (_name, stdout, expected) => {
+    const r = lastApiRetry(stdout);
+    expect(r ? describeRetry(r) : null).toBe(expected);
   });
 });
 

@@ -77,7 +77,8 @@ describe('runner: claude-code harness', () => {
       return joined !== undefined ? joined.slice(flag.length + 1) : argv[argv.indexOf(flag) + 1];
     };
     expect(argv).toContain('--strict-mcp-config');
-    expect(value('--output-format')).toBe('json');
+    expect(value('--output-format')).toBe('stream-json');
+    expect(argv).toContain('--verbose');
     expect(value('--resume')).toBe('sess-old');
     expect(value('--model')).toBe('claude-sonnet-4-5');
     expect(value('--append-system-prompt')).toBe('You answer support questions.');

@@ -8,11 +8,12 @@ import { delimiter, isAbsolute, join } from 'node:path';
 import type { TurnInput, TurnResult } from '../../../../core/turn.js';
 import { runnerLog, type RunnerLog } from '../log.js';
 import { buildClaudeInvocation, CLAUDE_COMMAND } from './invocation.js';
-import { parseClaudeOutput } from './output.js';
+import { describeRetry, isKeptLine, lastApiRetry, parseClaudeOutput } from './output.js';
 
 export const CLAUDE_MISSING =
   'claude-code harness: the claude CLI is not in this image; build it with the Dockerfile route';
-const MAX_STDOUT_BYTES = 16 * 1024 * 1024;
+/** A longer stdout line (one event) is dropped: the result is capped at 64 KiB on the way out anyway. */
+const MAX_STDOUT_LINE = 16 * 1024 * 1024;
 const STDERR_TAIL = 2048;
 const MAX_LOG_LINE = 4096;
 
@@ -62,10 +63,13 @@ export async function runClaudeHarness(turn: TurnInput, deps: ClaudeDeps): Promi
       return { status: parsed.isError ? 'error' : 'ok', result: parsed.text, session: parsed.session ?? turn.session };
     }
     const how = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.code}`;
+    const retry = lastApiRetry(run.stdout);
+    const why = retry ? `; ${describeRetry(retry)}` : '';
     const tail = run.stderrTail.trim();
+    deps.log.info('claude gave no answer', { code: run.code, signal: run.signal, apiStatus: retry?.status ?? null });
     return {
       status: 'error',
-      result: `claude-code harness: claude ${how} and gave no usable answer (${parsed.error})${tail ? `: ${tail}` : ''}`,
+      result: `claude-code harness: claude ${how} and gave no usable answer (${parsed.error})${why}${tail ? `: ${tail}` : ''}`,
       session: turn.session,
     };
   } finally {
@@ -83,8 +87,15 @@ interface Collected {
 function spawnCollect(command: string, args: string[], env: Record<string, string>, deps: ClaudeDeps): Promise<Collected> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], signal: deps.signal });
-    const out: Buffer[] = [];
-    let outBytes = 0;
+    // stdout is one event per line; only the result and API retries are kept (a long session prints a lot).
+    const kept: string[] = [];
+    let line = '';
+    let other = ''; // the last other line, so "no answer" can still tell garbage from silence
+    const keep = (text: string) => {
+      if (text.length <= MAX_STDOUT_LINE && isKeptLine(text)) kept.push(text);
+      else if (text.trim() !== '') other = text.slice(0, 4096);
+      if (kept.length > 64) kept.splice(0, kept.length - 64);
+    };
     let tail = '';
     let partial = '';
     // claude's own diagnostics become log records like ours, one per line.
@@ -98,10 +109,19 @@ function spawnCollect(command: string, args: string[], env: Record<string, strin
         partial = '';
       }
     };
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (outBytes + chunk.length > MAX_STDOUT_BYTES) return; // the answer is a single object; more is noise
-      out.push(chunk);
-      outBytes += chunk.length;
+    child.stdout.setEncoding('utf8');
+    let oversized = false; // inside an event longer than MAX_STDOUT_LINE: dropped up to its newline
+    child.stdout.on('data', (text: string) => {
+      const parts = (line + text).split('\n');
+      line = parts.pop()!;
+      for (const p of parts) {
+        if (!oversized) keep(p);
+        oversized = false;
+      }
+      if (line.length > MAX_STDOUT_LINE) {
+        oversized = true;
+        line = '';
+      }
     });
     child.stderr.setEncoding('utf8'); // decodes characters split across chunks
     child.stderr.on('data', (text: string) => {
@@ -114,7 +134,8 @@ function spawnCollect(command: string, args: string[], env: Record<string, strin
     });
     child.on('close', (code, signal) => {
       logLines('', true);
-      resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderrTail: tail });
+      if (!oversized) keep(line);
+      resolve({ code, signal, stdout: kept.length > 0 ? kept.join('\n') : other, stderrTail: tail });
     });
   });
 }
