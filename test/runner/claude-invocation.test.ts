@@ -169,7 +169,8 @@ describe('lastApiRetry', () => {
     JSON.stringify({ type: 'system', subtype: 'api_retry', attempt, max_retries: 10, retry_delay_ms: 600, error_status: status, error, session_id: 's' });
   it.each<[string, string, string | null]>([
     ['the last of several retries', [retry(1, 500, 'server_error'), retry(2, 429, 'rate_limit')].join('\n'), 'the model API kept failing (HTTP 429 rate_limit, retry 2 of 10)'],
-    ['a retry without a status (connection cut)', retry(3, undefined, 'connection_error'), 'the model API kept failing (no answer connection_error, retry 3 of 10)'],
+    ['a retry without a status (connection cut)', retry(3, undefined, 'unknown'), 'the model API kept failing (connection failed, retry 3 of 10)'],
+    ['a retry without a status, with a reason', retry(3, undefined, 'connection_error'), 'the model API kept failing (connection failed: connection_error, retry 3 of 10)'],
     ['no retry at all', JSON.stringify({ type: 'system', subtype: 'init' }), null],
     ['not JSON', 'garbage', null],
   ])('%s', (_name, stdout, expected) => {

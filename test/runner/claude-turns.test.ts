@@ -154,7 +154,7 @@ describe('runner: claude-code harness', () => {
       expect(code).toBe(0);
       expect(submitted).toHaveLength(1);
       expect(submitted[0]!.status).toBe('error');
-      expect(submitted[0]!.result).toMatch(/^claude-code harness: claude was killed by SIGTERM/);
+      expect(submitted[0]!.result).toMatch(/^claude-code harness: claude was stopped before it answered \(the turn’s time limit or a stop request\)/);
       expect(readdirSync(tmp)).toEqual([]);
     } finally {
       await sock.close();

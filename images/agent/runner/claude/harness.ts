@@ -62,7 +62,12 @@ export async function runClaudeHarness(turn: TurnInput, deps: ClaudeDeps): Promi
       deps.log.info('claude finished', { code: run.code, isError: parsed.isError, session: parsed.session !== null });
       return { status: parsed.isError ? 'error' : 'ok', result: parsed.text, session: parsed.session ?? turn.session };
     }
-    const how = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.code}`;
+    // A stop request (the gateway's time limit, docker stop) reaches claude through our abort, whatever it exits with.
+    const how = deps.signal?.aborted
+      ? 'was stopped before it answered (the turn’s time limit or a stop request)'
+      : run.signal
+        ? `was killed by ${run.signal}`
+        : `exited with code ${run.code}`;
     const retry = lastApiRetry(run.stdout);
     const why = retry ? `; ${describeRetry(retry)}` : '';
     const tail = run.stderrTail.trim();

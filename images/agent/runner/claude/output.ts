@@ -77,9 +77,10 @@ export function lastApiRetry(stdout: string): ApiRetry | null {
   };
 }
 
-/** "the model API kept failing (HTTP 429 rate_limit_error, retry 4 of 10)" */
+/** "the model API kept failing (HTTP 429 rate_limit, retry 4 of 10)", "(connection failed, retry 2 of 10)" */
 export function describeRetry(r: ApiRetry): string {
-  const what = [r.status !== null ? `HTTP ${r.status}` : 'no answer', r.error].filter(Boolean).join(' ');
+  const detail = r.error && r.error !== 'unknown' ? r.error : null;
+  const what = r.status !== null ? [`HTTP ${r.status}`, detail].filter(Boolean).join(' ') : `connection failed${detail ? `: ${detail}` : ''}`;
   const retry = r.maxRetries !== null ? `retry ${r.attempt} of ${r.maxRetries}` : `retry ${r.attempt}`;
   return `the model API kept failing (${what}, ${retry})`;
 }
