@@ -28,7 +28,7 @@ const API_HOST = 'api.anthropic.com';
 /** A loopback address of its own (any 127/8 address is local on Linux), so port 443 is free for the stand-in. */
 const API_ADDRESS = `127.${20 + Math.floor(Math.random() * 200)}.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
 const CA_IN_HOME = '/home/node/.warren-test-ca.pem';
-const TIMEOUT_S = 25; // the tenant's limit on the failing-API turns
+const TIMEOUT_S = 20; // the tenant's limit on the failing-API turns
 
 const SUPPORT = `---
 harness: claude-code
@@ -131,11 +131,12 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
     expect(image.Config.Env).toContain('SHELL=/bin/bash');
   });
 
-  it('offers exactly the tenant’s warren tools and the kept built-ins; reply lands once; a denial and Bash read through', async () => {
+  it('offers exactly the tenant’s warren tools and the kept built-ins; reply lands once; a denial, Bash and Grep read through', async () => {
     api.script('case one', [
       { tool: 'mcp__warren__reply', input: { text: 'Hi Ann, looking into it.' } },
       { tool: 'mcp__warren__send_message', input: { chat: 'tg:424242', text: 'psst' } },
-      { tool: 'Bash', input: { command: 'git init -q . && git status', description: 'look at the home' } },
+      { tool: 'Bash', input: { command: 'git init -q . && echo "toner low" > notes.txt && git status', description: 'look at the home' } },
+      { tool: 'Grep', input: { pattern: 'toner', path: '/home/node', output_mode: 'files_with_matches' } },
       { text: 'All done for case one.' },
     ]);
     const id = send('acme/support', 'ann', 'case one: my printer is on fire');
@@ -143,7 +144,7 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
     expect(run).toMatchObject({ status: 'done' });
 
     const reqs = requestsWith('case one');
-    expect(reqs).toHaveLength(4);
+    expect(reqs).toHaveLength(5);
     // The tools: the grant-filtered warren tools as gated lists them to this tenant, plus the built-ins we keep.
     const client = await connectClient(warren.gated.socketPath('acme/support'));
     const granted = (await client.listTools()).tools.map((t) => `mcp__warren__${t.name}`);
@@ -160,6 +161,10 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
     expect(afterDenied!.text).toMatch(/^denied: /);
     const [afterBash] = toolResults(reqs[3]!);
     expect(afterBash!.text).toContain('No commits yet');
+    expect(afterBash!.text).toContain('notes.txt');
+    const [afterGrep] = toolResults(reqs[4]!); // Grep runs the ripgrep built into Claude Code's binary
+    expect(afterGrep!.is_error).not.toBe(true);
+    expect(afterGrep!.text).toMatch(/^Found \d+ files?\n(.*\n)*notes\.txt$/m);
     expect(statSync(join(tree.tenants, 'acme/support/home/.git')).isDirectory()).toBe(true);
 
     // One message in the chat: the agent's reply. Its final answer is not sent after it (the reply rule).
