@@ -127,7 +127,7 @@ describe('runner: claude-code harness', () => {
     const { out, submitted } = await turn(input, { PATH: empty });
     expect(out.code).toBe(0);
     expect(submitted).toEqual([
-      { status: 'error', result: 'claude-code harness: the claude CLI is not in this image; build it with the Dockerfile route' },
+      { status: 'error', result: 'claude-code harness: the claude CLI is not in this image; build it with `warren images build --with-claude-code` (or --dockerfile)' },
     ]);
     expect(existsSync(join(empty, 'claude'))).toBe(false);
   });

@@ -11,7 +11,7 @@ import { buildClaudeInvocation, CLAUDE_COMMAND } from './invocation.js';
 import { describeRetry, isKeptLine, lastApiRetry, parseClaudeOutput } from './output.js';
 
 export const CLAUDE_MISSING =
-  'claude-code harness: the claude CLI is not in this image; build it with the Dockerfile route';
+  'claude-code harness: the claude CLI is not in this image; build it with `warren images build --with-claude-code` (or --dockerfile)';
 /** A longer stdout line (one event) is dropped: the result is capped at 64 KiB on the way out anyway. */
 const MAX_STDOUT_LINE = 16 * 1024 * 1024;
 const STDERR_TAIL = 2048;
