@@ -88,11 +88,12 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
       'acme/PERSONA.md': '---\nharness: script\n---\nacme\n',
       'acme/support/PERSONA.md': SUPPORT,
       'acme/flaky/PERSONA.md': FLAKY,
+      'acme/curious/PERSONA.md': SUPPORT,
     });
     const caDir = join(tree.root, 'ca');
     mkdirSync(caDir);
     const ca = makeTestCa(caDir, API_HOST);
-    for (const t of ['acme/support', 'acme/flaky']) tree.write(`${t}/home/${CA_IN_HOME.split('/').pop()}`, ca.caPem);
+    for (const t of ['acme/support', 'acme/flaky', 'acme/curious']) tree.write(`${t}/home/${CA_IN_HOME.split('/').pop()}`, ca.caPem);
 
     const common = ['--tenants', tree.tenants, '--data', tree.data];
     expect(cli(['secrets', 'init', ...common]).status).toBe(0);
@@ -179,6 +180,22 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
     const calls = api.requests.filter((r) => r.path === '/v1/messages');
     expect(calls.every((r) => r.headers['x-api-key'] === KEY)).toBe(true);
     expect(JSON.stringify(calls.map((r) => r.body))).not.toContain(KEY);
+  });
+
+  it('a key the agent reads in its shell and writes into a tool call is stored and delivered by name only', async () => {
+    // Claude Code's shell inherits its environment (scrubbing it needs bubblewrap, which the container rules out):
+    // a model may read its own key. gated redacts secret values in every tool argument before anything is kept.
+    // (Claude Code's own session files in that tenant's home then hold what the shell printed: a tenant of its own.)
+    api.script('case leak', [
+      { tool: 'Bash', input: { command: 'printenv ANTHROPIC_API_KEY', description: 'read the key' } },
+      { tool: 'mcp__warren__reply', input: { text: `the key is ${KEY}` } },
+      { text: 'done' },
+    ]);
+    const run = await finished(send('acme/curious', 'bob', 'case leak: what is your key?'), 120_000);
+    expect(run.status).toBe('done');
+    expect(outboxOf(run.id)).toEqual([{ kind: 'reply', chat: 'local:bob', text: 'the key is [secret:ANTHROPIC_API_KEY]' }]);
+    const [afterReply] = toolResults(requestsWith('case leak')[2]!);
+    expect(afterReply!.text).not.toContain(KEY);
   });
 
   it('continues the session on the next turn (--resume), and a slow settings endpoint does not stall it', async () => {
