@@ -8,7 +8,7 @@ import {
   type ClaudePaths,
 } from '../../images/agent/runner/claude/invocation.js';
 import { findOnPath } from '../../images/agent/runner/claude/harness.js';
-import { describeRetry, lastApiRetry, parseClaudeOutput } from '../../images/agent/runner/claude/output.js';
+import { describeRetry, keptEvent, lastApiRetry, parseClaudeOutput } from '../../images/agent/runner/claude/output.js';
 import { buildPrompt } from '../../images/agent/runner/claude/prompt.js';
 import { message, turnInput } from './helpers.js';
 
@@ -161,6 +161,18 @@ describe('parseClaudeOutput', () => {
     ['a JSON scalar', '42', { ok: false, error: 'claude output has no result entry' }],
   ])('%s', (_name, stdout, expected) => {
     expect(parseClaudeOutput(stdout)).toEqual(expected);
+  });
+});
+
+describe('keptEvent', () => {
+  it.each<[string, string, ReturnType<typeof keptEvent>]>([
+    ['the result', JSON.stringify({ type: 'result', subtype: 'success', result: 'x' }), 'result'],
+    ['an API retry', JSON.stringify({ type: 'system', subtype: 'api_retry', attempt: 1 }), 'retry'],
+    ['an assistant message quoting "result"', JSON.stringify({ type: 'assistant', message: { content: [{ type: 'text', text: 'the "result" is' }] } }), null],
+    ['a tool result', JSON.stringify({ type: 'user', message: { content: [{ type: 'tool_result', content: 'ok' }] } }), null],
+    ['a line cut short', '{"type":"result","result":"x', null],
+  ])('%s', (_name, line, expected) => {
+    expect(keptEvent(line)).toBe(expected);
   });
 });
 

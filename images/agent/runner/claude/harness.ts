@@ -8,7 +8,7 @@ import { delimiter, isAbsolute, join } from 'node:path';
 import type { TurnInput, TurnResult } from '../../../../core/turn.js';
 import { runnerLog, type RunnerLog } from '../log.js';
 import { buildClaudeInvocation, CLAUDE_COMMAND } from './invocation.js';
-import { describeRetry, isKeptLine, lastApiRetry, parseClaudeOutput } from './output.js';
+import { describeRetry, keptEvent, lastApiRetry, parseClaudeOutput } from './output.js';
 
 export const CLAUDE_MISSING =
   'claude-code harness: the claude CLI is not in this image; build it with `warren images build --with-claude-code` (or --dockerfile)';
@@ -92,14 +92,14 @@ interface Collected {
 function spawnCollect(command: string, args: string[], env: Record<string, string>, deps: ClaudeDeps): Promise<Collected> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], signal: deps.signal });
-    // stdout is one event per line; only the result and API retries are kept (a long session prints a lot).
-    const kept: string[] = [];
+    // stdout is one event per line; only the last result and the last API retry are kept (a long session prints a
+    // lot), and the last other line, so "no answer" can still tell garbage from silence.
+    const last = { result: '', retry: '', other: '' };
     let line = '';
-    let other = ''; // the last other line, so "no answer" can still tell garbage from silence
     const keep = (text: string) => {
-      if (text.length <= MAX_STDOUT_LINE && isKeptLine(text)) kept.push(text);
-      else if (text.trim() !== '') other = text.slice(0, 4096);
-      if (kept.length > 64) kept.splice(0, kept.length - 64);
+      const kind = keptEvent(text);
+      if (kind) last[kind] = text;
+      else if (text.trim() !== '') last.other = text.slice(0, 4096);
     };
     let tail = '';
     let partial = '';
@@ -140,7 +140,8 @@ function spawnCollect(command: string, args: string[], env: Record<string, strin
     child.on('close', (code, signal) => {
       logLines('', true);
       if (!oversized) keep(line);
-      resolve({ code, signal, stdout: kept.length > 0 ? kept.join('\n') : other, stderrTail: tail });
+      const events = [last.retry, last.result].filter(Boolean);
+      resolve({ code, signal, stdout: events.length > 0 ? events.join('\n') : last.other, stderrTail: tail });
     });
   });
 }

@@ -22,9 +22,13 @@ export interface ApiRetry {
   error: string | null;
 }
 
-/** The events worth keeping from one stdout line: the result, or an API retry. Everything else is dropped. */
-export function isKeptLine(line: string): boolean {
-  return line.includes('"result"') || line.includes('"api_retry"');
+/** Which of the events worth keeping one stdout line is: the result, an API retry, or neither (dropped). */
+export function keptEvent(line: string): 'result' | 'retry' | null {
+  if (!line.includes('"result"') && !line.includes('"api_retry"')) return null; // most lines: no parse needed
+  const value = parse(line) as { type?: unknown; subtype?: unknown } | undefined;
+  if (typeof value !== 'object' || value === null) return null;
+  if (value.type === 'result') return 'result';
+  return value.subtype === 'api_retry' ? 'retry' : null;
 }
 
 function parse(text: string): unknown {
