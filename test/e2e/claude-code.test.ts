@@ -3,6 +3,7 @@
 // https://api.anthropic.com, found through crackbox's DNS and proxy (a fake upstream resolver points the name at the
 // stand-in on a loopback address), TLS from a test CA the agent trusts through NODE_EXTRA_CA_CERTS, the key a sealed
 // secret. The stand-in records every request, so the tests read what the model was offered and given back.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -94,6 +95,13 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
     mkdirSync(caDir);
     const ca = makeTestCa(caDir, API_HOST);
     for (const t of ['acme/support', 'acme/flaky', 'acme/curious']) tree.write(`${t}/home/${CA_IN_HOME.split('/').pop()}`, ca.caPem);
+    // MCP servers the agent could add itself (project scope in its working directory, approved in its user
+    // settings): never offered. This one would work (it is the runner's own bridge), so only the config keeps it out.
+    const sideways = { type: 'stdio', command: '/usr/local/bin/node', args: ['/opt/warren/runner/main.js', 'bridge'], env: { WARREN_GATED_SOCKET: '/run/gated/gated.sock' } };
+    tree.write('acme/support/home/.mcp.json', JSON.stringify({ mcpServers: { sideways } }));
+    tree.write('acme/support/home/.claude/settings.json', JSON.stringify({ enableAllProjectMcpServers: true }));
+    // The agent's own files, as it would have written them (the gateway hands the home folder itself to uid 1000).
+    execFileSync('chown', ['-R', '1000:1000', join(tree.tenants, 'acme/support/home')]);
 
     const common = ['--tenants', tree.tenants, '--data', tree.data];
     expect(cli(['secrets', 'init', ...common]).status).toBe(0);
@@ -153,6 +161,7 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
     for (const body of reqs) expect(body.tools!.map((t) => t.name).sort()).toEqual([...CLAUDE_BUILTIN_TOOLS, ...granted].sort());
     expect(granted).toContain('mcp__warren__reply');
     expect(granted).not.toContain('mcp__warren__delegate_group');
+    expect(reqs[0]!.tools!.map((t) => t.name).filter((n) => /^(WebSearch|WebFetch|Task|Agent)$|^mcp__(?!warren__)/.test(n))).toEqual([]);
 
     // What the model was given back after each call: warren's words, a denial's reason, the shell's output.
     const [afterReply] = toolResults(reqs[1]!);
@@ -210,7 +219,7 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
     const run = await finished(id, 120_000);
     api.claudeCodeApi = '404';
     expect(settingsCalls().length).toBeGreaterThan(before); // asked, never answered, and the turn went on
-    expect(run).toMatchObject({ status: 'done', topic: first.topic });
+    expect(run, JSON.stringify(run)).toMatchObject({ status: 'done', topic: first.topic });
     // The final answer is the reply this time: the agent sent none itself.
     expect(outboxOf(run.id)).toEqual([{ kind: 'reply', chat: 'local:ann', text: 'Still here, Ann.' }]);
     const [body] = requestsWith('case two');

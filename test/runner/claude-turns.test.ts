@@ -105,6 +105,16 @@ describe('runner: claude-code harness', () => {
     expect(submitted[0]).toMatchObject({ status: 'error', session: 'sess-from-fake' });
   });
 
+  it('starts a new session when the one to resume is gone from the home, instead of failing every turn', async () => {
+    const input = turnInput({ tenant: 'acme', harness: 'claude-code', session: 'lost-session', messages: [message('hi')] });
+    const { out, submitted } = await turn(input, { FAKE_CLAUDE_MODE: 'nosession' });
+    expect(out.code).toBe(0);
+    expect(submitted[0]).toMatchObject({ status: 'ok', session: 'sess-from-fake' });
+    const argv: string[] = JSON.parse(submitted[0]!.result).argv;
+    expect(argv.some((a) => a.startsWith('--resume'))).toBe(false);
+    expect(logRecords(out.stderr)).toContainEqual(expect.objectContaining({ msg: 'claude has no such session; starting a new one' }));
+  });
+
   it('reports a claude that prints no usable answer as status error with its stderr', async () => {
     const input = turnInput({ tenant: 'acme', harness: 'claude-code', session: 'keep-me', messages: [message('hi')] });
     const { out, submitted } = await turn(input, { FAKE_CLAUDE_MODE: 'garbage' });

@@ -8,7 +8,7 @@ import { delimiter, isAbsolute, join } from 'node:path';
 import type { TurnInput, TurnResult } from '../../../../core/turn.js';
 import { runnerLog, type RunnerLog } from '../log.js';
 import { buildClaudeInvocation, CLAUDE_COMMAND } from './invocation.js';
-import { describeRetry, keptEvent, lastApiRetry, parseClaudeOutput } from './output.js';
+import { describeRetry, keptEvent, lastApiRetry, parseClaudeOutput, sessionNotFound } from './output.js';
 
 export const CLAUDE_MISSING =
   'claude-code harness: the claude CLI is not in this image; build it with `warren images build --with-claude-code` (or --dockerfile)';
@@ -48,15 +48,17 @@ export async function runClaudeHarness(turn: TurnInput, deps: ClaudeDeps): Promi
   if (!claude) return { status: 'error', result: CLAUDE_MISSING };
   const dir = mkdtempSync(join(tmpdir(), 'warren-claude-'));
   try {
-    const inv = buildClaudeInvocation(
-      turn,
-      deps.personaBody,
-      { node: process.execPath, runner: deps.runner, socket: deps.socket, mcpConfigFile: join(dir, 'mcp.json') },
-      deps.baseEnv,
-    );
+    const paths = { node: process.execPath, runner: deps.runner, socket: deps.socket, mcpConfigFile: join(dir, 'mcp.json') };
+    const inv = buildClaudeInvocation(turn, deps.personaBody, paths, deps.baseEnv);
     writeFileSync(join(dir, 'mcp.json'), JSON.stringify(inv.mcpConfig, null, 2) + '\n', { mode: 0o600 });
     deps.log.info('starting claude', { claude, resume: turn.session !== null, model: turn.model, envNames: Object.keys(turn.env).length });
-    const run = await spawnCollect(claude, inv.args, inv.env, deps);
+    let run = await spawnCollect(claude, inv.args, inv.env, deps);
+    if (turn.session && !deps.signal?.aborted && sessionNotFound(run.stderrTail)) {
+      // The session's files are gone (a wiped or restored home): a new session, or every later turn fails alike.
+      deps.log.warn('claude has no such session; starting a new one', { resume: false });
+      const fresh = buildClaudeInvocation({ ...turn, session: null }, deps.personaBody, paths, deps.baseEnv);
+      run = await spawnCollect(claude, fresh.args, fresh.env, deps);
+    }
     const parsed = parseClaudeOutput(run.stdout);
     if (parsed.ok) {
       deps.log.info('claude finished', { code: run.code, isError: parsed.isError, session: parsed.session !== null });

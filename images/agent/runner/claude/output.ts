@@ -88,3 +88,8 @@ export function describeRetry(r: ApiRetry): string {
   const retry = r.maxRetries !== null ? `retry ${r.attempt} of ${r.maxRetries}` : `retry ${r.attempt}`;
   return `the model API kept failing (${what}, ${retry})`;
 }
+
+/** Claude Code's answer to `--resume` with a session whose files are not in the home. */
+export function sessionNotFound(stderr: string): boolean {
+  return /No conversation found with session ID/.test(stderr);
+}
