@@ -28,6 +28,20 @@ export interface CallEnv {
 /** What a decision needs: everything a call has but the audit log (explain writes nothing). */
 export type DecisionEnv = Omit<CallEnv, 'audit'>;
 
+/**
+ * The structured result, led by what the text says happened (its first line) unless the text is only the data as
+ * JSON. Clients that prefer structuredContent (Claude Code hands the model nothing else) then still read warren's
+ * words: "queued reply 3 to tg:1", "delegated to acme/billing as dlg_…; its result will arrive in your inbox".
+ */
+export function structured(text: string, data: Record<string, unknown>): Record<string, unknown> {
+  try {
+    JSON.parse(text);
+    return data;
+  } catch {
+    return { message: text.split('\n', 1)[0], ...data };
+  }
+}
+
 function errorResult(text: string): CallToolResult {
   return { isError: true, content: [{ type: 'text', text }] };
 }
@@ -178,7 +192,7 @@ async function decideAndRun(
     audit('allow', 'ok', ruleText);
     const text = env.redact ? env.redact(result.text) : result.text;
     const data = result.data && env.redact ? redactDeep(result.data, env.redact) : result.data;
-    return data ? { content: [{ type: 'text', text }], structuredContent: data } : { content: [{ type: 'text', text }] };
+    return data ? { content: [{ type: 'text', text }], structuredContent: structured(text, data) } : { content: [{ type: 'text', text }] };
   } catch (error) {
     if (error instanceof DeniedError) {
       audit('deny', 'denied', error.rule);

@@ -67,6 +67,7 @@ export class RunStore {
       finishRun: p(`UPDATE runs SET status = ?, result = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'`),
       claimed: p(`SELECT id, kind, chat, ref FROM messages WHERE run = ? ORDER BY id`),
       delegation: p(`SELECT id, kind, from_tenant, from_topic, from_chat, depth FROM delegations WHERE id = ?`),
+      chatsSentBy: p(`SELECT DISTINCT chat FROM outbox WHERE run = ? AND kind IN ('reply', 'message') AND chat IS NOT NULL`),
       inFlight: p(`SELECT id, tenant, topic, attempt, chat FROM runs WHERE instance = ? AND status = 'running'`),
       markRun: p(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?`),
       runningIds: p(`SELECT id FROM runs WHERE instance = ? AND status = 'running'`),
@@ -132,6 +133,11 @@ export class RunStore {
 
   setContainer(runId: string, containerId: string): void {
     this.s.setContainer.run(containerId, runId);
+  }
+
+  /** The chats a run's agent has already written to itself (with `reply` or `send_message`). */
+  chatsSentBy(runId: string): Set<string> {
+    return new Set((this.s.chatsSentBy.all(runId) as Array<{ chat: string }>).map((r) => r.chat));
   }
 
   delegationsFor(messages: readonly ClaimedMessage[]): Map<string, DelegationRef> {

@@ -59,17 +59,23 @@ export type Effect =
 /**
  * What a finished turn causes: a reply to the chat it answered (if it answered one), and the result carried back to
  * every tenant that delegated or escalated work handled in this turn.
+ *
+ * The reply rule: an agent that already wrote to that chat during the turn (`reply` or `send_message`, listed in
+ * `sentByTurn`) has said what it meant to say there, so its final answer is not delivered to the chat a second
+ * time. A failed turn is always reported, so nobody mistakes a half-done turn for a finished one. Delegation
+ * results always carry the final answer: the delegator reads nothing else.
  */
 export function planEffects(
   tenant: string,
   claimed: readonly ClaimedMessage[],
   delegations: ReadonlyMap<string, DelegationRef>,
   outcome: Outcome,
+  sentByTurn: ReadonlySet<string> = new Set(),
 ): Effect[] {
   const effects: Effect[] = [];
   const failed = outcome.status === 'failed';
   const chat = [...claimed].reverse().find((m) => m.chat)?.chat ?? null;
-  if (chat) effects.push({ type: 'reply', chat, text: failed ? `⚠ ${outcome.text}` : outcome.text });
+  if (chat && (failed || !sentByTurn.has(chat))) effects.push({ type: 'reply', chat, text: failed ? `⚠ ${outcome.text}` : outcome.text });
   const seen = new Set<string>();
   for (const m of claimed) {
     if ((m.kind !== 'delegation' && m.kind !== 'escalation') || !m.ref || seen.has(m.ref)) continue;

@@ -198,7 +198,7 @@ export class TurnLoop {
     const commit = (exit: RunResult | null, startError: string | null) => {
       if (committed) return;
       const outcome = scrubbed(turnOutcome({ submitted, exit, startError, limits }), this.deps.redactorFor?.(run.tenant));
-      const effects = planEffects(run.tenant, run.messages, runs.delegationsFor(run.messages), outcome);
+      const effects = planEffects(run.tenant, run.messages, runs.delegationsFor(run.messages), outcome, runs.chatsSentBy(run.id));
       runs.finish(run, outcome, effects, { releaseLease: false });
       committed = true; // only once it is really written: a failed commit is tried again when the container exits
       log.info({ status: outcome.status, exit }, 'turn finished');

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { CLAUDE_CODE_VERSION, installClaudeCode } from './claude-code.js';
 import { AGENT_GID, AGENT_UID, AGENT_USER, CONTAINER_PATHS } from '../core/container.js';
 import { IMAGE_NODE, assembleRootfs } from './rootfs.js';
+import { installShellTools } from './shell-tools.js';
 import { tarDirectory, type OwnershipRule } from './tar.js';
 
 export const AGENT_IMAGE_REPO = 'warren/agent';
@@ -46,6 +47,11 @@ export function agentImageTag(): string {
   return `${AGENT_IMAGE_REPO}:${warrenVersion()}`;
 }
 
+/** The tag the end-to-end suite builds and reuses for the `--with-claude-code` image (one per pinned version). */
+export function claudeCodeImageTag(): string {
+  return `${AGENT_IMAGE_REPO}:${warrenVersion()}-claude-code-${CLAUDE_CODE_VERSION}`;
+}
+
 export interface BuildOptions {
   docker?: Docker;
   /** Image reference to produce (default agentImageTag()). */
@@ -66,12 +72,15 @@ export function splitReference(ref: string): { repo: string; tag: string } {
 
 /** The image config, as the Dockerfile instructions `docker import --change` accepts. */
 export function importChanges(meta: { version: string; node: string; claudeCode: string | null }): string[] {
+  // The Claude Code image carries bash (images/shell-tools.ts); Claude Code's Bash tool runs $SHELL.
+  const shell = meta.claudeCode ? ['ENV SHELL=/bin/bash'] : [];
   return [
     `USER ${AGENT_USER}`,
     `WORKDIR ${CONTAINER_PATHS.home}`,
     'ENV PATH=/usr/local/bin:/usr/bin:/bin',
     `ENV HOME=${CONTAINER_PATHS.home}`,
     'ENV NODE_ENV=production',
+    ...shell,
     `ENTRYPOINT ${JSON.stringify([IMAGE_NODE, CONTAINER_PATHS.runner])}`,
     'CMD []',
     `LABEL warren.image=agent warren.version=${meta.version} warren.image.route=offline ` +
@@ -122,7 +131,10 @@ export async function buildAgentImage(opts: BuildOptions = {}): Promise<{ tag: s
     mkdirSync(root);
     say(`[1/4] assembling root filesystem in ${root}`);
     let copied = assembleRootfs(root, { nodeBinary: opts.nodeBinary, progress: say });
-    if (opts.withClaudeCode) copied += installClaudeCode(root, say);
+    if (opts.withClaudeCode) {
+      copied += installClaudeCode(root, say);
+      copied += installShellTools(root, say);
+    }
     say(`      ${mb(copied)} of binaries and libraries`);
 
     const tarFile = join(work, 'rootfs.tar');

@@ -194,6 +194,17 @@ describe('gated tools', () => {
     expect(r.text).toMatch(/cannot grant "like": .* is full/);
   });
 
+  it('structured results lead with what the text says, so clients that read only structuredContent see it', async () => {
+    const delegated = await call(acme, 'delegate_group', { group: 'acme/support', prompt: 'check the printer' });
+    expect(delegated.data.message).toBe(delegated.text);
+    expect(delegated.data.message).toMatch(/^delegated to acme\/support as dlg_.*its result will arrive in your inbox$/);
+    expect(delegated.data.handle).toMatch(/^dlg_/);
+    const observed = await call(acme, 'read_observed');
+    expect(observed.data.message).toMatch(/^\d+ new message\(s\)$/); // the first line only: the messages are in the data
+    const listed = await call(acme, 'list_groups');
+    expect(listed.data.message).toBeUndefined(); // the text is the data as JSON already
+  });
+
   it('create_group makes a direct child with a PERSONA.md that is live at once', async () => {
     const r = await call(acme, 'create_group', { name: 'billing', persona: 'You handle invoices.' });
     expect(r.data.group).toBe('acme/billing');

@@ -18,6 +18,11 @@ script:
     reply: "asked $1"
   - match: "^result from (\\\\S+) \\\\((dlg_[^)]+)\\\\): (.*)$"
     reply: "heard back from $1: $3"
+  - match: "^say (.*)$"
+    calls:
+      - tool: reply
+        args: { text: "$1" }
+    reply: "said it"
   - match: "^who$"
     calls:
       - tool: whoami
@@ -57,6 +62,18 @@ describe('warren end to end (real containers)', () => {
   afterAll(async () => {
     await warren?.stop();
     tree.cleanup();
+  });
+
+  it('delivers one message when the agent replied itself: its final answer does not follow', async () => {
+    const { id } = send('acme', 'say on my way');
+    warren.loop.wake();
+    await waitForOutbox(warren, 'acme', (r) => r.text === 'on my way');
+    const run = await eventually(
+      () => warren.db.prepare(`SELECT r.id, r.status FROM runs r JOIN messages m ON m.run = r.id WHERE m.id = ? AND r.status = 'done'`).get(id) as any,
+      'run done',
+    );
+    const sent = warren.db.prepare('SELECT kind, chat, text FROM outbox WHERE run = ? ORDER BY id').all(run.id);
+    expect(sent).toEqual([{ kind: 'reply', chat: 'local:ann', text: 'on my way' }]);
   });
 
   it('answers a message from inside a container and stores the reply', async () => {

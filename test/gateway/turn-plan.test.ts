@@ -1,7 +1,7 @@
 // The turn loop's pure decisions, by table.
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../gateway/limits.js';
-import { planEffects, recoveryFor, turnOutcome, type RunEnd } from '../../gateway/turn-plan.js';
+import { planEffects, recoveryFor, turnOutcome, type Outcome, type RunEnd } from '../../gateway/turn-plan.js';
 import { fairOrder } from '../../gateway/turns.js';
 import { withinBudget } from '../../gateway/run-store.js';
 
@@ -51,6 +51,24 @@ describe('planEffects', () => {
       { type: 'result', delegation: 'dlg_1', to: 'acme', topic: 'main', chat: 'tg:1', depth: 1, status: 'failed', text: 'work delegated to acme/support (dlg_1) failed: boom' },
       { type: 'result', delegation: 'dlg_2', to: 'acme/support', topic: 'ops', chat: null, depth: 2, status: 'failed', text: 'work escalated to acme/support (dlg_2) failed: boom' },
     ]);
+  });
+
+  describe('the reply rule: the final answer goes to the chat only when the turn did not write there itself', () => {
+    const claimed = [
+      { id: 1, kind: 'chat' as const, chat: 'tg:1', ref: null },
+      { id: 2, kind: 'delegation' as const, chat: null, ref: 'dlg_1' },
+    ];
+    const done = { status: 'done' as const, text: 'all set', session: null };
+    const failed = { status: 'failed' as const, text: 'out of time' };
+    it.each<[string, Outcome, string[], string[]]>([
+      ['nothing sent: the answer is the reply', done, [], ['reply tg:1 all set', 'result dlg_1']],
+      ['a reply sent to that chat: no second message', done, ['tg:1'], ['result dlg_1']],
+      ['sent to another chat only: the answer still goes to this one', done, ['tg:9'], ['reply tg:1 all set', 'result dlg_1']],
+      ['a failed turn is reported even after a reply', failed, ['tg:1'], ['reply tg:1 ⚠ out of time', 'result dlg_1']],
+    ])('%s', (_name, outcome, sent, expected) => {
+      const e = planEffects('acme/support', claimed, delegations, outcome, new Set(sent));
+      expect(e.map((x) => (x.type === 'reply' ? `reply ${x.chat} ${x.text}` : `result ${x.delegation}`))).toEqual(expected);
+    });
   });
 
   it('prefixes failed replies so people can tell them from answers', () => {

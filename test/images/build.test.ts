@@ -34,6 +34,11 @@ describe('image naming and config', () => {
     expect(changes.find((c) => c.startsWith('LABEL'))).toContain('warren.version=1.2.3');
   });
 
+  it('sets SHELL=/bin/bash only in the Claude Code image, the one that has bash', () => {
+    expect(importChanges({ version: '1', node: 'v20.0.0', claudeCode: null }).some((c) => c.includes('SHELL'))).toBe(false);
+    expect(importChanges({ version: '1', node: 'v20.0.0', claudeCode: '2.1.329' })).toContain('ENV SHELL=/bin/bash');
+  });
+
   it('the Dockerfile route pins the same Claude Code, user, base and entrypoint', () => {
     expect(dockerfile).toMatch(/^FROM node:20-slim$/m);
     expect(dockerfile).toContain(`ARG CLAUDE_CODE_VERSION=${CLAUDE_CODE_VERSION}`);

@@ -8,7 +8,7 @@ import {
   type ClaudePaths,
 } from '../../images/agent/runner/claude/invocation.js';
 import { findOnPath } from '../../images/agent/runner/claude/harness.js';
-import { parseClaudeOutput } from '../../images/agent/runner/claude/output.js';
+import { describeRetry, keptEvent, lastApiRetry, parseClaudeOutput } from '../../images/agent/runner/claude/output.js';
 import { buildPrompt } from '../../images/agent/runner/claude/prompt.js';
 import { message, turnInput } from './helpers.js';
 
@@ -35,11 +35,11 @@ describe('buildClaudeInvocation', () => {
     });
     expect(inv.args.slice(0, 2)).toEqual(['-p', buildPrompt(base)]);
     expect(inv.args.slice(2)).toEqual([
-      '--output-format', 'json',
+      '--output-format', 'stream-json', '--verbose',
       '--mcp-config', '/tmp/w/mcp.json',
       '--strict-mcp-config',
-      '--tools', 'Bash,Read,Write,Edit,Glob,Grep,TodoWrite',
-      '--allowedTools', 'Bash,Read,Write,Edit,Glob,Grep,TodoWrite,mcp__warren',
+      '--tools', 'Bash,Read,Write,Edit,Glob,Grep',
+      '--allowedTools', 'Bash,Read,Write,Edit,Glob,Grep,mcp__warren',
     ]);
   });
 
@@ -71,9 +71,9 @@ describe('buildClaudeInvocation', () => {
   });
 
   it('lays the turn env over the base env, and its own settings over both; none of it goes into the MCP config', () => {
-    const turn = { ...base, env: { API_TOKEN: 'secret-1', HOME: '/elsewhere', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '0' } };
+    const turn = { ...base, env: { API_TOKEN: 'secret-1', HOME: '/elsewhere', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '0', ENABLE_TOOL_SEARCH: 'true' } };
     const inv = buildClaudeInvocation(turn, '', paths, { PATH: '/usr/bin', HOME: '/home/node', UNSET: undefined });
-    expect(inv.env).toEqual({ PATH: '/usr/bin', HOME: '/elsewhere', API_TOKEN: 'secret-1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' });
+    expect(inv.env).toEqual({ PATH: '/usr/bin', HOME: '/elsewhere', API_TOKEN: 'secret-1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', ENABLE_TOOL_SEARCH: 'false' });
     expect(JSON.stringify(inv.mcpConfig)).not.toContain('secret-1');
     expect(inv.args.join(' ')).not.toContain('secret-1');
   });
@@ -137,6 +137,20 @@ describe('parseClaudeOutput', () => {
       { ok: true, text: 'ok', isError: false, session: 's-4' },
     ],
     [
+      'stream-json events, the result last',
+      [
+        { type: 'system', subtype: 'init', session_id: 's-5', tools: ['Bash'] },
+        { type: 'assistant', message: { content: [{ type: 'text', text: 'working' }] } },
+        { type: 'result', subtype: 'success', is_error: false, result: 'streamed', session_id: 's-5' },
+      ].map((e) => JSON.stringify(e)).join('\n') + '\n',
+      { ok: true, text: 'streamed', isError: false, session: 's-5' },
+    ],
+    [
+      'stream-json cut off before the result',
+      JSON.stringify({ type: 'system', subtype: 'init', session_id: 's-6' }) + '\n' + JSON.stringify({ type: 'system', subtype: 'api_retry', attempt: 1 }) + '\n',
+      { ok: false, error: 'claude output has no result entry' },
+    ],
+    [
       'noise before the answer',
       'warning: something\n' + JSON.stringify({ type: 'result', subtype: 'success', result: 'x' }) + '\n',
       { ok: true, text: 'x', isError: false, session: null },
@@ -147,6 +161,33 @@ describe('parseClaudeOutput', () => {
     ['a JSON scalar', '42', { ok: false, error: 'claude output has no result entry' }],
   ])('%s', (_name, stdout, expected) => {
     expect(parseClaudeOutput(stdout)).toEqual(expected);
+  });
+});
+
+describe('keptEvent', () => {
+  it.each<[string, string, ReturnType<typeof keptEvent>]>([
+    ['the result', JSON.stringify({ type: 'result', subtype: 'success', result: 'x' }), 'result'],
+    ['an API retry', JSON.stringify({ type: 'system', subtype: 'api_retry', attempt: 1 }), 'retry'],
+    ['an assistant message quoting "result"', JSON.stringify({ type: 'assistant', message: { content: [{ type: 'text', text: 'the "result" is' }] } }), null],
+    ['a tool result', JSON.stringify({ type: 'user', message: { content: [{ type: 'tool_result', content: 'ok' }] } }), null],
+    ['a line cut short', '{"type":"result","result":"x', null],
+  ])('%s', (_name, line, expected) => {
+    expect(keptEvent(line)).toBe(expected);
+  });
+});
+
+describe('lastApiRetry', () => {
+  const retry = (attempt: number, status: number | undefined, error: string) =>
+    JSON.stringify({ type: 'system', subtype: 'api_retry', attempt, max_retries: 10, retry_delay_ms: 600, error_status: status, error, session_id: 's' });
+  it.each<[string, string, string | null]>([
+    ['the last of several retries', [retry(1, 500, 'server_error'), retry(2, 429, 'rate_limit')].join('\n'), 'the model API kept failing (HTTP 429 rate_limit, retry 2 of 10)'],
+    ['a retry without a status (connection cut)', retry(3, undefined, 'unknown'), 'the model API kept failing (connection failed, retry 3 of 10)'],
+    ['a retry without a status, with a reason', retry(3, undefined, 'connection_error'), 'the model API kept failing (connection failed: connection_error, retry 3 of 10)'],
+    ['no retry at all', JSON.stringify({ type: 'system', subtype: 'init' }), null],
+    ['not JSON', 'garbage', null],
+  ])('%s', (_name, stdout, expected) => {
+    const r = lastApiRetry(stdout);
+    expect(r ? describeRetry(r) : null).toBe(expected);
   });
 });
 

@@ -77,7 +77,8 @@ describe('runner: claude-code harness', () => {
       return joined !== undefined ? joined.slice(flag.length + 1) : argv[argv.indexOf(flag) + 1];
     };
     expect(argv).toContain('--strict-mcp-config');
-    expect(value('--output-format')).toBe('json');
+    expect(value('--output-format')).toBe('stream-json');
+    expect(argv).toContain('--verbose');
     expect(value('--resume')).toBe('sess-old');
     expect(value('--model')).toBe('claude-sonnet-4-5');
     expect(value('--append-system-prompt')).toBe('You answer support questions.');
@@ -104,6 +105,16 @@ describe('runner: claude-code harness', () => {
     expect(submitted[0]).toMatchObject({ status: 'error', session: 'sess-from-fake' });
   });
 
+  it('starts a new session when the one to resume is gone from the home, instead of failing every turn', async () => {
+    const input = turnInput({ tenant: 'acme', harness: 'claude-code', session: 'lost-session', messages: [message('hi')] });
+    const { out, submitted } = await turn(input, { FAKE_CLAUDE_MODE: 'nosession' });
+    expect(out.code).toBe(0);
+    expect(submitted[0]).toMatchObject({ status: 'ok', session: 'sess-from-fake' });
+    const argv: string[] = JSON.parse(submitted[0]!.result).argv;
+    expect(argv.some((a) => a.startsWith('--resume'))).toBe(false);
+    expect(logRecords(out.stderr)).toContainEqual(expect.objectContaining({ msg: 'claude has no such session; starting a new one' }));
+  });
+
   it('reports a claude that prints no usable answer as status error with its stderr', async () => {
     const input = turnInput({ tenant: 'acme', harness: 'claude-code', session: 'keep-me', messages: [message('hi')] });
     const { out, submitted } = await turn(input, { FAKE_CLAUDE_MODE: 'garbage' });
@@ -126,7 +137,7 @@ describe('runner: claude-code harness', () => {
     const { out, submitted } = await turn(input, { PATH: empty });
     expect(out.code).toBe(0);
     expect(submitted).toEqual([
-      { status: 'error', result: 'claude-code harness: the claude CLI is not in this image; build it with the Dockerfile route' },
+      { status: 'error', result: 'claude-code harness: the claude CLI is not in this image; build it with `warren images build --with-claude-code` (or --dockerfile)' },
     ]);
     expect(existsSync(join(empty, 'claude'))).toBe(false);
   });
@@ -153,7 +164,7 @@ describe('runner: claude-code harness', () => {
       expect(code).toBe(0);
       expect(submitted).toHaveLength(1);
       expect(submitted[0]!.status).toBe('error');
-      expect(submitted[0]!.result).toMatch(/^claude-code harness: claude was killed by SIGTERM/);
+      expect(submitted[0]!.result).toMatch(/^claude-code harness: claude was stopped before it answered \(the turn’s time limit or a stop request\)/);
       expect(readdirSync(tmp)).toEqual([]);
     } finally {
       await sock.close();

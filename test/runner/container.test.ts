@@ -9,6 +9,7 @@ import { silentLogger } from '../../core/log.js';
 import { CONTAINER_PATHS } from '../../core/container.js';
 import type { TurnInput, TurnResult } from '../../core/turn.js';
 import { Gated } from '../../gated/broker.js';
+import { CLAUDE_MISSING } from '../../images/agent/runner/claude/harness.js';
 import { agentImage, requireDocker } from '../helpers/docker.js';
 import { standardTree, type TempTree } from '../helpers/tree.js';
 import { buildRunner, logRecords, message, turnInput, type BuiltRunner } from './helpers.js';
@@ -123,7 +124,7 @@ describe('runner in the agent container (real Docker)', () => {
       expect(submitted).toHaveLength(1);
       expect(submitted[0]!.status).toBe('error');
       // With the CLI baked in it runs and fails for want of a model key and network; without it, it says so.
-      if (!hasClaude) expect(submitted[0]!.result).toBe('claude-code harness: the claude CLI is not in this image; build it with the Dockerfile route');
+      if (!hasClaude) expect(submitted[0]!.result).toBe(CLAUDE_MISSING);
     } finally {
       await sock.close();
     }

@@ -1,7 +1,7 @@
 // A stand-in for the `claude` CLI (no model and no network here): it does what Claude Code does with our invocation
 // that matters to warren. It reads the --mcp-config file, launches the `warren` server exactly as configured (the
 // runner's bridge), speaks MCP through it (initialize, tools/call whoami, a denied call), then prints a
-// `--output-format json` result whose text reports what it saw. FAKE_CLAUDE_MODE=error|garbage|crash|hang varies the ending.
+// `--output-format json` result whose text reports what it saw. FAKE_CLAUDE_MODE=error|garbage|crash|hang|nosession varies the ending (nosession: --resume finds no session).
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -13,6 +13,11 @@ const mode = process.env.FAKE_CLAUDE_MODE || 'ok';
 if (mode === 'garbage') { process.stderr.write('fake claude: API key missing\n'); process.stdout.write('not json\n'); process.exit(3); }
 if (mode === 'hang') { process.stderr.write('fake claude: waiting forever\n'); setInterval(() => {}, 1000); return; }
 if (mode === 'crash') { process.stderr.write('fake claude: crashed\n'); process.exit(7); }
+if (mode === 'nosession' && argv.some((a) => a.startsWith('--resume'))) {
+  process.stderr.write('No conversation found with session ID: ' + argv.find((a) => a.startsWith('--resume=')).slice(9) + '\n');
+  process.stdout.write(JSON.stringify({ type: 'result', subtype: 'error_during_execution', is_error: true, session_id: 'ignored' }) + '\n');
+  process.exit(1);
+}
 const configFile = argv[argv.indexOf('--mcp-config') + 1];
 const configText = readFileSync(configFile, 'utf8');
 const server = JSON.parse(configText).mcpServers.warren;

@@ -14,12 +14,18 @@ import { buildPrompt } from './prompt.js';
 
 export const CLAUDE_COMMAND = 'claude';
 export const MCP_SERVER_NAME = 'warren';
-/** The built-in tools a sandboxed agent keeps: its files and a shell inside its own container. */
-export const CLAUDE_BUILTIN_TOOLS = Object.freeze(['Bash', 'Read', 'Write', 'Edit', 'Glob', 'Grep', 'TodoWrite']);
+/**
+ * The built-in tools a sandboxed agent keeps: its files and a shell inside its own container. Only names the pinned
+ * version really offers (the end-to-end suite reads the request's `tools`): 2.1.x has no TodoWrite.
+ */
+export const CLAUDE_BUILTIN_TOOLS = Object.freeze(['Bash', 'Read', 'Write', 'Edit', 'Glob', 'Grep']);
 /** Set last so neither the image nor a turn's env can turn them off. */
 export const CLAUDE_FIXED_ENV = Object.freeze({
   // No auto-update, telemetry or error reporting: egress is default-deny, these would only fail or wait.
   CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+  // Every tool is offered up front with its schema, rather than behind a tool-search placeholder: the model sees
+  // exactly the tenant's warren tools and the kept built-ins.
+  ENABLE_TOOL_SEARCH: 'false',
 });
 
 export interface ClaudePaths {
@@ -65,7 +71,8 @@ export function buildClaudeInvocation(
     '-p',
     buildPrompt(turn),
     '--output-format',
-    'json',
+    'stream-json',
+    '--verbose',
     '--mcp-config',
     paths.mcpConfigFile,
     '--strict-mcp-config',

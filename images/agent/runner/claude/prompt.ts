@@ -34,7 +34,8 @@ export function buildPrompt(turn: Pick<TurnInput, 'tenant' | 'topic' | 'messages
   });
   lines.push('--- end of messages', '');
   lines.push(
-    'Your final answer is delivered as the reply to these messages. The warren tools (mcp__warren__*) are your only ' +
+    'Your final answer is delivered as the reply to these messages, unless you already wrote to that chat with ' +
+      'mcp__warren__reply or mcp__warren__send_message during this turn (then it is not sent again). The warren tools (mcp__warren__*) are your only ' +
       'way to reach other groups and chats; a call that is not allowed comes back as "denied: ..." with the reason.',
   );
   return lines.join('\n');
