@@ -13,10 +13,10 @@ const USAGE = `Usage: warren users [list] [--world W] [--json]
        warren users invite <group> [--ttl SECONDS]
        warren users remove <user> [<group>]
 
-Classroom roles: a group named <world>/student_NN, ta_NN or instructor_NN carries that role. "invite" prints a
-pairing code (single use, default lifetime ${DEFAULT_INVITE_TTL_S / 86400} days) that a person sends in a chat as
-"/pair <code>"; it binds their platform id (e.g. tg:5551234) to the group's role. "list" shows users, roles and
-memberships; "remove" ends a user's membership of one group, or all of them.`;
+A group named <world>/student_NN, ta_NN or instructor_NN carries that role. "invite" prints a pairing code (single
+use, default lifetime ${DEFAULT_INVITE_TTL_S / 86400} days); a person sends "/pair <code>" in a chat with the bot, which binds
+their platform id (e.g. tg:5551234) to the group's role. "list" shows users, roles and memberships (--world: one
+world's); "remove" ends a user's membership of one group, or all of them.`;
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -31,7 +31,7 @@ export function formatMemberships(rows: readonly MembershipRow[]): string {
 }
 
 const command: Command = {
-  summary: 'list classroom users and their roles; issue pairing codes; remove users',
+  summary: 'classroom users and roles: list, pairing codes, remove',
   usage: USAGE,
   async run(argv, common) {
     const { values, positionals } = parse(argv, {
