@@ -13,6 +13,8 @@ type AdminCommand = (typeof ADMIN_COMMANDS)[number];
 
 const ROLE_NAMES: Record<Role, string> = { student: 'a student', ta: 'a TA', instructor: 'an instructor' };
 
+export const NO_IDENTITY = 'pairing needs a user id this chat platform vouches for (a Telegram account, say)';
+
 export const NOT_ADMIN = 'only an instructor or TA of this group can do that';
 
 /** The hook the inbound sink calls before routing: a handled outcome, or null to route the event as a message. */
@@ -23,6 +25,27 @@ export function commandName(event: Pick<InboundEvent, 'command'>): string | null
   if (!event.command) return null;
   const name = event.command.name.replace(/^\//, '').replace(/@.*$/, '').toLowerCase();
   return name.length > 0 ? name : null;
+}
+
+/**
+ * Platforms whose sender ids the platform itself vouches for (a Telegram user id). A web chat visitor or a webhook
+ * names itself, so it can neither pair nor hold a role: anyone could claim the same name.
+ */
+export const VOUCHED_SENDER_PREFIXES: readonly string[] = ['tg'];
+
+/**
+ * The sender's platform id, or null when it cannot hold a role: it must come through an adapter whose platform vouches
+ * for its senders, and be one of that adapter's own ids (a `tg:` id only through the Telegram adapter), so a web chat
+ * visitor who claims to be `tg:5551234` gets none of that person's memberships. PURE.
+ */
+export function senderIdentity(
+  event: Pick<InboundEvent, 'sender'>,
+  via: Pick<AdapterIdentity, 'prefix'>,
+  vouched: readonly string[] = VOUCHED_SENDER_PREFIXES,
+): string | null {
+  const id = event.sender.id;
+  if (!vouched.includes(via.prefix)) return null;
+  return id.startsWith(`${via.prefix}:`) && id.length > via.prefix.length + 1 ? id : null;
 }
 
 /** What to do with a command: pair, run an admin command, refuse it, or leave it to the agent. PURE. */
@@ -48,6 +71,8 @@ export interface CommandDeps {
   groupExists: (group: TenantPath) => boolean;
   /** The conversation (topic) an event of this tenant goes to: what /new resets. Default: the chat's own topic. */
   topicFor?: (event: InboundEvent, tenant: TenantPath) => string;
+  /** Adapters whose sender ids can pair and hold roles (default VOUCHED_SENDER_PREFIXES). */
+  vouchedSenderPrefixes?: readonly string[];
   /** Look at the queue again (after /resume). */
   wake?: () => void;
   log: Logger;
@@ -57,15 +82,16 @@ export function classroomCommands(deps: CommandDeps): CommandsHook {
   const topicFor = deps.topicFor ?? ((event: InboundEvent) => topicForChat(event.chat));
   return (event, via, tenant) => {
     const name = commandName(event);
-    const user = event.sender.id;
-    const decision = decideCommand(name, user.length > 0 && coversGroup(deps.classroom.bindings(user), tenant));
+    const user = senderIdentity(event, via, deps.vouchedSenderPrefixes);
+    const decision = decideCommand(name, user !== null && coversGroup(deps.classroom.bindings(user), tenant));
     if (decision === null) return null;
     const log = deps.log.child({ command: name, user, tenant, chat: event.chat });
     const handled = (reply: string): InboundOutcome => ({ kind: 'handled', reply });
     switch (decision.do) {
       case 'pair': {
         const code = event.command!.args.trim();
-        if (code.length === 0 || user.length === 0) return handled('usage: /pair <code>');
+        if (user === null) return handled(NO_IDENTITY);
+        if (code.length === 0) return handled('usage: /pair <code>');
         const outcome = deps.classroom.pair({ id: user, name: event.sender.name }, code, {
           adapterWorld: via.world,
           groupExists: deps.groupExists,
@@ -89,7 +115,7 @@ export function classroomCommands(deps: CommandDeps): CommandsHook {
         return handled('the next message here starts a new conversation');
       }
       case 'pause': {
-        const changed = deps.classroom.pause(tenant, user);
+        const changed = deps.classroom.pause(tenant, user!);
         log.info({ changed }, 'group paused');
         return handled(changed ? `paused ${tenant}: messages wait until /resume` : `${tenant} is already paused`);
       }

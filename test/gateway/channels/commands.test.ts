@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../core/log.js';
 import type { InboundEvent } from '../../../gateway/channels/adapter.js';
-import { classroomCommands, commandName, decideCommand, NOT_ADMIN } from '../../../gateway/channels/commands.js';
+import { classroomCommands, commandName, decideCommand, NO_IDENTITY, NOT_ADMIN, senderIdentity } from '../../../gateway/channels/commands.js';
 import { ClassroomStore } from '../../../gateway/channels/users.js';
 import { topicForChat } from '../../../gateway/inbound.js';
 import { useRunDb } from '../../helpers/run-db.js';
@@ -20,6 +20,18 @@ describe('commandName and decideCommand', () => {
     [null, null],
   ])('%j is %s', (command, name) => {
     expect(commandName({ command })).toBe(name);
+  });
+
+  it.each([
+    ['tg:5551234', 'tg', 'tg:5551234'],
+    ['tg:5551234', 'web', null], // another platform's id, claimed through this adapter
+    ['tg:', 'tg', null],
+    ['', 'tg', null],
+    ['tgx:1', 'tg', null],
+    ['web:visitor-1', 'web', null], // a web chat visitor names itself
+    ['hook:deploys', 'hook', null],
+  ])('sender %s through the %s adapter is %s', (id, prefix, expected) => {
+    expect(senderIdentity({ sender: { id } }, { prefix })).toBe(expected);
   });
 
   it.each([
@@ -159,5 +171,25 @@ describe('classroom commands', () => {
     expect(at('globex/student_01', 'tg:ta', 'pause')).toEqual({ kind: 'handled', reply: NOT_ADMIN });
     expect(classroom.isPaused('acme/instructor_01') || classroom.isPaused('globex/student_01')).toBe(false);
     expect(at('acme/student_05', 'tg:ta', 'pause')).toEqual({ kind: 'handled', reply: 'paused acme/student_05: messages wait until /resume' });
+  });
+
+  it("gives nobody a Telegram user's rights through another adapter, and pairs no self-named sender", () => {
+    const classroom = new ClassroomStore(f.db, f.store);
+    const hook = classroomCommands({ classroom, groupExists: () => true, log: silentLogger() });
+    expect(classroom.pair({ id: 'tg:teacher' }, classroom.invite('acme/instructor_01', 3600).secret, { adapterWorld: 'acme', groupExists: () => true }).ok).toBe(true);
+    const event = (sender: string, name: string, args = ''): InboundEvent => ({
+      chat: 'web:acme-class', thread: null, sender: { id: sender }, text: `/${name} ${args}`, platformMessageId: null, replyTo: null,
+      direct: true, mentioned: false, command: { name, args },
+    });
+    const web = { prefix: 'web', world: null };
+    expect(hook(event('tg:teacher', 'pause'), web, GROUP)).toEqual({ kind: 'handled', reply: NOT_ADMIN });
+    expect(classroom.isPaused(GROUP)).toBe(false);
+    const code = classroom.invite('acme/ta_01', 3600).secret;
+    expect(hook(event('tg:someone', 'pair', code), web, GROUP)).toEqual({ kind: 'handled', reply: NO_IDENTITY });
+    expect(hook(event('web:visitor-1', 'pair', code), web, GROUP)).toEqual({ kind: 'handled', reply: NO_IDENTITY });
+    expect(classroom.bindings('tg:someone')).toEqual([]);
+    expect(classroom.bindings('web:visitor-1')).toEqual([]);
+    // The code was not used up: a Telegram user still pairs with it.
+    expect(hook(event('tg:someone', 'pair', code), { prefix: 'tg', world: 'acme' }, GROUP)).toEqual({ kind: 'handled', reply: 'paired: you are a TA of acme/ta_01' });
   });
 });
