@@ -82,6 +82,7 @@ export function classroomCommands(deps: CommandDeps): CommandsHook {
   const topicFor = deps.topicFor ?? ((event: InboundEvent) => topicForChat(event.chat));
   return (event, via, tenant) => {
     const name = commandName(event);
+    if (name === null) return null; // most messages: no memberships to look up
     const user = senderIdentity(event, via, deps.vouchedSenderPrefixes);
     const decision = decideCommand(name, user !== null && coversGroup(deps.classroom.bindings(user), tenant));
     if (decision === null) return null;
@@ -115,7 +116,7 @@ export function classroomCommands(deps: CommandDeps): CommandsHook {
         return handled('the next message here starts a new conversation');
       }
       case 'pause': {
-        const changed = deps.classroom.pause(tenant, user!);
+        const changed = deps.classroom.pause(tenant, user!); // an admin command: the sender has an identity
         log.info({ changed }, 'group paused');
         return handled(changed ? `paused ${tenant}: messages wait until /resume` : `${tenant} is already paused`);
       }
