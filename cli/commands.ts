@@ -15,6 +15,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   up: lazy('run gated and the gateway together (the main job)', () => import('./up.js')),
   send: lazy('send a message to a tenant', () => import('../gateway/cli/send.js')),
   chat: lazy('chat with a tenant in the terminal (needs warren up)', () => import('../gateway/cli/chat.js')),
+  users: lazy('classroom users and roles: list, pairing codes, remove', () => import('../gateway/cli/users.js')),
   messages: lazy("read a tenant's replies and messages", () => import('../gateway/cli/messages.js')),
   tenants: lazy('list tenants, their tiers and any configuration errors', () => import('../gated/cli/tenants.js')),
   grants: lazy('show tier defaults or explain a grant decision', () => import('../gated/cli/grants.js')),

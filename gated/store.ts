@@ -109,6 +109,8 @@ export class GatedStore {
                       VALUES (@id, @tenant, @kind, @target, @hash, @created_at, @expires_at)`),
       revokeToken: p(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND tenant = ? AND revoked_at IS NULL`),
       tokens: p(`SELECT id, tenant, kind, target, created_at, expires_at, revoked_at FROM tokens WHERE tenant = ? ORDER BY created_at`),
+      tokenByHash: p(`SELECT id, tenant, kind, target, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?`),
+      clearSession: p(`UPDATE topics SET session = NULL WHERE tenant = ? AND topic = ? AND session IS NOT NULL`),
       route: p(`SELECT chat, tenant, created_by, created_at FROM routes WHERE chat = ?`),
       routedTo: p(`SELECT 1 FROM routes WHERE chat = ? AND tenant = ?`),
       upsertRoute: p(`INSERT INTO routes (chat, tenant, created_by, created_at) VALUES (?, ?, ?, ?)
@@ -236,6 +238,11 @@ export class GatedStore {
     return this.s.topic.get(tenant, topic) as { session: string | null } | undefined;
   }
 
+  /** Forgets a topic's harness session, so its next turn starts a fresh conversation; false when it had none. */
+  clearTopicSession(tenant: TenantPath, topic: string): boolean {
+    return this.s.clearSession.run(tenant, topic).changes > 0;
+  }
+
   createTopic(tenant: TenantPath, topic: string, parent: string | null, session: string | null): void {
     this.s.insertTopic.run(tenant, topic, parent, session, nowIso());
   }
@@ -258,6 +265,11 @@ export class GatedStore {
 
   tokens(tenant: TenantPath): TokenRow[] {
     return this.s.tokens.all(tenant) as TokenRow[];
+  }
+
+  /** The token whose secret hashes to `hash` (revoked and expired ones too: the caller decides). */
+  tokenByHash(hash: string): TokenRow | undefined {
+    return this.s.tokenByHash.get(hash) as TokenRow | undefined;
   }
 
   route(chat: string): { chat: string; tenant: string; created_by: string; created_at: string } | undefined {

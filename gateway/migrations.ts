@@ -36,4 +36,42 @@ export const GATEWAY_MIGRATIONS: Migration[] = [
       ALTER TABLE messages ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    // Classroom roles (gateway/channels/users.ts): people paired to groups by invite codes, and paused groups.
+    name: 'gateway-classroom-users',
+    sql: `
+      -- A platform user (the chat's sender id, e.g. tg:5551234); the name is what the platform showed, display only.
+      CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        name TEXT,
+        created_at TEXT NOT NULL
+      );
+
+      -- A user's tie to one group, with the role the group's folder name carried when they paired.
+      CREATE TABLE memberships (
+        user TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        tenant TEXT NOT NULL,
+        role TEXT NOT NULL,             -- student | ta | instructor
+        token TEXT NOT NULL,            -- the invite token that paired it
+        paired_at TEXT NOT NULL,
+        PRIMARY KEY (user, tenant)
+      );
+      CREATE INDEX memberships_tenant ON memberships (tenant);
+
+      -- Redeemed invite tokens: one row per token, which is what makes a pairing code single use.
+      CREATE TABLE pairings (
+        token TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        paired_at TEXT NOT NULL
+      );
+
+      -- Groups that get no new turns (their messages wait) until resumed.
+      CREATE TABLE paused (
+        tenant TEXT PRIMARY KEY,
+        by TEXT NOT NULL,
+        at TEXT NOT NULL
+      );
+    `,
+  },
 ];

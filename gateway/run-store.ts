@@ -52,8 +52,11 @@ export class RunStore {
     if (inbox.db !== db) throw new Error('the run store and the gated store must share one connection (one transaction)');
     const p = (sql: string) => db.prepare(sql);
     this.s = {
-      pendingTopics: p(`SELECT tenant, topic, MIN(id) AS first FROM messages WHERE run IS NULL
+      // A paused group (/pause, the paused table) gets no new turns; its messages wait.
+      pendingTopics: p(`SELECT tenant, topic, MIN(id) AS first FROM messages
+                        WHERE run IS NULL AND tenant NOT IN (SELECT tenant FROM paused)
                         GROUP BY tenant, topic ORDER BY first LIMIT 200`),
+      paused: p(`SELECT 1 FROM paused WHERE tenant = ?`),
       leaseCount: p(`SELECT COUNT(*) AS n FROM leases`),
       leaseFor: p(`SELECT run FROM leases WHERE tenant = ? AND topic = ?`),
       insertLease: p(`INSERT INTO leases (run, instance, tenant, topic, acquired_at) VALUES (?, ?, ?, ?, ?)`),
@@ -81,12 +84,13 @@ export class RunStore {
 
   /**
    * Takes a container slot and the topic's lock, records the run and claims the topic's pending messages — or does
-   * nothing (null) when the cap is reached, the topic is busy, or nothing is pending.
+   * nothing (null) when the cap is reached, the topic is busy, its group is paused, or nothing is pending.
    */
   tryStart(tenant: string, topic: string, maxConcurrent: number): StartedRun | null {
     const start = this.db.transaction((): StartedRun | null => {
       if ((this.s.leaseCount.get() as { n: number }).n >= maxConcurrent) return null;
       if (this.s.leaseFor.get(tenant, topic)) return null;
+      if (this.s.paused.get(tenant)) return null;
       const pending = this.s.pending.all(tenant, topic) as MessageRow[];
       if (pending.length === 0) return null;
       // One conversation per turn (a topic named by its senders may hold several): the reply goes back to it alone.

@@ -2,7 +2,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalTenant, requireChat } from './targets.js';
-import { isStrictDescendant } from '../../core/tenant-path.js';
+import { isStrictDescendant, type TenantPath } from '../../core/tenant-path.js';
+import type { GatedStore } from '../store.js';
 import { defineTool, ToolError, type ToolContext } from './tool.js';
 import { TOPIC } from './topics.js';
 
@@ -10,6 +11,18 @@ export const MAX_TTL_S = 90 * 24 * 3600;
 
 export function hashToken(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
+}
+
+/** Stores a new token (its hash only) and returns the secret, which exists nowhere else from then on. */
+export function mintToken(
+  store: GatedStore,
+  t: { tenant: TenantPath; kind: 'chat_link' | 'webhook' | 'invite'; target: string; ttlS: number },
+): { id: string; secret: string; expiresAt: Date } {
+  const secret = `wrn_${randomBytes(32).toString('base64url')}`;
+  const id = `tok_${randomUUID().slice(0, 8)}`;
+  const expiresAt = new Date(Date.now() + t.ttlS * 1000);
+  store.addToken({ id, tenant: t.tenant, kind: t.kind, target: t.target, hash: hashToken(secret), expiresAt });
+  return { id, secret, expiresAt };
 }
 
 /** Each kind names what its target is; the target must lie within the caller's reach. */
@@ -40,10 +53,7 @@ export const issueToken = defineTool({
     .strict(),
   handler(ctx, { kind, target, ttl }) {
     const canonical = canonicalTarget(ctx, kind, target);
-    const secret = `wrn_${randomBytes(32).toString('base64url')}`;
-    const id = `tok_${randomUUID().slice(0, 8)}`;
-    const expiresAt = new Date(Date.now() + ttl * 1000);
-    ctx.store.addToken({ id, tenant: ctx.tenant, kind, target: canonical, hash: hashToken(secret), expiresAt });
+    const { id, secret, expiresAt } = mintToken(ctx.store, { tenant: ctx.tenant, kind, target: canonical, ttlS: ttl });
     return {
       text: `token ${id} (${kind} -> ${canonical}) expires ${expiresAt.toISOString()}. Secret (shown once): ${secret}`,
       data: { id, kind, target: canonical, expires_at: expiresAt.toISOString(), secret },

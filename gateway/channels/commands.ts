@@ -1,0 +1,131 @@
+// Chat commands the gateway answers itself, before routing: `/pair <code>` for anyone, and the admin commands
+// (/status, /new, /pause, /resume) for people whose classroom role covers the group the chat reaches. Everything
+// else, unknown /commands included, is not a command here: it flows to the agent as a normal message.
+import type { Logger } from '../../core/log.js';
+import type { TenantPath } from '../../core/tenant-path.js';
+import { topicForChat } from '../inbound.js';
+import type { AdapterIdentity, InboundEvent, InboundOutcome } from './adapter.js';
+import { coversGroup, type Role } from './roles.js';
+import type { ClassroomStore, GroupStatus } from './users.js';
+
+export const ADMIN_COMMANDS = ['status', 'new', 'pause', 'resume'] as const;
+type AdminCommand = (typeof ADMIN_COMMANDS)[number];
+
+const ROLE_NAMES: Record<Role, string> = { student: 'a student', ta: 'a TA', instructor: 'an instructor' };
+
+export const NO_IDENTITY = 'pairing needs a user id this chat platform vouches for (a Telegram account, say)';
+
+export const NOT_ADMIN = 'only an instructor or TA of this group can do that';
+
+/** The hook the inbound sink calls before routing: a handled outcome, or null to route the event as a message. */
+export type CommandsHook = (event: InboundEvent, via: AdapterIdentity, tenant: string) => InboundOutcome | null;
+
+/** `/Status@acme_bot` -> `status`: the platform's command entity, without the slash or the bot it addresses. PURE. */
+export function commandName(event: Pick<InboundEvent, 'command'>): string | null {
+  if (!event.command) return null;
+  const name = event.command.name.replace(/^\//, '').replace(/@.*$/, '').toLowerCase();
+  return name.length > 0 ? name : null;
+}
+
+/**
+ * Platforms whose sender ids the platform itself vouches for (a Telegram user id). A web chat visitor or a webhook
+ * names itself, so it can neither pair nor hold a role: anyone could claim the same name.
+ */
+export const VOUCHED_SENDER_PREFIXES: readonly string[] = ['tg'];
+
+/**
+ * The sender's platform id, or null when it cannot hold a role: it must come through an adapter whose platform vouches
+ * for its senders, and be one of that adapter's own ids (a `tg:` id only through the Telegram adapter), so a web chat
+ * visitor who claims to be `tg:5551234` gets none of that person's memberships. PURE.
+ */
+export function senderIdentity(
+  event: Pick<InboundEvent, 'sender'>,
+  via: Pick<AdapterIdentity, 'prefix'>,
+  vouched: readonly string[] = VOUCHED_SENDER_PREFIXES,
+): string | null {
+  const id = event.sender.id;
+  if (!vouched.includes(via.prefix)) return null;
+  return id.startsWith(`${via.prefix}:`) && id.length > via.prefix.length + 1 ? id : null;
+}
+
+/** What to do with a command: pair, run an admin command, refuse it, or leave it to the agent. PURE. */
+export function decideCommand(name: string | null, isAdmin: boolean): { do: 'pair' } | { do: AdminCommand } | { do: 'refuse' } | null {
+  if (name === 'pair') return { do: 'pair' };
+  if (name === null || !(ADMIN_COMMANDS as readonly string[]).includes(name)) return null;
+  return isAdmin ? { do: name as AdminCommand } : { do: 'refuse' };
+}
+
+/** The /status answer, said without a model. PURE. */
+export function describeStatus(group: TenantPath, s: GroupStatus): string {
+  const turns = s.running === 1 ? '1 turn running' : `${s.running} turns running`;
+  const waiting =
+    s.waitingTopics === 0
+      ? 'nothing waiting'
+      : `${s.waitingTopics} conversation${s.waitingTopics === 1 ? '' : 's'} waiting (${s.waitingMessages} message${s.waitingMessages === 1 ? '' : 's'})`;
+  return `${group}: ${s.paused ? 'paused; ' : ''}${turns}, ${waiting}`;
+}
+
+export interface CommandDeps {
+  classroom: ClassroomStore;
+  /** Whether a group exists in the tenant tree now (a code for a removed group does not pair). */
+  groupExists: (group: TenantPath) => boolean;
+  /** The conversation (topic) an event of this tenant goes to: what /new resets. Default: the chat's own topic. */
+  topicFor?: (event: InboundEvent, tenant: TenantPath) => string;
+  /** Adapters whose sender ids can pair and hold roles (default VOUCHED_SENDER_PREFIXES). */
+  vouchedSenderPrefixes?: readonly string[];
+  /** Look at the queue again (after /resume). */
+  wake?: () => void;
+  log: Logger;
+}
+
+export function classroomCommands(deps: CommandDeps): CommandsHook {
+  const topicFor = deps.topicFor ?? ((event: InboundEvent) => topicForChat(event.chat));
+  return (event, via, tenant) => {
+    const name = commandName(event);
+    if (name === null) return null; // most messages: no memberships to look up
+    const user = senderIdentity(event, via, deps.vouchedSenderPrefixes);
+    const decision = decideCommand(name, user !== null && coversGroup(deps.classroom.bindings(user), tenant));
+    if (decision === null) return null;
+    const log = deps.log.child({ command: name, user, tenant, chat: event.chat });
+    const handled = (reply: string): InboundOutcome => ({ kind: 'handled', reply });
+    switch (decision.do) {
+      case 'pair': {
+        const code = event.command!.args.trim();
+        if (user === null) return handled(NO_IDENTITY);
+        if (code.length === 0) return handled('usage: /pair <code>');
+        const outcome = deps.classroom.pair({ id: user, name: event.sender.name }, code, {
+          adapterWorld: via.world,
+          groupExists: deps.groupExists,
+        });
+        if (!outcome.ok) {
+          log.info({ reason: outcome.reason }, 'pairing refused');
+          return handled(outcome.reason);
+        }
+        log.info({ group: outcome.group, role: outcome.role, token: outcome.token }, 'user paired');
+        return handled(`paired: you are ${ROLE_NAMES[outcome.role]} of ${outcome.group}`);
+      }
+      case 'refuse':
+        log.info('admin command refused');
+        return handled(NOT_ADMIN);
+      case 'status':
+        return handled(describeStatus(tenant, deps.classroom.status(tenant)));
+      case 'new': {
+        const result = deps.classroom.resetConversation(tenant, topicFor(event, tenant));
+        log.info({ result }, 'conversation reset');
+        if (result === 'running') return handled('a turn of this conversation is running; send /new again once it has answered');
+        return handled('the next message here starts a new conversation');
+      }
+      case 'pause': {
+        const changed = deps.classroom.pause(tenant, user!); // an admin command: the sender has an identity
+        log.info({ changed }, 'group paused');
+        return handled(changed ? `paused ${tenant}: messages wait until /resume` : `${tenant} is already paused`);
+      }
+      case 'resume': {
+        const changed = deps.classroom.resume(tenant);
+        log.info({ changed }, 'group resumed');
+        if (changed) deps.wake?.();
+        return handled(changed ? `resumed ${tenant}` : `${tenant} is not paused`);
+      }
+    }
+  };
+}
