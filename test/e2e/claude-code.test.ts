@@ -179,7 +179,7 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
 
     // One message in the chat: the agent's reply. Its final answer is not sent after it (the reply rule).
     expect(outboxOf(run.id)).toEqual([{ kind: 'reply', chat: 'local:ann', text: 'Hi Ann, looking into it.' }]);
-    const audit = warren.db.prepare('SELECT tool, decision FROM audit WHERE run = ? ORDER BY id').all(run.id);
+    const audit = warren.gated.audit.db.prepare('SELECT tool, decision FROM audit WHERE run = ? ORDER BY id').all(run.id);
     expect(audit).toEqual([
       { tool: 'reply', decision: 'allow' },
       { tool: 'send_message', decision: 'deny' },
@@ -278,6 +278,6 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
       expect(files.some((f) => f.includes('/.claude/'))).toBe(true); // Claude Code's own state is there...
       for (const f of files) expect(readFileSync(f, 'latin1'), f).not.toContain(KEY); // ...without the key
     }
-    expect(JSON.stringify(warren.db.prepare('SELECT * FROM audit').all())).not.toContain(KEY);
+    expect(JSON.stringify(warren.gated.audit.db.prepare('SELECT * FROM audit').all())).not.toContain(KEY);
   });
 });
