@@ -206,7 +206,7 @@ describe('routing', () => {
     expect(sink.unwired).toBe(2);
   });
 
-  it('a set_route route wires a chat with the defaults; a broken PERSONA.md keeps its last good wiring only', async () => {
+  it('a set_route route wires a chat with the PERSONA.md defaults', async () => {
     const sink = setup({ 'acme/PERSONA.md': '---\nname: acme\n---\n', 'acme/desk/': '' });
     store.setRoute('tg:-3', 'acme/desk', 'acme');
     expect(sink.wirings().map((w) => [w.tenant, w.chat, w.engage, w.unknown, w.source])).toEqual([
