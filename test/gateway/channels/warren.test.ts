@@ -1,6 +1,14 @@
 // Channels in a real `warren up` (gated, the turn loop, real containers with the scripted harness): an in-memory
 // platform's messages reach the wired tenant's conversation, and each reply is delivered once, to its own chat.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openWarrenDb } from '../../../core/warren-db.js';
+import { GatedStore } from '../../../gated/store.js';
+import { GATEWAY_MIGRATIONS } from '../../../gateway/migrations.js';
+import { agentImage } from '../../helpers/docker.js';
 import type { AdapterFactory } from '../../../gateway/channels/adapter.js';
 import { localAdapterFactory } from '../../../gateway/channels/local.js';
 import type { Warren } from '../../../gateway/warren.js';
@@ -97,4 +105,78 @@ describe('channels in warren up', () => {
     );
     expect(row.text).toBe('echo: hi from the terminal');
   }, 150_000);
+});
+
+const DIST = fileURLToPath(new URL('../../../dist/', import.meta.url));
+
+/**
+ * `warren up` in a child process with a platform that writes down every message it receives (before answering) and
+ * stops answering at the second: the test kills it with SIGKILL there, mid-delivery.
+ */
+const CHILD = `
+import { appendFileSync } from 'node:fs';
+const { startWarren } = await import(process.env.DIST + 'cli/start-warren.js');
+const { silentLogger } = await import(process.env.DIST + 'core/log.js');
+let received = 0;
+const platform = {
+  prefix: 'tg', scope: 'installation',
+  create: () => ({
+    identity: { prefix: 'tg', world: null },
+    async start() {},
+    async deliver(item) {
+      appendFileSync(process.env.PLATFORM_LOG, JSON.stringify({ id: item.id, text: item.text }) + '\\n');
+      if (++received >= 2) await new Promise(() => {}); // the platform took it; warren dies before hearing back
+      return { ok: true, platformMessageId: 'p' + item.id };
+    },
+    status: () => ({ state: 'connected', error: null, since: '' }),
+    async stop() {},
+  }),
+};
+await startWarren({ tenantsDir: process.env.TENANTS, dataDir: process.env.DATA, log: silentLogger(), adapterFactories: [platform] });
+process.stdout.write('up\\n');
+`;
+
+describe('kill -9 of warren up in the middle of a delivery', () => {
+  it('loses nothing, and sends again only the row that was in flight (the documented window)', async () => {
+    const tree = tempTree({ 'acme/PERSONA.md': '---\nname: acme\n---\n' });
+    try {
+      const db = openWarrenDb(tree.data, GATEWAY_MIGRATIONS);
+      const store = new GatedStore(db);
+      const ids = ['r1', 'r2', 'r3'].map((text) => store.addOutbox({ tenant: 'acme', topic: 'main', kind: 'message', chat: 'tg:-1', text }));
+      db.close();
+      const platformLog = join(tree.root, 'platform.log');
+      const script = join(tree.root, 'child.mjs');
+      writeFileSync(script, CHILD);
+      const image = await agentImage();
+      const child = spawn(process.execPath, [script], {
+        env: {
+          ...process.env, DIST, PLATFORM_LOG: platformLog, TENANTS: tree.tenants, DATA: tree.data,
+          WARREN_HTTP_PORT: '0', WARREN_AGENT_IMAGE: image.tag, WARREN_INSTANCE: `test-kill-${process.pid}`, WARREN_LOG_LEVEL: 'silent',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const exited = new Promise((r) => child.once('exit', r));
+      await eventually(() => existsSync(platformLog) && readFileSync(platformLog, 'utf8').split('\n').length > 2, 'two rows at the platform', 120_000);
+      child.kill('SIGKILL');
+      await exited;
+      const before = readFileSync(platformLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l).text);
+      expect(before).toEqual(['r1', 'r2']);
+
+      const memory = memoryFactory('tg');
+      const again = await startWarren(tree, { adapterFactories: [memory.factory] });
+      try {
+        await eventually(() => memory.made[0]!.delivered.length >= 2, 'the rest delivered after the restart', 60_000);
+        await new Promise((r) => setTimeout(r, 300));
+        // r1 was recorded as delivered: never again. r2 was in flight: sent again (at-least-once). r3: once.
+        expect(memory.made[0]!.delivered.map((d) => d.text)).toEqual(['r2', 'r3']);
+        const rows = again.outbox.list('acme');
+        expect(rows.map((r) => [r.id, r.delivery_state])).toEqual(ids.map((id) => [id, 'delivered']));
+        expect(rows[0]!.platform_message_id).toBe(`p${ids[0]}`);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      tree.cleanup();
+    }
+  }, 240_000);
 });
