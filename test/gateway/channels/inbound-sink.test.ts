@@ -145,6 +145,30 @@ describe('accumulate, then engage', () => {
     expect(sink.unwired).toBe(0);
   });
 
+  it("agent-shared: one chat's context never comes with, nor redirects, another chat's turn", async () => {
+    setup({
+      'acme/PERSONA.md': persona(
+        '  - {chat: "tg:-1", session: agent-shared, others: accumulate, unknown: public}\n' +
+          '  - {chat: "tg:-2", session: agent-shared, others: accumulate, unknown: public}\n',
+      ),
+    });
+    await tg.receive({ chat: 'tg:-1', text: 'chat 1 chatter' });
+    await tg.receive({ chat: 'tg:-2', text: 'chat 2 chatter' });
+    await tg.receive({ chat: 'tg:-2', text: '@desk in chat 2', mentioned: true });
+    const t = turn('acme', AGENT_SHARED_TOPIC, 'answer')!;
+    expect([t.chat, t.texts]).toEqual(['tg:-2', ['chat 2 chatter', '@desk in chat 2']]);
+    expect(turn('acme', AGENT_SHARED_TOPIC, 'again')).toBeNull(); // chat 1's context waits for chat 1's next turn
+  });
+
+  it('more context than a turn takes: the engaged message always runs, with the newest context', async () => {
+    setup({ 'acme/PERSONA.md': persona('  - {chat: "tg:-1", others: accumulate, unknown: public}\n') });
+    for (let i = 0; i < 60; i++) await tg.receive({ chat: 'tg:-1', text: `c${i}` });
+    await tg.receive({ chat: 'tg:-1', text: '@desk now', mentioned: true });
+    const t = turn('acme', topicFor('shared', 'tg:-1', null), 'ok')!;
+    expect(t.texts).toHaveLength(50);
+    expect(t.texts.slice(0, 1).concat(t.texts.slice(-2))).toEqual(['c11', 'c59', '@desk now']);
+  });
+
   it('with others: drop, they are not stored at all', async () => {
     setup({ 'acme/PERSONA.md': persona('  - {chat: "tg:-1", unknown: public}\n') });
     expect(await tg.receive({ chat: 'tg:-1', text: 'chatter' })).toMatchObject({ kind: 'dropped' });
