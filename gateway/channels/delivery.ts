@@ -34,6 +34,7 @@ interface PendingRow {
   created_at: string;
   delivery_attempts: number;
   next_attempt_at: number | null;
+  delivery_state: 'sending' | null;
 }
 
 /** Rows of finished runs only (gateway/outbox-view.ts): a turn that is re-run after a crash never shows twice. */
@@ -53,11 +54,17 @@ export class Delivery {
     this.policy = deps.policy ?? DEFAULT_RETRY;
     const p = (sql: string) => deps.db.prepare(sql);
     this.s = {
-      pending: p(`SELECT o.id, o.tenant, o.kind, o.chat, o.text, o.reply_to, o.reaction, o.file_path, o.run, o.created_at,
-                         o.delivery_attempts, o.next_attempt_at
-                  FROM outbox o LEFT JOIN runs r ON r.id = o.run
-                  WHERE o.delivered_at IS NULL AND o.delivery_state IS NULL AND o.chat IS NOT NULL AND ${VISIBLE}
-                  ORDER BY o.id LIMIT 2000`),
+      // The first row still to deliver of each chat (per world: two worlds' bots in one group are two chats), or
+      // the one in flight (then the chat is skipped): however many rows wait behind them, or wait for an adapter.
+      heads: p(`SELECT o.id, o.tenant, o.kind, o.chat, o.text, o.reply_to, o.reaction, o.file_path, o.run, o.created_at,
+                       o.delivery_attempts, o.next_attempt_at, o.delivery_state
+                FROM outbox o LEFT JOIN runs r ON r.id = o.run
+                WHERE o.id IN (
+                  SELECT MIN(o.id) FROM outbox o LEFT JOIN runs r ON r.id = o.run
+                  WHERE o.delivered_at IS NULL AND (o.delivery_state IS NULL OR o.delivery_state = 'sending')
+                    AND o.chat IS NOT NULL AND ${VISIBLE}
+                  GROUP BY o.chat, substr(o.tenant, 1, instr(o.tenant || '/', '/') - 1))
+                ORDER BY o.id LIMIT 5000`),
       message: p(`SELECT tenant, thread, platform_id FROM messages WHERE id = ?`),
       answered: p(`SELECT thread, platform_id FROM messages WHERE run = ? AND chat = ? ORDER BY engaged DESC, id DESC LIMIT 1`),
     };
@@ -92,19 +99,17 @@ export class Delivery {
     if (this.stopped) return;
     let rows: PendingRow[];
     try {
-      rows = this.s.pending.all() as PendingRow[];
+      rows = this.s.heads.all() as PendingRow[];
     } catch (error) {
       this.deps.log.error({ err: error }, 'could not read the outbox');
       return;
     }
-    const seen = new Set<string>();
     const now = Date.now();
     for (const row of rows) {
+      if (row.delivery_state === 'sending') continue; // in flight: the chat's next row waits for it
       const adapter = this.deps.adapterFor(row.chat, row.tenant);
       if (!adapter) continue; // no adapter for this platform (or this world): the row waits for one
       const key = `${adapter.identity.prefix}|${adapter.identity.world ?? ''}|${row.chat}`;
-      if (seen.has(key)) continue; // not the first of its chat: in order
-      seen.add(key);
       if (this.busy.has(key)) continue;
       if ((row.next_attempt_at ?? 0) > now) continue;
       if (adapter.status().state !== 'connected') continue; // a channel that is down: rows wait for it

@@ -126,6 +126,16 @@ describe('delivery', () => {
     expect(state(web)).toMatchObject({ delivery_state: null, delivery_attempts: 0 });
   });
 
+  it('a backlog for a platform without an adapter never holds up the other chats', async () => {
+    db.transaction(() => {
+      for (let i = 0; i < 6000; i++) row(`web:chat-${i % 3}`, `waiting ${i}`);
+    })();
+    const id = row('tg:-1', 'goes out');
+    startDelivery();
+    await eventually(() => tg.delivered.length === 1, 'the telegram row delivered', 5000, 10);
+    expect(tg.delivered[0]!.id).toBe(id);
+  });
+
   it('after a crash mid-delivery the row in flight is sent again (the documented window); delivered rows never are', async () => {
     row('tg:-1', 'delivered before the crash');
     const first = startDelivery();
