@@ -23,19 +23,30 @@ export interface InboundSinkDeps {
   commands?: CommandsHook;
 }
 
-/** The wiring of every tenant with a valid configuration (and valid ancestors: a blocked tenant wires nothing). */
-export function wiringsOf(registry: TenantRegistry, routes: readonly { chat: string; tenant: string; created_by: string }[]): Wiring[] {
-  const persona: Wiring[] = [];
+type RouteRow = { chat: string; tenant: string; created_by: string };
+
+/** PERSONA.md wiring of every tenant with a valid configuration (and valid ancestors: a blocked tenant wires nothing). */
+function personaWiringsOf(registry: TenantRegistry): { wirings: Wiring[]; live: Set<string> } {
+  const wirings: Wiring[] = [];
   const live = new Set<string>();
   for (const state of registry.list()) {
     if (!state.config || registry.ancestorConfigs(state.path) === null) continue;
     live.add(state.path);
     const { frontmatter, channelLines } = state.config.persona;
     (frontmatter.channels ?? []).forEach((c, i) => {
-      persona.push(wiringFromPersona(state.path, c, `${state.path}/PERSONA.md:${channelLines?.[i] ?? 1}`));
+      wirings.push(wiringFromPersona(state.path, c, `${state.path}/PERSONA.md:${channelLines?.[i] ?? 1}`));
     });
   }
-  return collectWirings(persona, routes.filter((r) => live.has(r.tenant)));
+  return { wirings, live };
+}
+
+function withRoutes(persona: { wirings: Wiring[]; live: Set<string> }, routes: readonly RouteRow[]): Wiring[] {
+  return collectWirings(persona.wirings, routes.filter((r) => persona.live.has(r.tenant)));
+}
+
+/** Every wiring the router uses: PERSONA.md entries and set_route routes (of tenants that may wire). */
+export function wiringsOf(registry: TenantRegistry, routes: readonly RouteRow[]): Wiring[] {
+  return withRoutes(personaWiringsOf(registry), routes);
 }
 
 export class ChannelInbound implements InboundSink {
@@ -43,15 +54,21 @@ export class ChannelInbound implements InboundSink {
   /** Events no tenant is wired for, counted (and logged at debug): nothing wires a chat by itself. */
   unwired = 0;
   private readonly hasEngaged;
+  /** PERSONA.md wiring, read again only when the tree changes (routes are read on every event: gated writes them). */
+  private persona: ReturnType<typeof personaWiringsOf> | null = null;
 
   constructor(private readonly deps: InboundSinkDeps) {
     if (deps.store.db !== deps.db) throw new Error('the inbound sink and the gated store must share one connection');
     this.approvals = new Approvals(deps.db);
     this.hasEngaged = deps.db.prepare(`SELECT 1 FROM messages WHERE tenant = ? AND topic = ? AND engaged = 1 LIMIT 1`);
+    const forget = () => (this.persona = null);
+    deps.registry.on('changed', forget);
+    deps.registry.on('removed', forget);
   }
 
   wirings(): Wiring[] {
-    return wiringsOf(this.deps.registry, this.deps.store.routes());
+    this.persona ??= personaWiringsOf(this.deps.registry);
+    return withRoutes(this.persona, this.deps.store.routes());
   }
 
   async receive(event: InboundEvent, via: AdapterIdentity): Promise<InboundOutcome> {

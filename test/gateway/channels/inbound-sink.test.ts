@@ -23,10 +23,11 @@ let store: GatedStore;
 let runs: RunStore;
 let tg: MemoryAdapter;
 let delivery: Delivery | null;
+let registry: TenantRegistry;
 
 function setup(files: Record<string, string>, commands?: CommandsHook): ChannelInbound {
   tree = tempTree(files);
-  const registry = new TenantRegistry(tree.tenants, silentLogger());
+  registry = new TenantRegistry(tree.tenants, silentLogger());
   registry.loadAll();
   db = openWarrenDb(tree.data, GATEWAY_MIGRATIONS);
   store = new GatedStore(db);
@@ -237,6 +238,24 @@ describe('routing', () => {
       ['acme/desk', 'tg:-3', 'mention', 'request-approval', 'set_route by acme'],
     ]);
     expect(await tg.receive({ chat: 'tg:-3', text: 'hi', mentioned: true })).toMatchObject({ kind: 'pending-approval' });
+  });
+
+  it('an edit of PERSONA.md rewires at once; a broken one keeps its last good wiring', async () => {
+    setup({ 'acme/PERSONA.md': '---\nname: acme\n---\n', 'acme/desk/PERSONA.md': persona('  - {chat: "tg:-1", engage: always, unknown: public}\n') });
+    expect(await tg.receive({ chat: 'tg:-2', text: 'a' })).toMatchObject({ kind: 'dropped' });
+    tree.write('acme/desk/PERSONA.md', persona('  - {chat: "tg:-2", engage: always, unknown: public}\n'));
+    registry.reload('acme/desk');
+    expect(await tg.receive({ chat: 'tg:-2', text: 'b' })).toMatchObject({ kind: 'stored' });
+    expect(await tg.receive({ chat: 'tg:-1', text: 'c' })).toMatchObject({ kind: 'dropped' });
+    tree.write('acme/desk/PERSONA.md', persona('  - {chat: "tg:-3", engage: sometimes}\n'));
+    registry.reload('acme/desk');
+    expect(await tg.receive({ chat: 'tg:-2', text: 'd' })).toMatchObject({ kind: 'stored' });
+  });
+
+  it('a tenant under an ancestor that never had a valid configuration wires nothing (fail closed)', async () => {
+    const sink = setup({ 'acme/PERSONA.md': '---\nnmae: acme\n---\n', 'acme/desk/PERSONA.md': persona('  - {chat: "tg:-1", engage: always, unknown: public}\n') });
+    expect(sink.wirings()).toEqual([]);
+    expect(await tg.receive({ chat: 'tg:-1', text: 'a' })).toMatchObject({ kind: 'dropped' });
   });
 
   it('several tenants on one chat: each engaged tenant gets the message once, and replies once', async () => {
