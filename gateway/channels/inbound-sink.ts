@@ -5,7 +5,7 @@ import { canonicalChat } from '../../core/grants/canonical.js';
 import type { Logger } from '../../core/log.js';
 import type { TenantRegistry } from '../../core/tree/registry.js';
 import type { GatedStore } from '../../gated/store.js';
-import { acceptMessage } from '../inbound.js';
+import { acceptMessage, InboundError } from '../inbound.js';
 import type { AdapterIdentity, InboundEvent, InboundOutcome, InboundSink } from './adapter.js';
 import { Approvals } from './approvals.js';
 import { collectWirings, planRoute, wiringFromPersona, worldOf, type RouteFacts, type Wiring } from './route-plan.js';
@@ -94,7 +94,7 @@ export class ChannelInbound implements InboundSink {
       hasConversation: (tenant, topic) => this.hasEngaged.get(tenant, topic) !== undefined,
       approved: (world, c, s) => this.approvals.isApproved(world, c, s),
     };
-    const outcome = this.deps.db.transaction((): InboundOutcome => {
+    const store = this.deps.db.transaction((): InboundOutcome => {
       const decisions = planRoute(event, via, wirings, facts);
       if (decisions.length === 0) {
         this.unwired++;
@@ -125,7 +125,17 @@ export class ChannelInbound implements InboundSink {
       if (stored.length > 0) return { kind: 'accumulated', reason: 'kept as context for the next engaged turn' };
       if (approval) return { kind: 'pending-approval', approval };
       return { kind: 'dropped', reason: decisions.map((d) => `${d.tenant}: ${d.reason}`).join('; ') };
-    })();
+    });
+    let outcome: InboundOutcome;
+    try {
+      outcome = store();
+    } catch (error) {
+      // The message itself is unacceptable (empty, too long, a sender id past the rule): refused, nothing stored. Said
+      // as an outcome, not a rejection, so an adapter does not offer it again and again.
+      if (!(error instanceof InboundError)) throw error;
+      log.info({ chat, sender }, `inbound message refused: ${error.message}`);
+      return { kind: 'dropped', reason: `refused: ${error.message}` };
+    }
     if (outcome.kind === 'stored' || outcome.kind === 'accumulated') this.deps.onStored?.();
     return outcome;
   }

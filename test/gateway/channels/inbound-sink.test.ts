@@ -273,6 +273,17 @@ describe('routing', () => {
     expect((await deliverAll(2)).map((d) => d.text)).toEqual(['acme here', 'sales here']);
   });
 
+  it('a message that cannot be stored (empty, too long) is refused as an outcome, storing nothing for anyone', async () => {
+    setup({
+      'acme/PERSONA.md': persona('  - {chat: "tg:-1", engage: always, unknown: public}\n'),
+      'acme/sales/PERSONA.md': persona('  - {chat: "tg:-1", engage: always, unknown: public}\n'),
+    });
+    expect(await tg.receive({ chat: 'tg:-1', text: '' })).toEqual({ kind: 'dropped', reason: expect.stringMatching(/^refused: text/) });
+    expect(await tg.receive({ chat: 'tg:-1', text: 'x'.repeat(70_000) })).toMatchObject({ kind: 'dropped' });
+    expect(await tg.receive({ chat: 'tg:-1', text: 'hi', sender: { id: 'tg:\u200b1' } })).toMatchObject({ kind: 'dropped' });
+    expect(runs.pendingTopics()).toEqual([]);
+  });
+
   it('admin commands go to the commands hook before routing', async () => {
     const asked: string[] = [];
     setup({ 'acme/PERSONA.md': persona('  - {chat: "tg:-1", engage: always, unknown: public}\n') }, (event, _via, tenant) => {
