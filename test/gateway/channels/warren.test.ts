@@ -9,6 +9,7 @@ import { openWarrenDb } from '../../../core/warren-db.js';
 import { GatedStore } from '../../../gated/store.js';
 import { GATEWAY_MIGRATIONS } from '../../../gateway/migrations.js';
 import { agentImage } from '../../helpers/docker.js';
+import { warrenAsync } from '../../helpers/cli.js';
 import type { AdapterFactory } from '../../../gateway/channels/adapter.js';
 import { localAdapterFactory } from '../../../gateway/channels/local.js';
 import type { Warren } from '../../../gateway/warren.js';
@@ -66,6 +67,19 @@ describe('channels in warren up', () => {
       ['tg', 'acme', 'connected', null],
       ['broken', null, 'error', 'could not start: no such platform here'],
     ]);
+  });
+
+  it('warren channels shows the running adapters and their state', async () => {
+    const r = await warrenAsync(['channels', '--json', '--tenants', tree.tenants, '--data', tree.data]);
+    expect(r.stderr).toBe('');
+    const report = JSON.parse(r.stdout);
+    expect(report.running).toBe(true);
+    expect(report.adapters.map((a: { prefix: string; world: string | null; state: string }) => [a.prefix, a.world, a.state])).toEqual([
+      ['local', null, 'connected'],
+      ['tg', 'acme', 'connected'],
+      ['broken', null, 'error'],
+    ]);
+    expect(report.wired.map((w: { chat: string }) => w.chat)).toEqual(['tg:-1', 'tg:-2', 'local:ops']);
   });
 
   it('two chats, one tenant: each reply goes to its own chat, once, threaded to the message it answers', async () => {
