@@ -1,8 +1,8 @@
 // The channel hub: the adapters of this warren, made from the factories (one per world that has the credential for
 // a world-scoped platform, one for an installation-wide one), started after the turn loop and stopped before it. An
 // adapter that fails to start does not stop warren: its status says why. The hub's view of them is written to
-// DATA/channels.json for `warren channels`.
-import { renameSync, writeFileSync } from 'node:fs';
+// DATA/channels.json for `warren channels` while warren runs (a file left by a killed warren names a dead pid).
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../core/log.js';
 import type { AdapterFactory, AdapterStatus, ChannelAdapter, InboundSink } from './adapter.js';
@@ -95,7 +95,7 @@ export class ChannelHub {
       if (!s.adapter) continue;
       await s.adapter.stop().catch((error: unknown) => this.deps.log.warn({ err: error, adapter: s.prefix }, 'adapter did not stop cleanly'));
     }
-    this.writeState();
+    rmSync(channelsStatePath(this.deps.dataDir), { force: true }); // no warren, no live adapters to show
   }
 
   private writeState(): void {
