@@ -79,9 +79,36 @@ function turnStatementsOf(db: Db) {
 }
 type TurnStatements = ReturnType<typeof turnStatementsOf>;
 
+/** What a chat platform said about an inbound message (gateway/channels): stored beside it, never from a tenant. */
+export interface ChannelFields {
+  thread: string | null;
+  platformId: string | null;
+  senderName: string | null;
+  /** False: context for the next engaged turn of its topic, which does not start a turn itself. */
+  engaged: boolean;
+}
+
+/** The gateway's channel writes (messages' channel columns, outbox delivery), prepared on first use like the turn's. */
+function channelStatementsOf(db: Db) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    insertMessage: p(`INSERT INTO messages (tenant, topic, kind, chat, sender, text, depth, ref, created_at, thread, platform_id, sender_name, engaged)
+                      VALUES (@tenant, @topic, @kind, @chat, @sender, @text, @depth, @ref, @created_at, @thread, @platform_id, @sender_name, @engaged)`),
+    startDelivery: p(`UPDATE outbox SET delivery_state = 'sending', delivery_attempts = delivery_attempts + 1
+                      WHERE id = ? AND delivered_at IS NULL AND (delivery_state IS NULL OR delivery_state = 'sending')`),
+    delivered: p(`UPDATE outbox SET delivery_state = 'delivered', delivered_at = ?, platform_message_id = ?, delivery_error = NULL,
+                  next_attempt_at = NULL WHERE id = ?`),
+    retryLater: p(`UPDATE outbox SET delivery_state = NULL, delivery_error = ?, next_attempt_at = ? WHERE id = ?`),
+    failed: p(`UPDATE outbox SET delivery_state = 'failed', delivery_error = ?, next_attempt_at = NULL WHERE id = ?`),
+    reconcileSending: p(`UPDATE outbox SET delivery_state = NULL WHERE delivery_state = 'sending'`),
+  };
+}
+type ChannelStatements = ReturnType<typeof channelStatementsOf>;
+
 export class GatedStore {
   private readonly s;
   private turnStatements: TurnStatements | undefined;
+  private channelStatements: ChannelStatements | undefined;
 
   constructor(readonly db: Db) {
     const p = (sql: string) => db.prepare(sql);
@@ -125,6 +152,12 @@ export class GatedStore {
   private get turns(): TurnStatements {
     this.turnStatements ??= turnStatementsOf(this.db);
     return this.turnStatements;
+  }
+
+  /** The channel statements, prepared on first use (they need the gateway's channels migration). */
+  private get channels(): ChannelStatements {
+    this.channelStatements ??= channelStatementsOf(this.db);
+    return this.channelStatements;
   }
 
   addMessage(m: NewMessage): number {
@@ -323,5 +356,50 @@ export class GatedStore {
   /** Drops what a run had put in the outbox but not yet delivered. */
   dropUndeliveredOutboxOf(run: string): void {
     this.turns.dropRunOutbox.run(run);
+  }
+
+  // The channels' side (gateway/channels calls these).
+
+  /** Stores a message that came through a chat platform, with what the platform said about it. */
+  addChannelMessage(m: NewMessage, c: ChannelFields): number {
+    const r = this.channels.insertMessage.run({
+      tenant: m.tenant,
+      topic: m.topic ?? 'main',
+      kind: m.kind,
+      chat: m.chat ?? null,
+      sender: m.sender,
+      text: m.text,
+      depth: m.depth ?? 0,
+      ref: m.ref ?? null,
+      created_at: m.at ?? nowIso(),
+      thread: c.thread,
+      platform_id: c.platformId,
+      sender_name: c.senderName,
+      engaged: c.engaged ? 1 : 0,
+    });
+    return Number(r.lastInsertRowid);
+  }
+
+  /** Records a delivery attempt before it is made (crash safety); false when the row is delivered or failed already. */
+  startDelivery(id: number): boolean {
+    return this.channels.startDelivery.run(id).changes > 0;
+  }
+
+  markDelivered(id: number, platformMessageId: string | null, at: string): void {
+    this.channels.delivered.run(at, platformMessageId, id);
+  }
+
+  /** Back in the queue after a failed attempt, not before `nextAttemptAt` (epoch ms). */
+  retryDeliveryLater(id: number, error: string, nextAttemptAt: number): void {
+    this.channels.retryLater.run(error, nextAttemptAt, id);
+  }
+
+  markDeliveryFailed(id: number, error: string): void {
+    this.channels.failed.run(error, id);
+  }
+
+  /** At start: attempts that were in flight when the gateway stopped go back in the queue (at-least-once). */
+  reconcileInFlightDeliveries(): number {
+    return this.channels.reconcileSending.run().changes;
   }
 }

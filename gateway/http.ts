@@ -1,6 +1,8 @@
 // The gateway's HTTP API (loopback by default, operator token required):
 //   POST /v1/messages            {tenant, text, topic?, sender?, chat?} -> 202 {id}   (stored before anything else)
-//   GET  /v1/messages?tenant=T[&after=N][&topic=X]                     -> {messages, next_after}: finished-run rows
+//   GET  /v1/messages?tenant=T[&after=N][&topic=X]                     -> {messages, next_after}: finished-run rows,
+//                                         each with its delivery: delivery_state (null waiting | sending | delivered |
+//                                         failed), delivery_attempts, delivery_error, delivered_at, platform_message_id
 //   GET  /v1/stream?tenant=T                                           -> server-sent events, one per new row
 //   GET  /v1/health                                                    -> {ok, runs}   (no token needed)
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';

@@ -1,11 +1,11 @@
-// Inbound messages: validated, then stored before anything else happens. Every channel (HTTP, `warren send`,
-// later chat adapters) goes through acceptMessage.
+// Inbound messages: validated, then stored before anything else happens. Every channel (HTTP, `warren send`, the
+// chat adapters through gateway/channels/inbound-sink.ts) goes through acceptMessage.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalChat } from '../core/grants/canonical.js';
 import { parseTenantPath } from '../core/tenant-path.js';
 import type { TenantRegistry } from '../core/tree/registry.js';
-import type { GatedStore } from '../gated/store.js';
+import type { ChannelFields, GatedStore } from '../gated/store.js';
 import { chatIdSchema, MAX_TEXT } from '../gated/tools/messaging.js';
 import { TOPIC } from '../gated/tools/topics.js';
 
@@ -37,8 +37,17 @@ export function topicForChat(chat: string): string {
   return `${readable}-${createHash('sha256').update(chat).digest('hex').slice(0, 16)}`;
 }
 
-/** Stores a message for a tenant and returns its id; throws InboundError with a reason a sender can act on. */
-export function acceptMessage(store: GatedStore, registry: TenantRegistry, input: unknown): { id: number; tenant: string; chat: string } {
+/**
+ * Stores a message for a tenant and returns its id; throws InboundError with a reason a sender can act on. `channel`
+ * is what a chat adapter said about the message (thread, platform id, display name, engaged or context): it comes
+ * from the gateway's own code, never from a request body.
+ */
+export function acceptMessage(
+  store: GatedStore,
+  registry: TenantRegistry,
+  input: unknown,
+  channel?: ChannelFields,
+): { id: number; tenant: string; chat: string } {
   const parsed = InboundSchema.safeParse(input);
   if (!parsed.success) {
     throw new InboundError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
@@ -55,6 +64,7 @@ export function acceptMessage(store: GatedStore, registry: TenantRegistry, input
   if (!state.config) throw new InboundError(`tenant ${tenant} has no valid configuration; see "warren tenants"`);
   const chat = canonicalChat(m.chat ?? `local:${m.sender}`);
   if (!chat) throw new InboundError('chat is empty');
-  const id = store.addMessage({ tenant, topic: m.topic ?? topicForChat(chat), kind: 'chat', chat, sender: m.sender, text: m.text });
+  const message = { tenant, topic: m.topic ?? topicForChat(chat), kind: 'chat' as const, chat, sender: m.sender, text: m.text };
+  const id = channel ? store.addChannelMessage(message, channel) : store.addMessage(message);
   return { id, tenant, chat };
 }

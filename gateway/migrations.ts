@@ -37,6 +37,38 @@ export const GATEWAY_MIGRATIONS: Migration[] = [
     `,
   },
   {
+    // Channels (docs/channels.md): what an inbound message came with, whether it engages a turn, how each outbox row's
+    // delivery went, and the unknown senders waiting for an operator.
+    name: 'gateway-002-channels',
+    sql: `
+      ALTER TABLE messages ADD COLUMN thread TEXT;
+      ALTER TABLE messages ADD COLUMN platform_id TEXT;        -- the platform's id of the message (replies point at it)
+      ALTER TABLE messages ADD COLUMN sender_name TEXT;        -- display only, never an identity
+      ALTER TABLE messages ADD COLUMN engaged INTEGER NOT NULL DEFAULT 1; -- 0: context for the next engaged turn
+      CREATE INDEX messages_engaged ON messages (run, engaged, tenant, topic);
+
+      ALTER TABLE outbox ADD COLUMN delivery_state TEXT;       -- NULL pending | sending | delivered | failed
+      ALTER TABLE outbox ADD COLUMN delivery_attempts INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE outbox ADD COLUMN delivery_error TEXT;       -- the last error, said to the operator
+      ALTER TABLE outbox ADD COLUMN next_attempt_at INTEGER;   -- epoch ms; NULL: now
+      ALTER TABLE outbox ADD COLUMN platform_message_id TEXT;
+      CREATE INDEX outbox_delivery ON outbox (delivery_state, chat, id);
+
+      CREATE TABLE approvals (
+        id TEXT PRIMARY KEY,
+        world TEXT NOT NULL,
+        chat TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        sender_name TEXT,
+        event TEXT NOT NULL,            -- the first message, held (JSON of the InboundEvent and its adapter)
+        state TEXT NOT NULL,            -- pending | approved | denied
+        created_at TEXT NOT NULL,
+        decided_at TEXT,
+        UNIQUE (world, chat, sender)
+      );
+    `,
+  },
+  {
     // Classroom roles (gateway/channels/users.ts): people paired to groups by invite codes, and paused groups.
     name: 'gateway-classroom-users',
     sql: `

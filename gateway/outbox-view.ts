@@ -14,6 +14,13 @@ export interface OutboxRow {
   file_path: string | null;
   run: string | null;
   created_at: string;
+  /** Delivery (gateway/channels/delivery.ts): null while waiting, else sending | delivered | failed. */
+  delivery_state: string | null;
+  delivery_attempts: number;
+  /** The last delivery error (a failed row keeps it). */
+  delivery_error: string | null;
+  delivered_at: string | null;
+  platform_message_id: string | null;
 }
 
 const VISIBLE = `(o.run IS NULL OR r.id IS NULL OR r.status IN ('done', 'failed'))`;

@@ -52,9 +52,10 @@ export class RunStore {
     if (inbox.db !== db) throw new Error('the run store and the gated store must share one connection (one transaction)');
     const p = (sql: string) => db.prepare(sql);
     this.s = {
-      // A paused group (/pause, the paused table) gets no new turns; its messages wait.
+      // Only an engaged message starts a turn; accumulated ones (channel context) wait for one. A paused group
+      // (/pause, the paused table) gets no new turns; its messages wait.
       pendingTopics: p(`SELECT tenant, topic, MIN(id) AS first FROM messages
-                        WHERE run IS NULL AND tenant NOT IN (SELECT tenant FROM paused)
+                        WHERE run IS NULL AND engaged = 1 AND tenant NOT IN (SELECT tenant FROM paused)
                         GROUP BY tenant, topic ORDER BY first LIMIT 200`),
       paused: p(`SELECT 1 FROM paused WHERE tenant = ?`),
       leaseCount: p(`SELECT COUNT(*) AS n FROM leases`),
@@ -64,6 +65,14 @@ export class RunStore {
       deleteInstanceLeases: p(`DELETE FROM leases WHERE instance = ?`),
       pending: p(`SELECT id, kind, chat, sender, text, depth, ref, created_at, interrupted FROM messages
                   WHERE tenant = ? AND topic = ? AND run IS NULL ORDER BY id LIMIT ${MAX_MESSAGES_PER_TURN}`),
+      firstEngaged: p(`SELECT id, chat FROM messages WHERE tenant = ? AND topic = ? AND run IS NULL AND engaged = 1
+                       ORDER BY id LIMIT 1`),
+      upToEngaged: p(`SELECT id, kind, chat, sender, text, depth, ref, created_at, interrupted FROM messages
+                      WHERE tenant = ? AND topic = ? AND run IS NULL AND chat IS ? AND id <= ?
+                      ORDER BY id DESC LIMIT ${MAX_MESSAGES_PER_TURN}`),
+      afterEngaged: p(`SELECT id, kind, chat, sender, text, depth, ref, created_at, interrupted FROM messages
+                       WHERE tenant = ? AND topic = ? AND run IS NULL AND chat IS ? AND id > ?
+                       ORDER BY id LIMIT ${MAX_MESSAGES_PER_TURN}`),
       insertRun: p(`INSERT INTO runs (id, instance, tenant, topic, status, attempt, depth, chat, started_at)
                     VALUES (@id, @instance, @tenant, @topic, 'running', @attempt, @depth, @chat, @started_at)`),
       setContainer: p(`UPDATE runs SET container = ? WHERE id = ?`),
@@ -91,11 +100,25 @@ export class RunStore {
       if ((this.s.leaseCount.get() as { n: number }).n >= maxConcurrent) return null;
       if (this.s.leaseFor.get(tenant, topic)) return null;
       if (this.s.paused.get(tenant)) return null;
-      const pending = this.s.pending.all(tenant, topic) as MessageRow[];
-      if (pending.length === 0) return null;
-      // One conversation per turn (a topic named by its senders may hold several): the reply goes back to it alone.
-      // And no more than a turn's input can carry: the rest waits for the next turn.
-      const rows = withinBudget(pending.filter((r) => r.chat === pending[0]!.chat), MAX_TURN_INPUT_BYTES);
+      // The turn is for the first engaged message, with the context accumulated before it in its conversation (the
+      // newest of it that fits) and what came after it. One conversation per turn (a topic named by its senders, or
+      // an agent-shared one, may hold several): the reply goes back to it alone. And no more than a turn's input can
+      // carry: the rest waits for the next turn.
+      const first = this.s.firstEngaged.get(tenant, topic) as { id: number; chat: string | null } | undefined;
+      if (!first) return null;
+      const before = (this.s.upToEngaged.all(tenant, topic, first.chat, first.id) as MessageRow[]).reverse();
+      const after = this.s.afterEngaged.all(tenant, topic, first.chat, first.id) as MessageRow[];
+      const engaged = before.findIndex((r) => r.id === first.id);
+      const rows = [
+        ...withinBudget(before.slice(engaged).concat(after.slice(0, MAX_MESSAGES_PER_TURN - before.length)), MAX_TURN_INPUT_BYTES),
+      ];
+      // Context fills what budget is left, newest first, so the engaged message is always in the turn.
+      let used = rows.reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r.text)), 0);
+      for (const r of before.slice(0, engaged).reverse()) {
+        used += Buffer.byteLength(JSON.stringify(r.text));
+        if (used > MAX_TURN_INPUT_BYTES) break;
+        rows.unshift(r);
+      }
       const id = `run_${randomUUID()}`;
       const now = nowIso();
       this.s.insertLease.run(id, this.instance, tenant, topic, now);

@@ -19,6 +19,14 @@ import { gatewaySecrets, type GatewaySecrets } from './secrets.js';
 import { OutboxView } from './outbox-view.js';
 import { RunStore } from './run-store.js';
 import { TurnLoop, type TurnLoopDeps } from './turns.js';
+import type { AdapterFactory } from './channels/adapter.js';
+import { Delivery } from './channels/delivery.js';
+import type { RetryPolicy } from './channels/delivery-plan.js';
+import { ChannelHub } from './channels/hub.js';
+import { ChannelInbound, type CommandsHook } from './channels/inbound-sink.js';
+import { ADAPTER_FACTORIES } from './channels/index.js';
+import { classroomCommands } from './channels/commands.js';
+import { ClassroomStore } from './channels/users.js';
 
 export interface WarrenOptions {
   tenantsDir: string;
@@ -33,6 +41,14 @@ export interface WarrenOptions {
   /** Starts egress once gated is up; omitted: containers get no network at all. */
   egress?: EgressStarter;
   redactorFor?: (tenant: string) => ((text: string) => string) | undefined;
+  /** The channel adapters to start (default ADAPTER_FACTORIES); tests add their own. */
+  adapterFactories?: readonly AdapterFactory[];
+  /** A world's channel credential (the sealed store of `warren channels token`); default: none. */
+  credentialFor?: (world: string, name: string) => string | null;
+  /** Admin chat commands (classroom roles), asked before routing. */
+  commands?: CommandsHook;
+  /** Delivery retries (tests shorten them). */
+  deliveryRetry?: RetryPolicy;
 }
 
 export interface GatewayInfo {
@@ -60,6 +76,9 @@ export class Warren {
     /** Egress (crackbox) when it was started, else null. */
     readonly egress: EgressService | null = null,
     private readonly secrets: GatewaySecrets | null = null,
+    readonly inbound: ChannelInbound | null = null,
+    readonly channels: ChannelHub | null = null,
+    readonly delivery: Delivery | null = null,
   ) {}
 
   static async start(options: WarrenOptions): Promise<Warren> {
@@ -100,6 +119,7 @@ export class Warren {
         : null;
       if (egress) undo.push(() => egress.stop());
       const runs = new RunStore(db, config.instance, gated.store);
+      let delivery: Delivery | null = null;
       const loop = new TurnLoop({
         gated,
         docker,
@@ -109,7 +129,10 @@ export class Warren {
         tenantsDir: options.tenantsDir,
         dataDir: options.dataDir,
         log: componentLogger(log, 'turns'),
-        onRunEnd: options.onRunEnd,
+        onRunEnd: (run, outcome) => {
+          delivery?.wake(); // its rows are visible now
+          options.onRunEnd?.(run, outcome);
+        },
         secretsFor: options.secretsFor ?? ((tenant, only) => secrets.forRun(tenant, only)),
         redactorFor,
         egressFor: egress ? (tenant) => egress.egressFor(tenant) : undefined,
@@ -133,10 +156,40 @@ export class Warren {
         url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
       }
       await loop.start();
+      undo.push(() => loop.stop());
+      // Channels start after the turn loop and stop before it: an inbound message always finds a loop to wake.
+      const channelsLog = componentLogger(log, 'channels');
+      // The classroom's admin commands, unless the caller brings its own; /new resets the topic the router would use.
+      const commands: CommandsHook = options.commands ?? classroomCommands({
+        classroom: new ClassroomStore(db, gated.store),
+        groupExists: (tenant) => gated.registry.get(tenant) !== undefined,
+        topicFor: (event, tenant) => inbound.topicOf(event, tenant),
+        wake: () => loop.wake(),
+        log: channelsLog,
+      });
+      const inbound: ChannelInbound = new ChannelInbound({
+        db, store: gated.store, registry: gated.registry, log: channelsLog, onStored: () => loop.wake(), commands,
+      });
+      const hub = new ChannelHub({
+        factories: options.adapterFactories ?? ADAPTER_FACTORIES,
+        worlds: () => gated.registry.list().map((t) => t.path).filter((p) => !p.includes('/')),
+        credentialFor: options.credentialFor ?? (() => null),
+        sink: inbound,
+        env: options.env ?? process.env,
+        dataDir: options.dataDir,
+        log: channelsLog,
+      });
+      await hub.start();
+      undo.push(() => hub.stop());
+      delivery = new Delivery({
+        db, store: gated.store, adapterFor: (chat, tenant) => hub.adapterFor(chat, tenant), log: channelsLog, policy: options.deliveryRetry,
+      });
+      delivery.start();
+      undo.push(() => delivery?.stop());
       const info: GatewayInfo = { pid: process.pid, url, instance: config.instance };
       writeFileSync(gatewayInfoPath(options.dataDir), JSON.stringify(info) + '\n', { mode: 0o600 });
       log.info({ url, instance: config.instance, image, tenants: gated.sockets().size }, 'warren is up');
-      return new Warren(config, db, gated, runs, loop, outbox, url, http, options.dataDir, log, egress, secrets);
+      return new Warren(config, db, gated, runs, loop, outbox, url, http, options.dataDir, log, egress, secrets, inbound, hub, delivery);
     } catch (error) {
       for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => undefined);
       throw error;
@@ -147,6 +200,8 @@ export class Warren {
     const closed = new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
     this.http?.closeAllConnections(); // SSE streams would otherwise hold close() open
     await closed;
+    await this.delivery?.stop();
+    await this.channels?.stop();
     await this.loop.stop();
     await this.egress?.stop(); // after the loop: no container is left on a network when its rules go
     await this.gated.stop();

@@ -2,7 +2,8 @@
 // becomes the agent's standing instructions.
 import { z } from 'zod';
 import type { ConfigError } from '../config-error.js';
-import { parseFrontmatter, zodIssuesToErrors } from './frontmatter.js';
+import { canonicalChat, chatIdProblem } from '../grants/canonical.js';
+import { lineOfKey, parseFrontmatter, zodIssuesToErrors } from './frontmatter.js';
 
 export const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
@@ -22,6 +23,66 @@ export const mountSchema = z.strictObject({
   readonly: z.boolean().optional(),
 });
 
+/** A chat or sender id on a platform: `<prefix>:<id>`, held to the one chat-id rule, stored canonical (lowercase). */
+const platformId = (what: string) =>
+  z
+    .string()
+    .max(256)
+    .superRefine((value, ctx) => {
+      const problem = chatIdProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: `a ${what} id ${problem}` });
+      else if (!/^[a-z][a-z0-9]*:./.test(canonicalChat(value)!)) {
+        ctx.addIssue({ code: 'custom', message: `a ${what} id is "<platform>:<id>", like "tg:-1001234" or "local:ops"` });
+      }
+    })
+    .transform((value) => canonicalChat(value)!);
+
+export const MAX_PATTERN_LENGTH = 256;
+
+/**
+ * One chat wired to this tenant (docs/channels.md). Defaults: session `shared`, engage `mention`, unknown
+ * `request-approval` (`public` for `local:` chats, which only the operator reaches), others `drop`.
+ */
+export const channelSchema = z
+  .strictObject({
+    chat: platformId('chat'),
+    session: z.enum(['agent-shared', 'shared', 'per-thread']).optional(),
+    engage: z.enum(['mention', 'mention-sticky', 'pattern', 'always']).optional(),
+    pattern: z
+      .string()
+      .min(1)
+      .max(MAX_PATTERN_LENGTH)
+      .superRefine((value, ctx) => {
+        try {
+          new RegExp(value, 'u');
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: `not a regular expression: ${(error as Error).message}` });
+        }
+      })
+      .optional(),
+    senders: z.array(platformId('sender')).max(10_000).optional(),
+    unknown: z.enum(['strict', 'request-approval', 'public']).optional(),
+    others: z.enum(['drop', 'accumulate']).optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.engage === 'pattern' && c.pattern === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'engage "pattern" needs a pattern' });
+    }
+    if (c.pattern !== undefined && c.engage !== 'pattern') {
+      ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'a pattern is used only with engage: pattern' });
+    }
+  });
+
+export type ChannelWiring = z.infer<typeof channelSchema>;
+
+export const channelsSchema = z.array(channelSchema).max(1000).superRefine((list, ctx) => {
+  const seen = new Set<string>();
+  list.forEach((c, i) => {
+    if (seen.has(c.chat)) ctx.addIssue({ code: 'custom', path: [i, 'chat'], message: `${c.chat} is wired twice` });
+    seen.add(c.chat);
+  });
+});
+
 export const personaSchema = z.strictObject({
   name: z.string().min(1).optional(),
   description: z.string().optional(),
@@ -34,6 +95,8 @@ export const personaSchema = z.strictObject({
   always_on: z.boolean().optional(),
   /** Extra mounts; the runner checks them against the operator's mount allowlist. */
   mounts: z.array(mountSchema).optional(),
+  /** Chats wired to this tenant (gateway/channels/route-plan.ts decides what each message does). */
+  channels: channelsSchema.optional(),
 });
 
 export type PersonaFrontmatter = z.infer<typeof personaSchema>;
@@ -41,13 +104,18 @@ export type PersonaFrontmatter = z.infer<typeof personaSchema>;
 export interface Persona {
   frontmatter: PersonaFrontmatter;
   body: string;
+  /** The PERSONA.md line of each `channels` entry, in order (what `warren routes` shows as its source). */
+  channelLines?: number[];
 }
+
+const CHANNEL_KEYS = ['chat', 'session', 'engage', 'pattern', 'senders', 'unknown', 'others'];
 
 /** Keys allowed at each object level, for "unknown key" hints. */
 function allowedKeys(objectPath: readonly PropertyKey[]): readonly string[] | undefined {
   if (objectPath.length === 0) return Object.keys(personaSchema.shape);
   if (objectPath.length === 1 && objectPath[0] === 'limits') return Object.keys(limitsSchema.shape);
   if (objectPath.length === 2 && objectPath[0] === 'mounts') return Object.keys(mountSchema.shape);
+  if (objectPath.length === 2 && objectPath[0] === 'channels') return CHANNEL_KEYS;
   return undefined;
 }
 
@@ -59,7 +127,9 @@ export function parsePersona(text: string, file: string): { persona: Persona | n
   if (!result.success) {
     return { persona: null, errors: zodIssuesToErrors(result.error.issues, file, fm.raw, allowedKeys) };
   }
-  return { persona: { frontmatter: result.data, body: fm.body }, errors: [] };
+  const persona: Persona = { frontmatter: result.data, body: fm.body };
+  if (result.data.channels) persona.channelLines = result.data.channels.map((_, i) => lineOfKey(fm.raw, ['channels', i]));
+  return { persona, errors: [] };
 }
 
 /** The persona of a tenant folder without PERSONA.md. */

@@ -3,7 +3,7 @@ import type { ConfigError } from '../config-error.js';
 import type { Rule } from '../grants/types.js';
 import type { AllowlistEntry } from '../allowlist.js';
 import type { Tier, TenantPath } from '../tenant-path.js';
-import type { PersonaFrontmatter } from './persona.js';
+import type { Persona } from './persona.js';
 
 export interface Skill {
   name: string;
@@ -19,7 +19,7 @@ export interface TenantConfig {
   tier: Tier;
   /** Absolute path of the tenant folder. */
   dir: string;
-  persona: { frontmatter: PersonaFrontmatter; body: string };
+  persona: Persona;
   /** Rules from this tenant's own `grants` file (not tier defaults, not ancestors'). Missing file = no rules. */
   grants: Rule[];
   /** Entries of this tenant's own `allowlist` file. Missing file = no entries. */

@@ -106,6 +106,53 @@ describe('parsePersona: errors name the file and line', () => {
   });
 });
 
+describe('parsePersona: channels', () => {
+  it('reads the wiring, canonical, with the line of each entry', () => {
+    const text = [
+      '---',
+      'channels:',
+      '  - chat: TG:-1001234',
+      '    session: per-thread',
+      '    engage: pattern',
+      '    pattern: "^!ask"',
+      '    senders: [tg:5551234]',
+      '    unknown: strict',
+      '    others: accumulate',
+      '  - chat: local:ops',
+      '---',
+      '',
+    ].join('\n');
+    const { persona, errors } = parsePersona(text, F);
+    expect(errors).toEqual([]);
+    expect(persona!.frontmatter.channels).toEqual([
+      { chat: 'tg:-1001234', session: 'per-thread', engage: 'pattern', pattern: '^!ask', senders: ['tg:5551234'], unknown: 'strict', others: 'accumulate' },
+      { chat: 'local:ops' },
+    ]);
+    expect(persona!.channelLines).toEqual([3, 10]);
+  });
+
+  const cases: [string, string, number, RegExp][] = [
+    ['a chat id without a platform', '---\nchannels:\n  - chat: ops\n---\n', 3, /"channels\[0\]\.chat": a chat id is "<platform>:<id>"/],
+    ['a chat id with a space', '---\nchannels:\n  - chat: "tg:1 2"\n---\n', 3, /"channels\[0\]\.chat": a chat id contains U\+0020/],
+    ['a full-width chat id', '---\nchannels:\n  - chat: "tg:１"\n---\n', 3, /compatibility form/],
+    ['an unknown session', '---\nchannels:\n  - chat: tg:1\n    session: private\n---\n', 4, /"channels\[0\]\.session"/],
+    ['an unknown key, with a suggestion', '---\nchannels:\n  - chat: tg:1\n    engaeg: always\n---\n', 4, /unknown key "channels\[0\]\.engaeg" .*did you mean "engage"/],
+    ['a pattern that does not compile', '---\nchannels:\n  - chat: tg:1\n    engage: pattern\n    pattern: "(a"\n---\n', 5, /not a regular expression/],
+    ['a pattern that is too long', `---\nchannels:\n  - chat: tg:1\n    engage: pattern\n    pattern: "${'a'.repeat(300)}"\n---\n`, 5, /"channels\[0\]\.pattern"/],
+    ['engage pattern without a pattern', '---\nchannels:\n  - chat: tg:1\n    engage: pattern\n---\n', 3, /needs a pattern/],
+    ['a pattern without engage pattern', '---\nchannels:\n  - chat: tg:1\n    pattern: x\n---\n', 4, /only with engage: pattern/],
+    ['a sender breaking the chat-id rule', '---\nchannels:\n  - chat: tg:1\n    senders: ["tg:5%20"]\n---\n', 4, /a sender id contains "%"/],
+    ['others neither drop nor accumulate', '---\nchannels:\n  - chat: tg:1\n    others: keep\n---\n', 4, /"channels\[0\]\.others"/],
+    ['a chat wired twice (any spelling)', '---\nchannels:\n  - chat: tg:1\n  - chat: TG:1\n---\n', 4, /tg:1 is wired twice/],
+  ];
+  it.each(cases)('%s', (_label, text, line, message) => {
+    const { persona, errors } = parsePersona(text, F);
+    expect(persona).toBeNull();
+    expect(errors[0]).toMatchObject({ file: F, line });
+    expect(errors[0]!.message).toMatch(message);
+  });
+});
+
 describe('personaSchema', () => {
   it('is strict at every level', () => {
     expect(personaSchema.safeParse({ limits: { cpus: 1, gpus: 1 } }).success).toBe(false);
