@@ -20,6 +20,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   grants: lazy('show tier defaults or explain a grant decision', () => import('../gated/cli/grants.js')),
   audit: lazy('read the audit log of tool calls', () => import('../gated/cli/audit.js')),
   secrets: lazy('manage sealed per-tenant secrets', () => import('../core/secrets/cli.js')),
+  channels: lazy("channel adapters and a world's channel credentials (warren channels token)", () => import('../gateway/cli/channels-token.js')),
   egress: lazy("read crackbox's egress log (DNS answers and proxy decisions)", () => import('../crackbox/cli/egress.js')),
   crackbox: lazy('run crackbox (egress networks, DNS, proxy, firewall) alone, or show its status', () => import('../crackbox/cli/crackbox.js')),
   gated: lazy('run the capability-gated MCP broker in the foreground', () => import('../gated/cli/gated.js')),

@@ -214,7 +214,7 @@ const TABLE_OWNER: Record<string, Layer> = {
   routes: 'gated', audit: 'gated',
   runs: 'gateway', leases: 'gateway',
   egress_log: 'crackbox',
-  migrations: 'core', secrets: 'core', secrets_meta: 'core',
+  migrations: 'core', secrets: 'core', secrets_meta: 'core', channel_credentials: 'core',
 };
 
 /** SQL keywords are written in capitals here (the repository's style), which keeps prose ("update failed") out. */
