@@ -245,7 +245,7 @@ class TelegramAdapter implements ChannelAdapter {
       if (this.stopping) throw new StoppedBeforeStored('stopped before the update was stored');
       try {
         const outcome = await this.sink.receive(n.event, this.identity);
-        this.log.debug({ update: updateId, outcome: outcome.kind }, 'telegram update received');
+        this.log.debug({ update: updateId, chat: n.event.chat, outcome: outcome.kind }, 'telegram update received');
         return;
       } catch (error) {
         if (this.stopping) throw new StoppedBeforeStored('stopped before the update was stored');
