@@ -340,6 +340,17 @@ describe('the Telegram adapter against the Bot API stand-in', () => {
     await eventually(() => sink.events.length === 1, 'an update after recovery', 10_000);
   });
 
+  it('a 500 from getUpdates shows in status while grammY retries, and updates flow again after it', async () => {
+    const { stand, adapter, sink } = await running();
+    stand.fail('getUpdates', { code: 500, description: 'Internal Server Error' }, 1);
+    stand.push(dm('wake the held poll')); // ends the held getUpdates, so the next one meets the scripted 500
+    await eventually(() => /answered 500/.test(adapter.status().error ?? ''), 'the 500 in status', 10_000);
+    expect(adapter.status().state).toBe('error');
+    stand.push(dm('after the outage'));
+    await eventually(() => sink.events.some((e) => e.text === 'after the outage'), 'the update after the outage', 15_000);
+    expect(adapter.status()).toMatchObject({ state: 'connected', error: null });
+  });
+
   it('an invalid token at start and a token revoked mid-run put the adapter in error without retrying', async () => {
     const stand = await standIn();
     const logs: string[] = [];
