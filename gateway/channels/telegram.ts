@@ -136,7 +136,7 @@ class TelegramAdapter implements ChannelAdapter {
         case 'message':
         case 'reply': {
           if (!item.text) return { ok: false, retryable: false, error: 'nothing to send: the message has no text' };
-          if (item.kind === 'reply' && target === null) return { ok: false, retryable: false, error: 'a reply without the message it answers' };
+          // A reply whose original id is unknown still reaches the chat (and topic), just not threaded to a message.
           const parts = splitText(item.text);
           let first: number | null = null;
           for (const [i, text] of parts.entries()) {

@@ -267,6 +267,12 @@ describe('the Telegram adapter against the Bot API stand-in', () => {
     expect(a).toMatchObject({ chat_id: '-100123', text: 'answer', message_thread_id: 9, reply_parameters: { message_id: 31 } });
     expect(b).toMatchObject({ chat_id: '-100123', reply_parameters: { message_id: 32 } });
     expect(b).not.toHaveProperty('message_thread_id');
+
+    // A reply to a message whose Telegram id is unknown still reaches the topic, unthreaded.
+    expect(await adapter.deliver(item({ kind: 'reply', chat: topic.chat, thread: '9', replyTo: null, text: 'later' }))).toMatchObject({ ok: true });
+    const c = stand.callsOf('sendMessage')[2]!.params;
+    expect(c).toMatchObject({ text: 'later', message_thread_id: 9 });
+    expect(c).not.toHaveProperty('reply_parameters');
   });
 
   it('a bot command arrives as a command; edited messages and malformed updates are skipped without a crash', async () => {
