@@ -179,7 +179,9 @@ class TelegramAdapter implements ChannelAdapter {
   // --- polling ------------------------------------------------------------------------------------------------
 
   private poll(): void {
-    const bot = new Bot(this.token, { client: { apiRoot: this.apiRoot } });
+    // A getUpdates that never answers (a stuck proxy) ends a little after the poll timeout, and grammY polls again.
+    const timeoutSeconds = this.opts.pollTimeoutSeconds + 5;
+    const bot = new Bot(this.token, { client: { apiRoot: this.apiRoot, timeoutSeconds } });
     // Every getUpdates that answers means polling works: connected, and the 409 count starts over. grammY retries
     // network failures and 5xx answers of getUpdates itself, forever; they show in status meanwhile.
     bot.api.config.use(async (prev, method, payload, signal) => {

@@ -357,6 +357,15 @@ describe('the Telegram adapter against the Bot API stand-in', () => {
     expect(adapter.status()).toMatchObject({ state: 'connected', error: null });
   });
 
+  it('a getUpdates that never answers is given up and polling goes on', async () => {
+    const { stand, sink } = await running();
+    stand.fail('getUpdates', 'hang', 1);
+    stand.push(dm('wake the held poll')); // the next getUpdates is the one that hangs
+    await eventually(() => sink.events.length === 1, 'the first update', 10_000);
+    stand.push(dm('after the hang'));
+    await eventually(() => sink.events.some((e) => e.text === 'after the hang'), 'the update after the hung poll', 30_000);
+  });
+
   it('an invalid token at start and a token revoked mid-run put the adapter in error without retrying', async () => {
     const stand = await standIn();
     const logs: string[] = [];
