@@ -27,6 +27,7 @@ import { ChannelInbound, type CommandsHook } from './channels/inbound-sink.js';
 import { ADAPTER_FACTORIES } from './channels/index.js';
 import { classroomCommands } from './channels/commands.js';
 import { ClassroomStore } from './channels/users.js';
+import { channelCredentials } from './channels/credentials.js';
 
 export interface WarrenOptions {
   tenantsDir: string;
@@ -102,6 +103,10 @@ export class Warren {
       const db = openWarrenDb(options.dataDir, GATEWAY_MIGRATIONS);
       undo.push(() => db.close());
       const token = ensureOperatorToken(options.dataDir);
+      // Channel credentials (a world's bot token) are the gateway's own; the key may come from the environment, which
+      // gatewaySecrets clears from process.env, so they take their copy first.
+      const credentials = channelCredentials(options.dataDir, componentLogger(log, 'channels'), { env: { ...(options.env ?? process.env) } });
+      undo.push(() => credentials.close());
       const secrets = gatewaySecrets(options.dataDir, componentLogger(log, 'secrets'), options.env ?? process.env);
       undo.push(() => secrets.close());
       const redactorFor = options.redactorFor ?? ((tenant: string) => secrets.redactorFor(tenant));
@@ -173,7 +178,7 @@ export class Warren {
       const hub = new ChannelHub({
         factories: options.adapterFactories ?? ADAPTER_FACTORIES,
         worlds: () => gated.registry.list().map((t) => t.path).filter((p) => !p.includes('/')),
-        credentialFor: options.credentialFor ?? (() => null),
+        credentialFor: options.credentialFor ?? ((world, name) => credentials.credentialFor(world, name)),
         sink: inbound,
         env: options.env ?? process.env,
         dataDir: options.dataDir,
@@ -181,6 +186,7 @@ export class Warren {
       });
       await hub.start();
       undo.push(() => hub.stop());
+      credentials.close(); // adapters are made at start; a later look-up opens the store again
       delivery = new Delivery({
         db, store: gated.store, adapterFor: (chat, tenant) => hub.adapterFor(chat, tenant), log: channelsLog, policy: options.deliveryRetry,
       });

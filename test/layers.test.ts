@@ -215,7 +215,7 @@ const TABLE_OWNER: Record<string, Layer> = {
   runs: 'gateway', leases: 'gateway', approvals: 'gateway',
   users: 'gateway', memberships: 'gateway', pairings: 'gateway', paused: 'gateway',
   egress_log: 'crackbox',
-  migrations: 'core', secrets: 'core', secrets_meta: 'core',
+  migrations: 'core', secrets: 'core', secrets_meta: 'core', channel_credentials: 'core',
 };
 
 /** SQL keywords are written in capitals here (the repository's style), which keeps prose ("update failed") out.

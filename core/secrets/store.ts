@@ -36,7 +36,30 @@ export const MIGRATIONS: readonly Migration[] = [
         value TEXT NOT NULL
       ) WITHOUT ROWID;`,
   },
+  {
+    // Channel credentials (a world's Telegram bot token): sealed with the same keys, kept in their own table so that
+    // nothing that reads tenant secrets (a run's environment, `warren secrets list`) can ever see them.
+    name: 'secrets-002-channel-credentials',
+    sql: `
+      CREATE TABLE channel_credentials (
+        world      TEXT    NOT NULL,
+        name       TEXT    NOT NULL,
+        version    INTEGER NOT NULL,
+        key_id     TEXT    NOT NULL,
+        nonce      BLOB    NOT NULL,
+        ciphertext BLOB    NOT NULL,
+        tag        BLOB    NOT NULL,
+        created_at TEXT    NOT NULL,
+        updated_at TEXT    NOT NULL,
+        PRIMARY KEY (world, name)
+      ) WITHOUT ROWID;`,
+  },
 ];
+
+/** Key ids in use by either sealed table. */
+const KEY_IDS_SQL = 'SELECT key_id FROM secrets UNION SELECT key_id FROM channel_credentials ORDER BY key_id';
+/** A credential is sealed for "channel:<world>": never a tenant path, so a row moved into `secrets` does not open. */
+const credentialScope = (world: string): string => `channel:${world}`;
 
 const BOUND_KEY = 'bound_key_id';
 
@@ -63,6 +86,16 @@ interface Row {
   created_at: string;
   updated_at: string;
 }
+
+/** What is known about a stored channel credential without opening it. */
+export interface CredentialInfo {
+  world: TenantPath;
+  name: string;
+  keyId: string;
+  updatedAt: string;
+}
+
+type CredentialRow = Omit<Row, 'tenant'> & { world: string };
 
 export interface ResealOptions {
   /** The keyring to use (default: the store's). */
@@ -105,7 +138,7 @@ export class SecretStore {
     const db = openDb(file, MIGRATIONS);
     try {
       const bound = db.prepare('SELECT value FROM secrets_meta WHERE key = ?').pluck().get(BOUND_KEY) as string | undefined;
-      const keyIds = db.prepare('SELECT DISTINCT key_id FROM secrets ORDER BY key_id').pluck().all() as string[];
+      const keyIds = db.prepare(KEY_IDS_SQL).pluck().all() as string[];
       return { bound: bound ?? null, keyIds };
     } finally {
       db.close();
@@ -136,7 +169,7 @@ export class SecretStore {
   check(ring: Keyring = this.keyring()): void {
     const bound = this.boundKeyId();
     if (bound !== null && !ring.keys.has(bound)) throw this.wrongKey(ring, bound);
-    const ids = this.db.prepare('SELECT DISTINCT key_id FROM secrets').pluck().all() as string[];
+    const ids = this.db.prepare(KEY_IDS_SQL).pluck().all() as string[];
     for (const id of ids) if (!ring.keys.has(id)) throw this.wrongKey(ring, id);
   }
 
@@ -189,6 +222,51 @@ export class SecretStore {
     return rows.map(toInfo);
   }
 
+  /** Seals and stores a world's channel credential (insert or replace). Never part of any tenant's secrets. */
+  setCredential(world: TenantPath, name: string, value: string, now: Date = new Date()): CredentialInfo {
+    validateCredential(world, name);
+    const valueProblem = secretValueProblem(value);
+    if (valueProblem) throw new SecretsError(`cannot store the ${name} credential of ${world}: ${valueProblem}`);
+    const ring = this.keyring();
+    const at = now.toISOString();
+    return this.db
+      .transaction((): CredentialInfo => {
+        const keyId = this.usableKey(ring);
+        const s = seal(currentKey(ring).key, keyId, credentialScope(world), name, value);
+        this.db
+          .prepare(
+            `INSERT INTO channel_credentials (world, name, version, key_id, nonce, ciphertext, tag, created_at, updated_at)
+             VALUES (@world, @name, @version, @key_id, @nonce, @ciphertext, @tag, @at, @at)
+             ON CONFLICT (world, name) DO UPDATE SET version = excluded.version, key_id = excluded.key_id,
+               nonce = excluded.nonce, ciphertext = excluded.ciphertext, tag = excluded.tag, updated_at = excluded.updated_at`,
+          )
+          .run({ world, name, version: s.version, key_id: s.keyId, nonce: s.nonce, ciphertext: s.ciphertext, tag: s.tag, at });
+        return this.listCredentials(world).find((c) => c.name === name)!;
+      })
+      .immediate();
+  }
+
+  /** A world's opened credential, or undefined. Throws if it exists but cannot be opened. */
+  getCredential(world: TenantPath, name: string): string | undefined {
+    const row = this.db.prepare('SELECT * FROM channel_credentials WHERE world = ? AND name = ?').get(world, name) as CredentialRow | undefined;
+    return row ? this.openRow({ ...row, tenant: credentialScope(row.world) }, this.keyring()) : undefined;
+  }
+
+  removeCredential(world: TenantPath, name: string): boolean {
+    return this.db.prepare('DELETE FROM channel_credentials WHERE world = ? AND name = ?').run(world, name).changes > 0;
+  }
+
+  /** Stored channel credentials (never values), of one world or of all. */
+  listCredentials(world?: TenantPath): CredentialInfo[] {
+    const cols = 'SELECT world, name, key_id, updated_at FROM channel_credentials';
+    const rows = (
+      world === undefined
+        ? this.db.prepare(`${cols} ORDER BY world, name`).all()
+        : this.db.prepare(`${cols} WHERE world = ? ORDER BY name`).all(world)
+    ) as CredentialRow[];
+    return rows.map((r) => ({ world: r.world, name: r.name, keyId: r.key_id, updatedAt: r.updated_at }));
+  }
+
   /**
    * Re-seals every row under the keyring's current key and binds the store to it, in ONE transaction: either every
    * row moves or none does. Returns how many rows were re-sealed.
@@ -208,8 +286,18 @@ export class SecretStore {
           update.run(s.version, s.keyId, s.nonce, s.ciphertext, s.tag, row.tenant, row.name);
           opts.onRow?.(i);
         });
+        const creds = this.db.prepare('SELECT * FROM channel_credentials ORDER BY world, name').all() as CredentialRow[];
+        const updateCred = this.db.prepare(
+          'UPDATE channel_credentials SET version = ?, key_id = ?, nonce = ?, ciphertext = ?, tag = ? WHERE world = ? AND name = ?',
+        );
+        creds.forEach((row, i) => {
+          const scope = credentialScope(row.world);
+          const s = seal(target.key, target.id, scope, row.name, this.openRow({ ...row, tenant: scope }, ring));
+          updateCred.run(s.version, s.keyId, s.nonce, s.ciphertext, s.tag, row.world, row.name);
+          opts.onRow?.(rows.length + i);
+        });
         this.setBound(target.id);
-        return rows.length;
+        return rows.length + creds.length;
       })
       .immediate();
   }
@@ -224,7 +312,9 @@ export class SecretStore {
 
   /** Key ids the rows are sealed under, with counts (for `rotate` and diagnostics). */
   keyUsage(): Map<string, number> {
-    const rows = this.db.prepare('SELECT key_id, COUNT(*) AS n FROM secrets GROUP BY key_id').all() as { key_id: string; n: number }[];
+    const rows = this.db
+      .prepare('SELECT key_id, COUNT(*) AS n FROM (SELECT key_id FROM secrets UNION ALL SELECT key_id FROM channel_credentials) GROUP BY key_id')
+      .all() as { key_id: string; n: number }[];
     return new Map(rows.map((r) => [r.key_id, r.n]));
   }
 
@@ -264,6 +354,14 @@ function validate(tenant: string, name: string): void {
   if (tp) throw new SecretsError(`invalid tenant "${tenant}": ${tp}`);
   const np = secretNameProblem(name);
   if (np) throw new SecretsError(np);
+}
+
+const CREDENTIAL_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+
+function validateCredential(world: string, name: string): void {
+  const tp = tenantPathProblem(world);
+  if (tp || world === 'root' || world.includes('/')) throw new SecretsError(`invalid world "${world}": ${tp ?? 'a world is a top-level tenant'}`);
+  if (!CREDENTIAL_NAME.test(name)) throw new SecretsError(`invalid credential name "${name}" (lower-case, like telegram)`);
 }
 
 function toInfo(r: Pick<Row, 'tenant' | 'name' | 'key_id' | 'created_at' | 'updated_at'>): SecretInfo {

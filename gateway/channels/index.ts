@@ -2,5 +2,6 @@
 // (adapter.ts) and its factory listed here.
 import type { AdapterFactory } from './adapter.js';
 import { localAdapterFactory } from './local.js';
+import { telegram } from './telegram.js';
 
-export const ADAPTER_FACTORIES: readonly AdapterFactory[] = [localAdapterFactory];
+export const ADAPTER_FACTORIES: readonly AdapterFactory[] = [localAdapterFactory, telegram];

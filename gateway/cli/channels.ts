@@ -6,6 +6,7 @@ import { silentLogger } from '../../core/log.js';
 import { TenantRegistry } from '../../core/tree/registry.js';
 import { channelsStatePath, type AdapterReport } from '../channels/hub.js';
 import { wiringsOf } from '../channels/inbound-sink.js';
+import { channelsToken } from './channels-token.js';
 
 function alive(pid: number): boolean {
   try {
@@ -31,11 +32,15 @@ export function liveAdapters(dataDir: string): AdapterReport[] | null {
 const command: Command = {
   summary: "list each world's channel adapters, their state, wired chats and delivery errors",
   usage: `Usage: warren channels [--json]
+       warren channels token <world> [<name>] [--remove]   (the value on standard input)
 
 Adapters (with their state: connected, or error and why) as the running warren reports them; the chats wired in
 PERSONA.md files and by set_route (see "warren routes" for where); per chat, the last delivery error and the outbox
 rows that failed for good (never dropped silently: they stay listed here and in GET /v1/messages).`,
   async run(argv, common) {
+    if (argv[0] === 'token') {
+      return channelsToken(argv.slice(1), common, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+    }
     const { values } = parse(argv, { json: { type: 'boolean' } }, false);
     const adapters = liveAdapters(common.data);
     const registry = new TenantRegistry(common.tenants, silentLogger());
