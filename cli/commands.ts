@@ -16,6 +16,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   send: lazy('send a message to a tenant', () => import('../gateway/cli/send.js')),
   chat: lazy('chat with a tenant in the terminal (needs warren up)', () => import('../gateway/cli/chat.js')),
   messages: lazy("read a tenant's replies and messages", () => import('../gateway/cli/messages.js')),
+  hooks: lazy('issue, list and revoke webhook tokens', () => import('../gateway/cli/hooks.js')),
   tenants: lazy('list tenants, their tiers and any configuration errors', () => import('../gated/cli/tenants.js')),
   grants: lazy('show tier defaults or explain a grant decision', () => import('../gated/cli/grants.js')),
   audit: lazy('read the audit log of tool calls', () => import('../gated/cli/audit.js')),
