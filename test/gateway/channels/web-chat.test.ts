@@ -12,6 +12,9 @@ import { topicForChat } from '../../../gateway/inbound.js';
 import { eventually } from '../../helpers/wait.js';
 import { startChannelServer, type ChannelServer } from './helpers.js';
 
+// Functions given to page.evaluate run in the page; tests are compiled without the DOM library.
+declare const document: { cookie: string; querySelector(s: string): { dataset: Record<string, string> } | null };
+
 const ARTIFACTS = join(import.meta.dirname, '../../../test-artifacts');
 
 describe('web chat page (pure)', () => {
