@@ -10,9 +10,12 @@ import { Hono, type Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
 import type { Logger } from '../../core/log.js';
+import type { GatedStore } from '../../gated/store.js';
+import type { OutboxView } from '../outbox-view.js';
+import type { AdapterFactory, ChannelAdapter } from './adapter.js';
 import { CHAT_HEADERS, CHAT_SCRIPT, CHAT_STYLE, chatPage, refusedPage } from './web-page.js';
-import { sameSecret, type WebChatAdapter, type WebSession } from './web.js';
-import { HOOK_MAX_BODY, type HookAnswer, type WebhookAdapter } from './webhook.js';
+import { sameSecret, WebChatAdapter, type WebSession } from './web.js';
+import { HOOK_MAX_BODY, WebhookAdapter, type HookAnswer } from './webhook.js';
 
 export const CHAT_COOKIE = 'warren_chat';
 export const CHAT_MAX_BODY = 80 * 1024;
@@ -171,4 +174,20 @@ export function channelRoutes(deps: ChannelRoutesDeps): Hono {
   });
 
   return app;
+}
+
+/**
+ * The web-facing channels of one gateway: both adapters, the factories the channel hub starts them from (each
+ * installation-wide, so create() hands out the one instance), and the routes that serve them.
+ */
+export function webChannels(deps: { store: GatedStore; outbox: OutboxView; log: Logger }): {
+  webhook: WebhookAdapter;
+  web: WebChatAdapter;
+  factories: AdapterFactory[];
+  routes: Hono;
+} {
+  const webhook = new WebhookAdapter({ store: deps.store, log: deps.log.child({ channel: 'hook' }) });
+  const web = new WebChatAdapter({ store: deps.store, outbox: deps.outbox, log: deps.log.child({ channel: 'web' }) });
+  const factory = (adapter: ChannelAdapter): AdapterFactory => ({ prefix: adapter.identity.prefix, scope: 'installation', create: () => adapter });
+  return { webhook, web, factories: [factory(webhook), factory(web)], routes: channelRoutes({ webhook, web, log: deps.log }) };
 }

@@ -60,6 +60,10 @@ export interface WebChatDeps {
 
 type Listener = (reason: 'wake' | 'end') => void;
 
+/** Sessions one link may hold (each open of the link is one) and all links together; past either the oldest ends. */
+export const MAX_SESSIONS_PER_LINK = 20;
+export const MAX_SESSIONS = 10_000;
+
 export class WebChatAdapter implements ChannelAdapter {
   readonly identity: AdapterIdentity = { prefix: 'web', world: null };
   readonly pollMs: number;
@@ -108,6 +112,9 @@ export class WebChatAdapter implements ChannelAdapter {
       sender: `${token.target}#${randomBytes(4).toString('hex')}`,
     };
     this.sessions.set(id, session);
+    const ofLink = [...this.sessions.values()].filter((x) => x.token === token.id);
+    if (ofLink.length > MAX_SESSIONS_PER_LINK) this.sessions.delete(ofLink[0]!.id);
+    if (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
     this.deps.log.info({ token: token.id, chat: token.target }, 'web chat link opened');
     return session;
   }

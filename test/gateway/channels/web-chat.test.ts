@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chatPage, escapeHtml } from '../../../gateway/channels/web-page.js';
-import { webReply } from '../../../gateway/channels/web.js';
+import { MAX_SESSIONS_PER_LINK, webReply } from '../../../gateway/channels/web.js';
+import { webChannels } from '../../../gateway/channels/http-routes.js';
+import { OutboxView } from '../../../gateway/outbox-view.js';
+import { silentLogger } from '../../../core/log.js';
 import { topicForChat } from '../../../gateway/inbound.js';
 import { eventually } from '../../helpers/wait.js';
 import { startChannelServer, type ChannelServer } from './helpers.js';
@@ -29,6 +32,31 @@ describe('web chat page (pure)', () => {
     const row = { id: 7, tenant: 'acme', topic: 't', kind: 'file', chat: 'web:x', text: 'report', reply_to: null, reaction: null, file_path: '/host/secret/path', run: 'r1', created_at: 'now' };
     expect(webReply(row)).toEqual({ id: 7, kind: 'file', text: '[a file was sent: report]', at: 'now' });
     expect(webReply({ ...row, kind: 'like' })).toBeNull();
+  });
+});
+
+describe('web chat sessions and factories', () => {
+  let s: ChannelServer;
+  beforeEach(async () => {
+    s = await startChannelServer();
+  });
+  afterEach(() => s.close());
+
+  it('one link holds at most MAX_SESSIONS_PER_LINK sessions: opening it again ends the oldest', () => {
+    const link = s.chatLink('acme/support', 'web:help');
+    const other = s.web.openLink(s.chatLink('acme/support', 'web:other').secret)!;
+    const opened = Array.from({ length: MAX_SESSIONS_PER_LINK + 1 }, () => s.web.openLink(link.secret)!);
+    expect(s.web.session(opened[0]!.id)).toBeNull();
+    expect(s.web.session(opened[1]!.id)).not.toBeNull();
+    expect(s.web.session(opened.at(-1)!.id)?.chat).toBe('web:help');
+    expect(s.web.session(other.id)?.chat).toBe('web:other');
+  });
+
+  it('webChannels gives the hub one installation-wide factory per prefix, each creating the adapter its routes serve', () => {
+    const channels = webChannels({ store: s.store, outbox: new OutboxView(s.db), log: silentLogger() });
+    expect(channels.factories.map((f) => [f.prefix, f.scope])).toEqual([['hook', 'installation'], ['web', 'installation']]);
+    const context = { world: null, credential: null, env: {}, dataDir: s.tree.data, log: silentLogger() };
+    expect(channels.factories.map((f) => f.create(context))).toEqual([channels.webhook, channels.web]);
   });
 });
 
