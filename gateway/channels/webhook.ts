@@ -6,7 +6,7 @@ import type { Logger } from '../../core/log.js';
 import type { GatedStore } from '../../gated/store.js';
 import { MAX_TEXT } from '../../gated/tools/messaging.js';
 import { hashToken, openHmacKey } from '../../gated/tools/tokens.js';
-import type { AdapterIdentity, AdapterStatus, ChannelAdapter, DeliveryOutcome, InboundSink } from './adapter.js';
+import type { AdapterIdentity, AdapterStatus, ChannelAdapter, DeliveryOutcome, InboundSink, OutboundItem } from './adapter.js';
 import { redeemToken } from './redeem.js';
 
 export const HOOK_MAX_BODY = 64 * 1024;
@@ -107,7 +107,7 @@ export class WebhookAdapter implements ChannelAdapter {
   }
 
   /** A webhook has no way back: the row stays in the outbox for `warren messages` and the API, delivered nowhere. */
-  async deliver(): Promise<DeliveryOutcome> {
+  async deliver(_item: OutboundItem): Promise<DeliveryOutcome> {
     return { ok: true, platformMessageId: null };
   }
 

@@ -8,7 +8,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chatPage, escapeHtml } from '../../../gateway/channels/web-page.js';
 import { MAX_SESSIONS_PER_LINK, webReply } from '../../../gateway/channels/web.js';
-import { webChannels } from '../../../gateway/channels/http-routes.js';
+import { CHAT_MAX_BODY, webChannels } from '../../../gateway/channels/http-routes.js';
 import { OutboxView } from '../../../gateway/outbox-view.js';
 import { silentLogger } from '../../../core/log.js';
 import { topicForChat } from '../../../gateway/inbound.js';
@@ -50,6 +50,62 @@ describe('web chat sessions and factories', () => {
     expect(s.web.session(opened[1]!.id)).not.toBeNull();
     expect(s.web.session(opened.at(-1)!.id)?.chat).toBe('web:help');
     expect(s.web.session(other.id)?.chat).toBe('web:other');
+  });
+
+  /** Opens a link the way a browser does, without one: the cookie and the page's CSRF token. */
+  const openByHand = async (secret: string) => {
+    const opened = await fetch(`${s.url}/chat/${secret}`, { redirect: 'manual' });
+    expect([opened.status, opened.headers.get('location')]).toEqual([303, '/chat/']);
+    const setCookie = opened.headers.get('set-cookie')!;
+    expect(setCookie).toMatch(/^warren_chat=[A-Za-z0-9_-]{43}; Path=\/chat; HttpOnly; SameSite=Strict$/);
+    const cookie = setCookie.split(';')[0]!;
+    const html = await (await fetch(`${s.url}/chat/`, { headers: { cookie } })).text();
+    const csrf = /data-csrf="([^"]+)"/.exec(html)![1]!;
+    const send = (body: string | Uint8Array, type = 'application/json') =>
+      fetch(`${s.url}/chat/send`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf, 'content-type': type }, body });
+    return { cookie, csrf, send };
+  };
+
+  it('a send is refused when the chat is wired to no agent, too large, not JSON or has no text, storing nothing', async () => {
+    s.wiring.set('web:help', 'acme/support');
+    const unwired = await openByHand(s.chatLink('acme/support', 'web:nobody').secret);
+    const res = await unwired.send('{"text":"hello"}');
+    expect([res.status, await res.json()]).toEqual([422, { error: 'not delivered to any agent: web:nobody is wired to no tenant' }]);
+    const { send } = await openByHand(s.chatLink('acme/support', 'web:help').secret);
+    expect((await send(JSON.stringify({ text: 'x'.repeat(CHAT_MAX_BODY) }))).status).toBe(413);
+    expect((await send('text=hi', 'application/x-www-form-urlencoded')).status).toBe(415);
+    expect((await send('{"text":')).status).toBe(400);
+    expect((await send('{"text":"   "}')).status).toBe(400);
+    expect((await send('null')).status).toBe(400);
+    expect(s.db.prepare(`SELECT COUNT(*) AS n FROM messages`).get()).toEqual({ n: 0 });
+    const ok = await send('{"text":"hello"}');
+    expect([ok.status, await ok.json()]).toEqual([202, { outcome: 'stored' }]);
+    expect(s.db.prepare(`SELECT chat, text FROM messages`).all()).toEqual([{ chat: 'web:help', text: 'hello' }]);
+  });
+
+  it("a session reads only its own chat's replies, from the outbox row after Last-Event-ID", async () => {
+    const a = s.chatLink('acme/support', 'web:help');
+    const { cookie } = await openByHand(a.secret);
+    const first = s.store.addOutbox({ tenant: 'acme/support', topic: topicForChat('web:help'), kind: 'message', chat: 'web:help', text: 'one' });
+    s.store.addOutbox({ tenant: 'acme/support', topic: 'x', kind: 'message', chat: 'web:other', text: 'not yours' });
+    s.store.addOutbox({ tenant: 'globex', topic: 'x', kind: 'message', chat: 'web:help', text: 'another tenant' });
+    s.store.addOutbox({ tenant: 'acme/support', topic: topicForChat('web:help'), kind: 'message', chat: 'web:help', text: 'two' });
+    const read = async (lastEventId?: string) => {
+      const controller = new AbortController();
+      const res = await fetch(`${s.url}/chat/events`, { headers: { cookie, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) }, signal: controller.signal });
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('two')) text += new TextDecoder().decode((await reader.read()).value);
+      controller.abort();
+      return text;
+    };
+    const all = await read();
+    expect([...all.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!).text ?? null)).toEqual([null, 'one', 'two']);
+    expect(all).not.toMatch(/not yours|another tenant/);
+    const resumed = await read(String(first));
+    expect([...resumed.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!).text ?? null)).toEqual([null, 'two']);
+    expect((await fetch(`${s.url}/chat/events`)).status).toBe(401);
   });
 
   it('webChannels gives the hub one installation-wide factory per prefix, each creating the adapter its routes serve', () => {

@@ -181,6 +181,11 @@ describe('POST /hook/<token>', () => {
     expect(chatMessages(s, 'hook:deploys')).toHaveLength(4);
   });
 
+  it('a reply to a hook chat is delivered nowhere: ok, with no platform message id', async () => {
+    const item = { id: 1, tenant: 'acme/support', kind: 'reply' as const, chat: 'hook:deploys', thread: null, text: 'thanks', replyTo: null, reaction: null, filePath: null };
+    expect(await s.webhook.deliver(item)).toEqual({ ok: true, platformMessageId: null });
+  });
+
   it('GET on a hook is 405, as JSON', async () => {
     const get = await fetch(`${s.url}/hook/x`);
     expect([get.status, await get.json()]).toEqual([405, { error: 'webhooks take POST /hook/<token>' }]);
