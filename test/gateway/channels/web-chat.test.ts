@@ -108,6 +108,14 @@ describe('web chat sessions and factories', () => {
     expect((await fetch(`${s.url}/chat/events`)).status).toBe(401);
   });
 
+  it('the session cookie is Secure when the page is served over TLS', async () => {
+    const { routes } = webChannels({ store: s.store, outbox: new OutboxView(s.db), log: silentLogger() });
+    const overTls = await routes.fetch(new Request(`https://warren.example/chat/${s.chatLink('acme', 'web:help').secret}`));
+    expect(overTls.headers.get('set-cookie')).toMatch(/; Path=\/chat; HttpOnly; Secure; SameSite=Strict$/);
+    const plain = await routes.fetch(new Request(`http://warren.example/chat/${s.chatLink('acme', 'web:help').secret}`));
+    expect(plain.headers.get('set-cookie')).not.toMatch(/Secure/);
+  });
+
   it('webChannels gives the hub one installation-wide factory per prefix, each creating the adapter its routes serve', () => {
     const channels = webChannels({ store: s.store, outbox: new OutboxView(s.db), log: silentLogger() });
     expect(channels.factories.map((f) => [f.prefix, f.scope])).toEqual([['hook', 'installation'], ['web', 'installation']]);
