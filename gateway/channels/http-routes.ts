@@ -114,6 +114,7 @@ export function channelRoutes(deps: ChannelRoutesDeps): Hono {
     }
     const text = (parsed as { text?: unknown } | null)?.text;
     if (typeof text !== 'string' || text.trim().length === 0) return c.json({ error: 'text is required' }, 400);
+    if (web.status().state !== 'connected') return c.json({ error: 'the web chat is not running; try again soon' }, 503);
     const outcome = await web.send(session, text);
     if (outcome.kind === 'dropped') return c.json({ error: `not delivered to any agent: ${outcome.reason}` }, 422);
     return c.json({ outcome: outcome.kind }, 202);
