@@ -119,6 +119,12 @@ export const WARREN_MIGRATIONS: Migration[] = [
     name: 'core-003-delegation-run',
     sql: `ALTER TABLE delegations ADD COLUMN from_run TEXT;`,
   },
+  {
+    // A webhook's HMAC key, sealed with a key derived from the hook's URL secret (gated/tools/tokens.ts): verifying
+    // a signature needs both the URL secret, never stored, and this column.
+    name: 'core-004-token-hmac',
+    sql: `ALTER TABLE tokens ADD COLUMN hmac TEXT;`,
+  },
 ];
 
 export function warrenDbPath(dataDir: string): string {

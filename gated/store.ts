@@ -58,6 +58,11 @@ export interface TokenRow {
   revoked_at: string | null;
 }
 
+/** A token as redeeming it needs: its owner, target and, for a signed webhook, the sealed HMAC key. */
+export interface TokenRecord extends TokenRow {
+  hmac: string | null;
+}
+
 /**
  * The turn loop's writes (gateway/run-store.ts). Prepared only when first used: they need the gateway's migration
  * (the `interrupted` column), which a gated running alone (`warren gated`) never applies.
@@ -132,11 +137,14 @@ export class GatedStore {
       topic: p(`SELECT * FROM topics WHERE tenant = ? AND topic = ?`),
       topicUsed: p(`SELECT 1 FROM messages WHERE tenant = ? AND topic = ? LIMIT 1`),
       insertTopic: p(`INSERT INTO topics (tenant, topic, parent, session, created_at) VALUES (?, ?, ?, ?, ?)`),
-      insertToken: p(`INSERT INTO tokens (id, tenant, kind, target, hash, created_at, expires_at)
-                      VALUES (@id, @tenant, @kind, @target, @hash, @created_at, @expires_at)`),
+      insertToken: p(`INSERT INTO tokens (id, tenant, kind, target, hash, created_at, expires_at, hmac)
+                      VALUES (@id, @tenant, @kind, @target, @hash, @created_at, @expires_at, @hmac)`),
+      tokenByHash: p(`SELECT id, tenant, kind, target, created_at, expires_at, revoked_at, hmac FROM tokens WHERE hash = ?`),
+      tokenById: p(`SELECT id, tenant, kind, target, created_at, expires_at, revoked_at, hmac FROM tokens WHERE id = ?`),
+      tokensOfKind: p(`SELECT id, tenant, kind, target, created_at, expires_at, revoked_at FROM tokens WHERE kind = ? ORDER BY created_at, id`),
+      targetOwners: p(`SELECT DISTINCT tenant FROM tokens WHERE kind = ? AND target = ? ORDER BY tenant`),
       revokeToken: p(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND tenant = ? AND revoked_at IS NULL`),
       tokens: p(`SELECT id, tenant, kind, target, created_at, expires_at, revoked_at FROM tokens WHERE tenant = ? ORDER BY created_at`),
-      tokenByHash: p(`SELECT id, tenant, kind, target, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?`),
       clearSession: p(`UPDATE topics SET session = NULL WHERE tenant = ? AND topic = ? AND session IS NOT NULL`),
       route: p(`SELECT chat, tenant, created_by, created_at FROM routes WHERE chat = ?`),
       routedTo: p(`SELECT 1 FROM routes WHERE chat = ? AND tenant = ?`),
@@ -280,7 +288,7 @@ export class GatedStore {
     this.s.insertTopic.run(tenant, topic, parent, session, nowIso());
   }
 
-  addToken(t: { id: string; tenant: TenantPath; kind: string; target: string; hash: string; expiresAt: Date }): void {
+  addToken(t: { id: string; tenant: TenantPath; kind: string; target: string; hash: string; expiresAt: Date; hmac?: string | null }): void {
     this.s.insertToken.run({
       id: t.id,
       tenant: t.tenant,
@@ -289,7 +297,27 @@ export class GatedStore {
       hash: t.hash,
       created_at: nowIso(),
       expires_at: t.expiresAt.toISOString(),
+      hmac: t.hmac ?? null,
     });
+  }
+
+  /** The token whose secret hashes to `hash` (revoked or expired ones too: the caller decides). */
+  tokenByHash(hash: string): TokenRecord | undefined {
+    return this.s.tokenByHash.get(hash) as TokenRecord | undefined;
+  }
+
+  tokenById(id: string): TokenRecord | undefined {
+    return this.s.tokenById.get(id) as TokenRecord | undefined;
+  }
+
+  /** Every tenant's tokens of one kind (the operator's `warren hooks list`). */
+  tokensOfKind(kind: string): TokenRow[] {
+    return this.s.tokensOfKind.all(kind) as TokenRow[];
+  }
+
+  /** The tenants that ever issued a token of `kind` for `target` (who a webhook chat belongs to). */
+  tokenTargetOwners(kind: string, target: string): string[] {
+    return (this.s.targetOwners.all(kind, target) as { tenant: string }[]).map((r) => r.tenant);
   }
 
   revokeToken(tenant: TenantPath, id: string): boolean {
@@ -298,11 +326,6 @@ export class GatedStore {
 
   tokens(tenant: TenantPath): TokenRow[] {
     return this.s.tokens.all(tenant) as TokenRow[];
-  }
-
-  /** The token whose secret hashes to `hash` (revoked and expired ones too: the caller decides). */
-  tokenByHash(hash: string): TokenRow | undefined {
-    return this.s.tokenByHash.get(hash) as TokenRow | undefined;
   }
 
   route(chat: string): { chat: string; tenant: string; created_by: string; created_at: string } | undefined {

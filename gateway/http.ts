@@ -5,8 +5,11 @@
 //                                         failed), delivery_attempts, delivery_error, delivered_at, platform_message_id
 //   GET  /v1/stream?tenant=T                                           -> server-sent events, one per new row
 //   GET  /v1/health                                                    -> {ok, runs}   (no token needed)
+//   /hook/*, /chat/*   the webhook and web chat channels (gateway/channels/http-routes.ts; their own credentials)
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import type { Hono } from 'hono';
 import type { Logger } from '../core/log.js';
 import { parseTenantPath } from '../core/tenant-path.js';
 import type { TenantRegistry } from '../core/tree/registry.js';
@@ -27,6 +30,8 @@ export interface HttpDeps {
   onAccepted(): void;
   activeRuns(): number;
   streamPollMs?: number;
+  /** The public channel routes (/hook/, /chat/), when the web-facing channels run. */
+  channels?: Hono;
 }
 
 class HttpError extends Error {
@@ -71,7 +76,12 @@ function tenantParam(url: URL): string {
 }
 
 export function createHttpApi(deps: HttpDeps): Server {
+  const channels = deps.channels ? getRequestListener(deps.channels.fetch) : null;
   const server = createServer((req, res) => {
+    if (channels && /^\/(hook|chat)\//.test(req.url ?? '')) {
+      void channels(req, res);
+      return;
+    }
     handle(req, res).catch((error: unknown) => {
       if (error instanceof HttpError) return send(res, error.status, { error: error.message });
       deps.log.error({ err: error, url: req.url }, 'http handler failed');

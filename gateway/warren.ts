@@ -28,6 +28,7 @@ import { ADAPTER_FACTORIES } from './channels/index.js';
 import { classroomCommands } from './channels/commands.js';
 import { ClassroomStore } from './channels/users.js';
 import { channelCredentials } from './channels/credentials.js';
+import { webChannels } from './channels/http-routes.js';
 
 export interface WarrenOptions {
   tenantsDir: string;
@@ -143,10 +144,13 @@ export class Warren {
         egressFor: egress ? (tenant) => egress.egressFor(tenant) : undefined,
       });
       const outbox = new OutboxView(db);
+      // The web-facing channels (webhooks, web chat): their routes on the HTTP server, their adapters in the hub.
+      const web = webChannels({ store: gated.store, outbox, log: componentLogger(log, 'channels') });
       let http: Server | null = null;
       let url: string | null = null;
       if (options.http !== false) {
         const server = createHttpApi({
+          channels: web.routes,
           token,
           store: gated.store,
           registry: gated.registry,
@@ -176,7 +180,7 @@ export class Warren {
         db, store: gated.store, registry: gated.registry, log: channelsLog, onStored: () => loop.wake(), commands,
       });
       const hub = new ChannelHub({
-        factories: options.adapterFactories ?? ADAPTER_FACTORIES,
+        factories: options.adapterFactories ?? [...ADAPTER_FACTORIES, ...web.factories],
         worlds: () => gated.registry.list().map((t) => t.path).filter((p) => !p.includes('/')),
         credentialFor: options.credentialFor ?? ((world, name) => credentials.credentialFor(world, name)),
         sink: inbound,

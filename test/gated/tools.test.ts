@@ -131,6 +131,20 @@ describe('gated tools', () => {
     expect(outside.text).toMatch(/can only target your own group or a descendant/);
   });
 
+  it('issue_token(kind=webhook) targets hook:<name>, issues an HMAC key on request, and keeps a hook chat to its subtree', async () => {
+    const plain = await call(acme, 'issue_token', { kind: 'webhook', target: 'Deploys', ttl: 600 });
+    expect(plain.data).toMatchObject({ kind: 'webhook', target: 'hook:deploys' });
+    expect(plain.data.hmac_key).toBeUndefined();
+    const signed = await call(acme, 'issue_token', { kind: 'webhook', target: 'hook:deploys', ttl: 600, hmac: true });
+    expect(signed.data.hmac_key).toMatch(/^whs_/);
+    const row = gated.db.prepare(`SELECT * FROM tokens WHERE id = ?`).get(signed.data.id) as any;
+    expect(JSON.stringify(row)).not.toContain(signed.data.hmac_key);
+    expect((await call(acme, 'issue_token', { kind: 'webhook', target: 'a topic', ttl: 600 })).text).toMatch(/not a webhook name/);
+    expect((await call(acme, 'issue_token', { kind: 'chat_link', target: 'web:help', ttl: 600, hmac: true })).text).toMatch(/hmac applies to webhook tokens only/);
+    gated.store.addToken({ id: 'tok_foreign', tenant: 'globex', kind: 'webhook', target: 'hook:theirs', hash: 'x', expiresAt: new Date() });
+    expect((await call(acme, 'issue_token', { kind: 'webhook', target: 'theirs', ttl: 600 })).text).toMatch(/hook:theirs belongs to another subtree \(globex\)/);
+  });
+
   it('routes stay within the caller subtree and never steal a foreign chat', async () => {
     gated.store.setRoute('tg:globex', 'globex', 'root');
     const steal = await call(acme, 'set_route', { chat: 'tg:globex', group: 'acme' });
