@@ -8,7 +8,7 @@ import { TenantRegistry } from '../core/tree/registry.js';
 import { watchTree } from '../core/tree/watch.js';
 import { openWarrenDb } from '../core/warren-db.js';
 import { AuditLog } from './audit.js';
-import type { CallEnv } from './call.js';
+import type { CallEnv, ToolCallEvent } from './call.js';
 import { ControlServer, controlSocketPath } from './control.js';
 import { acquireDataLock, type DataLock } from './data-lock.js';
 import { SocketListener } from './listener.js';
@@ -43,6 +43,8 @@ export interface GatedOptions {
   maxDelegationDepth?: number;
   /** Replaces secret values in tool results (wired by the secrets store). */
   redactorFor?: (tenant: TenantPath) => ((text: string) => string) | undefined;
+  /** Told of every call made on a run socket, once audited (the gateway's live output). */
+  onRunCall?: (call: ToolCallEvent) => void;
 }
 
 export const DEFAULTS = {
@@ -271,6 +273,7 @@ export class Gated {
         audit: this.audit,
         policy: ended && policy ? { ...policy, closedBecause: 'this turn has already reported its result; it can make no more calls' } : policy,
         redact: this.options.redactorFor?.(tenant),
+        onCall: run ? this.options.onRunCall : undefined,
         context,
       };
     };

@@ -23,6 +23,19 @@ export interface CallEnv {
   context: Omit<ToolContext, 'rules' | 'ruleDescriptions' | 'children' | 'refusedAs'>;
   /** Optional: replaces secret values in text returned to the agent (wired in by the secrets issue). */
   redact?: (text: string) => string;
+  /** Optional: told of every call once it is audited (the gateway's live output of a run). */
+  onCall?: (call: ToolCallEvent) => void;
+}
+
+/** A call as it is audited, without its arguments: what live output may show of it. */
+export interface ToolCallEvent {
+  tenant: string;
+  run: string | null;
+  tool: string;
+  decision: AuditDecision;
+  outcome: AuditOutcome;
+  rule: string | null;
+  durationUs: number;
 }
 
 /** What a decision needs: everything a call has but the audit log (explain writes nothing). */
@@ -149,17 +162,17 @@ async function decideAndRun(
 ): Promise<CallToolResult> {
   const started = performance.now();
   const { tenant } = env.context;
-  const audit = (decision: AuditDecision, outcome: AuditOutcome, rule: string | null) =>
-    track(env.audit.record({
-      tenant,
-      run: env.context.run?.id ?? null,
-      tool: name,
-      decision,
-      rule,
-      durationUs: (performance.now() - started) * 1000,
-      outcome,
-      args: rawArgs ?? {},
-    }));
+  const audit = (decision: AuditDecision, outcome: AuditOutcome, rule: string | null) => {
+    const call: ToolCallEvent = {
+      tenant, run: env.context.run?.id ?? null, tool: name, decision, rule, durationUs: (performance.now() - started) * 1000, outcome,
+    };
+    track(env.audit.record({ ...call, args: rawArgs ?? {} }));
+    try {
+      env.onCall?.(call);
+    } catch (error) {
+      env.context.log.error({ err: error, tool: name }, 'call listener failed'); // a listener never changes the call
+    }
+  };
 
   const call = decideCall(env, name, rawArgs);
   if (!call.allowed) {

@@ -2,6 +2,7 @@
 //   POST /v1/messages            {tenant, text, topic?, sender?, chat?} -> 202 {id}   (stored before anything else)
 //   GET  /v1/messages?tenant=T[&after=N][&topic=X]                     -> {messages, next_after}: finished-run rows
 //   GET  /v1/stream?tenant=T                                           -> server-sent events, one per new row
+//   GET  /v1/runs/<run>/output[?after=seq]  (or Last-Event-ID)         -> a run's live output as SSE (gateway/live/)
 //   GET  /v1/health                                                    -> {ok, runs}   (no token needed)
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +11,8 @@ import { parseTenantPath } from '../core/tenant-path.js';
 import type { TenantRegistry } from '../core/tree/registry.js';
 import type { GatedStore } from '../gated/store.js';
 import { acceptMessage, InboundError } from './inbound.js';
+import type { LiveHub } from './live/hub.js';
+import { liveOutputResponse, sendResponse } from './live/sse.js';
 import type { OutboxView } from './outbox-view.js';
 import { tokenMatches } from './operator-token.js';
 
@@ -25,6 +28,8 @@ export interface HttpDeps {
   onAccepted(): void;
   activeRuns(): number;
   streamPollMs?: number;
+  /** Runs' live output; without it the output route answers 404. */
+  liveOutput?: LiveHub;
 }
 
 class HttpError extends Error {
@@ -104,6 +109,11 @@ export function createHttpApi(deps: HttpDeps): Server {
       return send(res, 200, deps.outbox.page(tenantParam(url), { after, topic }));
     }
     if (req.method === 'GET' && url.pathname === '/v1/stream') return stream(tenantParam(url), url, res);
+    const output = /^\/v1\/runs\/([^/]+)\/output$/.exec(url.pathname);
+    if (req.method === 'GET' && output && deps.liveOutput) {
+      const resume = { lastEventId: req.headers['last-event-id'] as string | undefined, after: url.searchParams.get('after') };
+      return sendResponse(liveOutputResponse(deps.liveOutput, decodeURIComponent(output[1]!), resume), res);
+    }
     throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
   }
 
