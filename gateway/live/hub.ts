@@ -73,7 +73,7 @@ export class Subscription {
       const item = this.queue.shift()!;
       if (item.type === 'chunk') {
         if (item.chunk.seq <= this.lastSeq) continue; // already had it (from the backfill)
-        if (item.chunk.seq !== this.lastSeq + 1) return this.fallBehind(out);
+        if (item.chunk.seq > this.lastSeq + 1) return this.fallBehind(out); // a hole: the store has it
         out.push(item);
         this.lastSeq = item.chunk.seq;
       } else if (item.type === 'end') {
