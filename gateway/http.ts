@@ -12,7 +12,7 @@ import type { TenantRegistry } from '../core/tree/registry.js';
 import type { GatedStore } from '../gated/store.js';
 import { acceptMessage, InboundError } from './inbound.js';
 import type { LiveHub } from './live/hub.js';
-import { liveOutputResponse, sendResponse } from './live/sse.js';
+import { serveLiveOutput } from './live/sse.js';
 import type { OutboxView } from './outbox-view.js';
 import { tokenMatches } from './operator-token.js';
 
@@ -112,7 +112,7 @@ export function createHttpApi(deps: HttpDeps): Server {
     const output = /^\/v1\/runs\/([^/]+)\/output$/.exec(url.pathname);
     if (req.method === 'GET' && output && deps.liveOutput) {
       const resume = { lastEventId: req.headers['last-event-id'] as string | undefined, after: url.searchParams.get('after') };
-      return sendResponse(liveOutputResponse(deps.liveOutput, decodeURIComponent(output[1]!), resume), res);
+      return serveLiveOutput(deps.liveOutput, decodeURIComponent(output[1]!), resume, res);
     }
     throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
   }
