@@ -163,4 +163,17 @@ describe('liveOutputResponse (framework-neutral)', () => {
     expect(text).toMatch(/event: end\ndata: \{"status":"done","lastSeq":3\}\n\n$/);
     expect(f.hub.subscriberCount('run_a')).toBe(0);
   });
+
+  it('lets go of the subscription when the reader cancels, and refuses like the Node handler does', async () => {
+    f.output.started({ id: 'run_a', tenant: 'acme', topic: 'main', attempt: 1 });
+    const response = liveOutputResponse(f.hub, 'run_a', { lastEventId: '0' });
+    const reader = response.body!.getReader();
+    await reader.read();
+    expect(f.hub.subscriberCount('run_a')).toBe(1);
+    await reader.cancel();
+    expect(f.hub.subscriberCount('run_a')).toBe(0);
+    const missing = liveOutputResponse(f.hub, 'run_none', {});
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: 'no output recorded for run run_none' });
+  });
 });
