@@ -73,6 +73,14 @@ function tenantParam(url: URL): string {
   }
 }
 
+function runParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, 'the run id in the path is not valid percent-encoding');
+  }
+}
+
 export function createHttpApi(deps: HttpDeps): Server {
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -112,7 +120,7 @@ export function createHttpApi(deps: HttpDeps): Server {
     const output = /^\/v1\/runs\/([^/]+)\/output$/.exec(url.pathname);
     if (req.method === 'GET' && output && deps.liveOutput) {
       const resume = { lastEventId: req.headers['last-event-id'] as string | undefined, after: url.searchParams.get('after') };
-      return serveLiveOutput(deps.liveOutput, decodeURIComponent(output[1]!), resume, res);
+      return serveLiveOutput(deps.liveOutput, runParam(output[1]!), resume, res);
     }
     throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
   }
