@@ -17,6 +17,8 @@ export interface HubOptions {
   maxQueued?: number;
   /** Chunks read from the store at once. */
   pageSize?: number;
+  /** Subscribers per run; one more is refused. */
+  maxSubscribersPerRun?: number;
   log?: Logger;
   /** Tests only: runs right after a subscriber is registered, before its backfill is read. */
   afterRegister?: (run: string) => void;
@@ -61,10 +63,17 @@ export class Subscription {
         out.push({ type: 'gap', gap: page.gap });
         this.lastSeq = page.gap.to;
       }
+      // Rows missing without being recorded as pruned (a damaged table) are said as a gap too, never skipped.
+      const missing = (to: number) => {
+        out.push({ type: 'gap', gap: { from: this.lastSeq + 1, to } });
+        this.lastSeq = to;
+      };
       for (const chunk of page.chunks) {
+        if (chunk.seq > this.lastSeq + 1) missing(chunk.seq - 1);
         out.push({ type: 'chunk', chunk });
         this.lastSeq = chunk.seq;
       }
+      if (page.chunks.length === 0 && this.lastSeq < page.lastSeq) missing(page.lastSeq);
       if (this.lastSeq < page.lastSeq) return out; // more to read: next take
       this.behind = false;
       if (page.ended) return this.finish(out, { type: 'end', status: page.endStatus, lastSeq: page.lastSeq });
@@ -142,11 +151,15 @@ export class LiveHub {
     this.limits = { maxQueued: options.maxQueued ?? 1000, pageSize: options.pageSize ?? 500 };
   }
 
-  /** Everything of the run after seq `after`, then live chunks, then the end. Null when the run has no output. */
-  subscribe(run: string, after: number): Subscription | null {
+  /**
+   * Everything of the run after seq `after`, then live chunks, then the end. Null when the run has no output;
+   * 'full' when it has as many subscribers as it may.
+   */
+  subscribe(run: string, after: number): Subscription | null | 'full' {
     if (!this.store.state(run)) return null;
-    const sub = new Subscription(run, after, this, this.store, this.limits);
     let set = this.subscribers.get(run);
+    if ((set?.size ?? 0) >= (this.options.maxSubscribersPerRun ?? 256)) return 'full';
+    const sub = new Subscription(run, after, this, this.store, this.limits);
     if (!set) this.subscribers.set(run, (set = new Set()));
     set.add(sub);
     this.options.afterRegister?.(run);

@@ -47,14 +47,20 @@ export interface Resume {
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' };
 
-/** A subscription for the request, or the refusal: 400 for a resume point the run cannot have, 404 for no output. */
+/**
+ * A subscription for the request, or the refusal: 400 for a resume point the run cannot have, 404 for no output, 503
+ * when the run has all the subscribers it may.
+ */
 function open(hub: LiveHub, run: string, resume: Resume): { sub: Subscription } | { status: number; error: string } {
   const from = resumeAfter(resume.lastEventId, resume.after);
   if ('error' in from) return { status: 400, error: from.error };
   const state = hub.store.state(run);
   if (!state) return { status: 404, error: `no output recorded for run ${run}` };
   if (from.after > state.lastSeq) return { status: 400, error: `run ${run} has no chunk ${from.after} yet (its last is ${state.lastSeq})` };
-  return { sub: hub.subscribe(run, from.after)! };
+  const sub = hub.subscribe(run, from.after);
+  if (sub === 'full') return { status: 503, error: `run ${run} has as many live-output subscribers as it may; try again later` };
+  if (!sub) return { status: 404, error: `no output recorded for run ${run}` };
+  return { sub };
 }
 
 interface Sink {

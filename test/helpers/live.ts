@@ -44,6 +44,13 @@ export function useLive(setup: LiveSetup | (() => LiveSetup) = {}): LiveFixture 
   return f;
 }
 
+/** A subscription the test expects to get (not refused). */
+export function subscribed(hub: LiveHub, run: string, after: number): Subscription {
+  const sub = hub.subscribe(run, after);
+  if (sub === null || sub === 'full') throw new Error(`subscribing to ${run} was refused: ${sub}`);
+  return sub;
+}
+
 /** Takes from a subscription until its end item (or `limit` items), waiting as a consumer would. */
 export async function drain(sub: Subscription, limit = Infinity): Promise<LiveItem[]> {
   const out: LiveItem[] = [];

@@ -2,7 +2,8 @@
 // get every chunk once and in order (or an explicit gap for pruned ranges), and the end; a chunk written between
 // registering and reading the backfill is neither lost nor duplicated.
 import { describe, expect, it } from 'vitest';
-import { drain, sequence, useLive, type LiveFixture } from '../../helpers/live.js';
+import { LiveHub } from '../../../gateway/live/hub.js';
+import { drain, sequence, subscribed, useLive, type LiveFixture } from '../../helpers/live.js';
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -27,7 +28,7 @@ describe('live hub', () => {
   it('gives a subscriber that joins mid-stream the backfill, then live chunks, then the end', async () => {
     begin(f);
     write(f, 12);
-    const sub = f.hub.subscribe('run_a', 0)!;
+    const sub = subscribed(f.hub, 'run_a', 0);
     const first = sub.take(); // a page of the backfill
     write(f, 3);
     const rest = drain(sub);
@@ -43,7 +44,7 @@ describe('live hub', () => {
     let after = 0;
     for (let round = 0; round < 10; round++) {
       write(f, 3);
-      const sub = f.hub.subscribe('run_a', after)!;
+      const sub = subscribed(f.hub, 'run_a', after);
       write(f, 2);
       const got = await drain(sub, 1 + (round % 4)); // leaves after a few items, like a dropped connection
       sub.close();
@@ -51,15 +52,15 @@ describe('live hub', () => {
       seen.push(...sequence(got));
     }
     end(f);
-    const last = await drain(f.hub.subscribe('run_a', after)!);
+    const last = await drain(subscribed(f.hub, 'run_a', after));
     seen.push(...sequence(last));
     expect(seen).toEqual([...range(1, 51), 'end']);
   });
 
   it('lets a slow subscriber fall behind without blocking others: it reads on from the store, nothing lost', async () => {
     begin(f);
-    const slow = f.hub.subscribe('run_a', 0)!;
-    const fast = f.hub.subscribe('run_a', 0)!;
+    const slow = subscribed(f.hub, 'run_a', 0);
+    const fast = subscribed(f.hub, 'run_a', 0);
     const fastItems = drain(fast);
     for (let i = 0; i < 100; i++) {
       write(f, 1); // the fast one takes each as it comes; the slow one takes nothing until the end
@@ -80,7 +81,7 @@ describe('live hub: pruned ranges', () => {
   it('tells a subscriber that asks for a pruned range about the gap, then goes on', async () => {
     begin(f);
     write(f, 30);
-    const sub = f.hub.subscribe('run_a', 2)!;
+    const sub = subscribed(f.hub, 'run_a', 2);
     end(f);
     const items = await drain(sub);
     const state = f.store.state('run_a')!;
@@ -91,7 +92,7 @@ describe('live hub: pruned ranges', () => {
   it('gives a slow subscriber whose backlog was pruned meanwhile a gap, never a silent skip', async () => {
     begin(f);
     write(f, 5);
-    const slow = f.hub.subscribe('run_a', 0)!;
+    const slow = subscribed(f.hub, 'run_a', 0);
     expect(sequence(slow.take())).toEqual([1, 2, 3, 4, 5]);
     write(f, 40); // its queue overflows, and the store prunes what it has not read yet
     end(f);
@@ -99,12 +100,32 @@ describe('live hub: pruned ranges', () => {
     expect(sequence(await drain(slow))).toEqual([`gap 6-${state.prunedTo}`, ...range(state.prunedTo + 1, 46), 'end']);
   });
 
+  it('refuses a subscriber past the per-run limit, and takes one again once another leaves', () => {
+    const hub = new LiveHub(f.store, { maxSubscribersPerRun: 2 });
+    begin(f);
+    const first = subscribed(hub, 'run_a', 0);
+    subscribed(hub, 'run_a', 0);
+    expect(hub.subscribe('run_a', 0)).toBe('full');
+    first.close();
+    expect(hub.subscriberCount('run_a')).toBe(1);
+    subscribed(hub, 'run_a', 0);
+    hub.closeAll();
+  });
+
+  it('says rows missing from a damaged table as a gap instead of skipping them', async () => {
+    begin(f);
+    write(f, 6);
+    f.db.prepare('DELETE FROM run_output WHERE seq BETWEEN 2 AND 6').run(); // not recorded as pruned
+    end(f);
+    expect(sequence(await drain(subscribed(f.hub, 'run_a', 1)))).toEqual(['gap 2-6', 7, 'end']);
+  });
+
   it('answers null for a run without output, and ends at once for a run that is over', async () => {
     expect(f.hub.subscribe('run_none', 0)).toBeNull();
     begin(f);
     write(f, 2);
     end(f);
-    expect(sequence(await drain(f.hub.subscribe('run_a', 3)!))).toEqual(['end']);
+    expect(sequence(await drain(subscribed(f.hub, 'run_a', 3)))).toEqual(['end']);
   });
 });
 
@@ -123,7 +144,7 @@ describe('live hub: a chunk written between registering and reading the backfill
   it('is delivered exactly once', async () => {
     begin(f);
     write(f, 3);
-    const sub = f.hub.subscribe('run_a', 0)!;
+    const sub = subscribed(f.hub, 'run_a', 0);
     expect(written).toBe(true);
     const backfill = sub.take(); // holds chunk 4, which is also waiting in the queue
     write(f, 2);
