@@ -3,6 +3,8 @@
 // full, gaps for pruned ranges, the end event, and the route's refusals.
 import type { Server } from 'node:http';
 import { mkdtempSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -51,8 +53,12 @@ const ids = (events: SseEvent[]) => events.filter((e) => e.event === 'message').
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const hasEnd = (events: SseEvent[]) => events.some((e) => e.event === 'end');
 
+/** Messages the hub logs (it says when a slow subscriber falls back to the store). */
+const hubLogs: string[] = [];
+const hubLog = pino({ level: 'debug' }, new Writable({ write: (line, _enc, done) => done(void hubLogs.push(JSON.parse(String(line)).msg)) }));
+
 describe('GET /v1/runs/<run>/output', () => {
-  const f = useLive({ hub: { maxQueued: 20, pageSize: 50 }, bounds: { maxBytes: 64 * 1024 * 1024 } });
+  const f = useLive({ hub: { maxQueued: 20, pageSize: 50, log: hubLog }, bounds: { maxBytes: 64 * 1024 * 1024 } });
   const http = serve(f);
   beforeEach(() => f.output.started({ id: 'run_a', tenant: 'acme', topic: 'main', attempt: 1 }));
 
@@ -103,12 +109,14 @@ describe('GET /v1/runs/<run>/output', () => {
     const big = 'x'.repeat(8 * 1024);
     for (let i = 0; i < 600; i++) {
       write(f, 1, big);
-      if (i % 50 === 0) await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r)); // every subscriber that can take, takes before the next
     }
     f.output.ended('run_a', 'done');
     await fast.ended; // the fast client is done while the slow one still reads nothing
     expect(ids(fast.events)).toEqual(range(1, 602));
     expect(ids(slow.events).length).toBeLessThan(602);
+    // Its socket filled, so the server stopped taking for it and its bounded queue gave way to the store.
+    expect(hubLogs).toContain('a slow live-output subscriber reads on from the store');
     slow.resume();
     await slow.ended;
     expect(ids(slow.events)).toEqual(range(1, 602));
