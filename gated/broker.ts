@@ -9,7 +9,7 @@ import { watchTree } from '../core/tree/watch.js';
 import { openWarrenDb } from '../core/warren-db.js';
 import { AuditLog, type AuditOptions } from './audit.js';
 import { loadAuditKey } from './audit-key.js';
-import type { CallEnv } from './call.js';
+import type { CallEnv, ToolCallEvent } from './call.js';
 import { ControlServer, controlSocketPath } from './control.js';
 import { acquireDataLock, type DataLock } from './data-lock.js';
 import { SocketListener } from './listener.js';
@@ -46,6 +46,8 @@ export interface GatedOptions {
   redactorFor?: (tenant: TenantPath) => ((text: string) => string) | undefined;
   /** Audit retention and pruning (defaults: $WARREN_AUDIT_DAYS or 30 days, pruned every 10 minutes). */
   audit?: Pick<AuditOptions, 'retentionDays' | 'pruneEveryMs' | 'pruneBatchRows' | 'onPruned'>;
+  /** Told of every call made on a run socket, once audited (the gateway's live output). */
+  onRunCall?: (call: ToolCallEvent) => void;
 }
 
 export const DEFAULTS = {
@@ -274,6 +276,7 @@ export class Gated {
         audit: this.audit,
         policy: ended && policy ? { ...policy, closedBecause: 'this turn has already reported its result; it can make no more calls' } : policy,
         redact: this.options.redactorFor?.(tenant),
+        onCall: run ? this.options.onRunCall : undefined,
         context,
       };
     };

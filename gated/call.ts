@@ -23,6 +23,19 @@ export interface CallEnv {
   context: Omit<ToolContext, 'rules' | 'ruleDescriptions' | 'children' | 'refusedAs'>;
   /** Optional: replaces secret values in text returned to the agent (wired in by the secrets issue). */
   redact?: (text: string) => string;
+  /** Optional: told of every call once it is audited (the gateway's live output of a run). */
+  onCall?: (call: ToolCallEvent) => void;
+}
+
+/** A call as it is audited, without its arguments: what live output may show of it. */
+export interface ToolCallEvent {
+  tenant: string;
+  run: string | null;
+  tool: string;
+  decision: AuditDecision;
+  outcome: AuditOutcome;
+  rule: string | null;
+  durationUs: number;
 }
 
 /** What a decision needs: everything a call has but the audit log (explain writes nothing). */
@@ -156,6 +169,12 @@ export async function callTool(env: CallEnv, name: string, rawArgs: unknown): Pr
     // A refused call's row says why, in the words the agent got.
     if (e.decision !== 'allow') e.reason = result.content.map((c) => (c.type === 'text' ? c.text : '')).join(' ');
     await env.audit.record(e); // the audit row is committed before the result leaves
+    const call: ToolCallEvent = { tenant: e.tenant, run: e.run, tool: e.tool, decision: e.decision, outcome: e.outcome, rule: e.rule, durationUs: e.durationUs };
+    try {
+      env.onCall?.(call); // what live output may show of the call: never its arguments
+    } catch (error) {
+      env.context.log.error({ err: error, tool: name }, 'call listener failed'); // a listener never changes the call
+    }
   }
   return result;
 }

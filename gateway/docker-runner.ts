@@ -26,6 +26,8 @@ export interface RunOptions {
   maxLogBytes?: number;
   /** Scrubs secret values from output lines before they are logged. */
   redact?: (line: string) => string;
+  /** Each output line as it is logged (scrubbed, cut, within the budget): the run's live output. */
+  onLine?: (line: string) => void;
 }
 
 export interface RunResult {
@@ -238,8 +240,12 @@ export async function runContainer(
     });
     const budget = { left: opts.maxLogBytes ?? 1024 * 1024, dropped: false };
     const scrub = opts.redact ?? ((line: string) => line);
-    logLines(out, (line) => clog.info({ stream: 'stdout' }, line), budget, scrub);
-    logLines(err, (line) => clog.info({ stream: 'stderr' }, line), budget, scrub); // the runner logs to stderr; levels are its own
+    const emit = (stream: 'stdout' | 'stderr') => (line: string) => {
+      clog.info({ stream }, line);
+      opts.onLine?.(line);
+    };
+    logLines(out, emit('stdout'), budget, scrub);
+    logLines(err, emit('stderr'), budget, scrub); // the runner logs to stderr; levels are its own
 
     startedAt = Date.now();
     await container.start();

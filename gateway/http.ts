@@ -4,6 +4,7 @@
 //                                         each with its delivery: delivery_state (null waiting | sending | delivered |
 //                                         failed), delivery_attempts, delivery_error, delivered_at, platform_message_id
 //   GET  /v1/stream?tenant=T                                           -> server-sent events, one per new row
+//   GET  /v1/runs/<run>/output[?after=seq]  (or Last-Event-ID)         -> a run's live output as SSE (gateway/live/)
 //   GET  /v1/health                                                    -> {ok, runs}   (no token needed)
 //   /hook/*, /chat/*   the webhook and web chat channels (gateway/channels/http-routes.ts; their own credentials)
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -15,6 +16,8 @@ import { parseTenantPath } from '../core/tenant-path.js';
 import type { TenantRegistry } from '../core/tree/registry.js';
 import type { GatedStore } from '../gated/store.js';
 import { acceptMessage, InboundError } from './inbound.js';
+import type { LiveHub } from './live/hub.js';
+import { serveLiveOutput } from './live/sse.js';
 import type { OutboxView } from './outbox-view.js';
 import { tokenMatches } from './operator-token.js';
 
@@ -32,6 +35,8 @@ export interface HttpDeps {
   streamPollMs?: number;
   /** The public channel routes (/hook/, /chat/), when the web-facing channels run. */
   channels?: Hono;
+  /** Runs' live output; without it the output route answers 404. */
+  liveOutput?: LiveHub;
 }
 
 class HttpError extends Error {
@@ -72,6 +77,14 @@ function tenantParam(url: URL): string {
     return parseTenantPath(raw);
   } catch (error) {
     throw new HttpError(400, (error as Error).message);
+  }
+}
+
+function runParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, 'the run id in the path is not valid percent-encoding');
   }
 }
 
@@ -116,6 +129,11 @@ export function createHttpApi(deps: HttpDeps): Server {
       return send(res, 200, deps.outbox.page(tenantParam(url), { after, topic }));
     }
     if (req.method === 'GET' && url.pathname === '/v1/stream') return stream(tenantParam(url), url, res);
+    const output = /^\/v1\/runs\/([^/]+)\/output$/.exec(url.pathname);
+    if (req.method === 'GET' && output && deps.liveOutput) {
+      const resume = { lastEventId: req.headers['last-event-id'] as string | undefined, after: url.searchParams.get('after') };
+      return serveLiveOutput(deps.liveOutput, runParam(output[1]!), resume, res);
+    }
     throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
   }
 

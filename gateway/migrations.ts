@@ -106,4 +106,34 @@ export const GATEWAY_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    // Live output (gateway/live/): each run's chunks with a gap-free per-run sequence, and per run where the sequence
+    // stands, what is still kept, and whether the run has ended. Written only by gateway/live/output-store.ts.
+    name: 'gateway-002-run-output',
+    sql: `
+      CREATE TABLE run_output (
+        run TEXT NOT NULL,
+        seq INTEGER NOT NULL,           -- 1, 2, 3 ... per run, no holes
+        time TEXT NOT NULL,
+        kind TEXT NOT NULL,             -- log | event | tool | status
+        text TEXT,                      -- log lines
+        data TEXT,                      -- JSON, for the other kinds
+        bytes INTEGER NOT NULL,
+        PRIMARY KEY (run, seq)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE run_output_state (
+        run TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        last_seq INTEGER NOT NULL,      -- the highest seq ever written
+        pruned_to INTEGER NOT NULL,     -- chunks 1..pruned_to are gone (0: none)
+        chunks INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        end_status TEXT
+      );
+      CREATE INDEX run_output_state_ended ON run_output_state (ended_at);
+    `,
+  },
 ];

@@ -18,6 +18,7 @@ import { resolveLimits, type ResolvedLimits } from './limits.js';
 import { ensureHome } from './home.js';
 import { resolveMounts } from './mount-allowlist.js';
 import { removeContainersExcept } from './reconcile-containers.js';
+import type { LiveOutput } from './live/capture.js';
 import type { RunStore, StartedRun } from './run-store.js';
 import { planEffects, recoveryFor, turnOutcome } from './turn-plan.js';
 
@@ -39,6 +40,8 @@ export interface TurnLoopDeps {
    * Without it containers get no network at all.
    */
   egressFor?: EgressService['egressFor'];
+  /** Records each run's live output (gateway/live/); without it nothing is recorded. */
+  output?: LiveOutput;
   /** Called when a run ends (tests and the benchmark observe turns through it). */
   onRunEnd?: (run: StartedRun, outcome: ReturnType<typeof turnOutcome>) => void;
 }
@@ -195,12 +198,17 @@ export class TurnLoop {
     const submission = new Promise<void>((resolve) => (onSubmitted = resolve));
     let socket: { socketPath: string; close(): Promise<void> } | null = null;
     let committed = false;
+    let finalStatus = 'failed';
+    const output = this.deps.output;
+    output?.started(run);
     const commit = (exit: RunResult | null, startError: string | null) => {
       if (committed) return;
       const outcome = scrubbed(turnOutcome({ submitted, exit, startError, limits }), this.deps.redactorFor?.(run.tenant));
       const effects = planEffects(run.tenant, run.messages, runs.delegationsFor(run.messages), outcome, runs.chatsSentBy(run.id));
       runs.finish(run, outcome, effects, { releaseLease: false });
       committed = true; // only once it is really written: a failed commit is tried again when the container exits
+      finalStatus = outcome.status;
+      output?.status(run.id, { state: 'committed', status: outcome.status });
       log.info({ status: outcome.status, exit }, 'turn finished');
       this.deps.onRunEnd?.(run, outcome);
     };
@@ -229,6 +237,7 @@ export class TurnLoop {
         timeoutMs: limits.timeout_s * 1000,
         log,
         redact: this.deps.redactorFor?.(run.tenant),
+        onLine: output ? (line) => output.line(run.id, line) : undefined,
       });
       void submission
         .then(() => commit(null, null))
@@ -242,6 +251,7 @@ export class TurnLoop {
     } finally {
       await socket?.close().catch(() => undefined);
       runs.releaseLease(run.id);
+      output?.ended(run.id, finalStatus); // after the container is gone: no line of it can follow
     }
   }
 
@@ -301,6 +311,8 @@ export class TurnLoop {
     const removed = await removeContainersExcept(docker, this.deps.config.instance, [], log);
     if (removed.length) log.warn({ removed: removed.length }, 'removed orphan containers of this instance');
     const inFlight = runs.inFlight();
+    // Their output stops here: a re-run is a new run with output of its own.
+    for (const run of inFlight) this.deps.output?.ended(run.id, 'interrupted');
     const again = inFlight.filter((run) => recoveryFor(run) === 'requeue');
     runs.requeue(again.map((run) => run.id));
     for (const run of again) log.warn({ run: run.id, tenant: run.tenant }, 'turn interrupted by a restart: queued again');

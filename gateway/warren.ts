@@ -13,6 +13,10 @@ import { Gated } from '../gated/broker.js';
 import { ensureAgentImage } from '../images/build.js';
 import { gatewayConfig, type GatewayConfig } from './config.js';
 import { createHttpApi, listen } from './http.js';
+import { LiveOutput } from './live/capture.js';
+import { outputBounds } from './live/chunks.js';
+import { LiveHub } from './live/hub.js';
+import { RunOutputStore } from './live/output-store.js';
 import { GATEWAY_MIGRATIONS } from './migrations.js';
 import { ensureOperatorToken } from './operator-token.js';
 import { gatewaySecrets, type GatewaySecrets } from './secrets.js';
@@ -81,6 +85,9 @@ export class Warren {
     readonly inbound: ChannelInbound | null = null,
     readonly channels: ChannelHub | null = null,
     readonly delivery: Delivery | null = null,
+    /** Runs' live output: the capture (its store and hub inside). */
+    readonly output: LiveOutput | null = null,
+    private readonly outputRetention: NodeJS.Timeout | null = null,
   ) {}
 
   static async start(options: WarrenOptions): Promise<Warren> {
@@ -111,12 +118,30 @@ export class Warren {
       const secrets = gatewaySecrets(options.dataDir, componentLogger(log, 'secrets'), options.env ?? process.env);
       undo.push(() => secrets.close());
       const redactorFor = options.redactorFor ?? ((tenant: string) => secrets.redactorFor(tenant));
+      const bounds = outputBounds(options.env ?? process.env);
+      const outputLog = componentLogger(log, 'live-output');
+      const outputStore = new RunOutputStore(db, bounds);
+      const output = new LiveOutput(outputStore, new LiveHub(outputStore, { log: outputLog }), redactorFor, outputLog);
+      undo.push(() => output.hub.closeAll());
+      const pruneOutput = () => {
+        try {
+          const n = outputStore.pruneEndedBefore(new Date(Date.now() - bounds.retentionMs));
+          if (n > 0) outputLog.info({ runs: n }, 'pruned the live output of runs past its retention');
+        } catch (error) {
+          outputLog.error({ err: error }, 'could not prune live output');
+        }
+      };
+      pruneOutput();
+      const outputRetention = setInterval(pruneOutput, Math.min(bounds.retentionMs, 3600_000));
+      outputRetention.unref();
+      undo.push(() => clearInterval(outputRetention));
       const gated = await Gated.start({
         tenantsDir: options.tenantsDir,
         dataDir: options.dataDir,
         db,
         log: componentLogger(log, 'gated'),
         redactorFor,
+        onRunCall: (call) => output.toolCall(call), // through the gateway: run_output has one writer
       });
       undo.push(() => gated.stop());
       // Containers only ever get a network that egress has locked down (or none at all without egress).
@@ -142,6 +167,7 @@ export class Warren {
         secretsFor: options.secretsFor ?? ((tenant, only) => secrets.forRun(tenant, only)),
         redactorFor,
         egressFor: egress ? (tenant) => egress.egressFor(tenant) : undefined,
+        output,
       });
       const outbox = new OutboxView(db);
       // The web-facing channels (webhooks, web chat): their routes on the HTTP server, their adapters in the hub.
@@ -158,6 +184,7 @@ export class Warren {
           log: componentLogger(log, 'http'),
           onAccepted: () => loop.wake(),
           activeRuns: () => loop.activeRuns().length,
+          liveOutput: output.hub,
         });
         const address = await listen(server, config.http.host, config.http.port);
         undo.push(() => new Promise((resolve) => server.close(resolve)));
@@ -199,7 +226,9 @@ export class Warren {
       const info: GatewayInfo = { pid: process.pid, url, instance: config.instance };
       writeFileSync(gatewayInfoPath(options.dataDir), JSON.stringify(info) + '\n', { mode: 0o600 });
       log.info({ url, instance: config.instance, image, tenants: gated.sockets().size }, 'warren is up');
-      return new Warren(config, db, gated, runs, loop, outbox, url, http, options.dataDir, log, egress, secrets, inbound, hub, delivery);
+      return new Warren(
+        config, db, gated, runs, loop, outbox, url, http, options.dataDir, log, egress, secrets, inbound, hub, delivery, output, outputRetention,
+      );
     } catch (error) {
       for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => undefined);
       throw error;
@@ -208,11 +237,13 @@ export class Warren {
 
   async stop(): Promise<void> {
     const closed = new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
+    this.output?.hub.closeAll();
     this.http?.closeAllConnections(); // SSE streams would otherwise hold close() open
     await closed;
     await this.delivery?.stop();
     await this.channels?.stop();
     await this.loop.stop();
+    if (this.outputRetention) clearInterval(this.outputRetention);
     await this.egress?.stop(); // after the loop: no container is left on a network when its rules go
     await this.gated.stop();
     this.secrets?.close();

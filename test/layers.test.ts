@@ -212,7 +212,7 @@ describe('the source tree', () => {
 const TABLE_OWNER: Record<string, Layer> = {
   messages: 'gated', outbox: 'gated', delegations: 'gated', observations: 'gated', topics: 'gated', tokens: 'gated',
   routes: 'gated', audit: 'gated',
-  runs: 'gateway', leases: 'gateway', approvals: 'gateway',
+  runs: 'gateway', leases: 'gateway', approvals: 'gateway', run_output: 'gateway', run_output_state: 'gateway',
   users: 'gateway', memberships: 'gateway', pairings: 'gateway', paused: 'gateway',
   egress_log: 'crackbox',
   migrations: 'core', secrets: 'core', secrets_meta: 'core', channel_credentials: 'core',

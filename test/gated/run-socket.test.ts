@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { SUBMIT_TURN_METHOD, type TurnResult } from '../../core/turn.js';
+import type { ToolCallEvent } from '../../gated/call.js';
 import { connectClient, textOf } from '../helpers/mcp.js';
 import { useGated } from '../helpers/gated.js';
 
@@ -46,5 +47,39 @@ describe('run sockets', () => {
     expect(st.uid).toBe(1000);
     expect(st.mode & 0o777).toBe(0o600);
     await sock.close();
+  });
+});
+
+describe('run sockets: the per-run call report', () => {
+  const calls: ToolCallEvent[] = [];
+  const f = useGated({
+    gated: {
+      onRunCall: (call) => {
+        calls.push(call);
+        if (call.tool === 'send_message') throw new Error('a broken listener');
+      },
+    },
+  });
+
+  it('tells the listener of each run call once audited, without its arguments; tenant-socket calls are not reported', async () => {
+    const sock = await f.gated.openRunSocket('acme/support', { id: 'r9', topic: 'main', chat: null, depth: 0 });
+    const client = await connectClient(sock.socketPath);
+    await client.callTool({ name: 'whoami', arguments: {} });
+    await client.callTool({ name: 'create_group', arguments: { name: 'secret-plan-name' } });
+    // A listener that throws changes nothing about the call.
+    const sent = await client.callTool({ name: 'send_message', arguments: { chat: 'tg:1', text: 'hello' } });
+    expect(textOf(sent)).not.toMatch(/internal error/);
+    const tenantClient = await connectClient(f.gated.socketPath('acme'));
+    await tenantClient.callTool({ name: 'whoami', arguments: {} });
+    await tenantClient.close();
+    await client.close();
+    await sock.close();
+    expect(calls.map((c) => [c.run, c.tool, c.decision])).toEqual([
+      ['r9', 'whoami', 'allow'],
+      ['r9', 'create_group', 'deny'],
+      ['r9', 'send_message', expect.any(String)],
+    ]);
+    expect(Object.keys(calls[1]!).sort()).toEqual(['decision', 'durationUs', 'outcome', 'rule', 'run', 'tenant', 'tool']);
+    expect(JSON.stringify(calls)).not.toContain('secret-plan-name');
   });
 });

@@ -173,7 +173,7 @@ describe('runContainer with real Docker', () => {
     expect(await leftovers(runId)).toBe(0);
   });
 
-  it('scrubs secrets from output before cutting long lines, so none is ever half printed', async () => {
+  it('scrubs secrets from output before cutting long lines, so none is ever half printed (in the log and the live output)', async () => {
     const SECRET = 'sk-live-9f8e7d6c5b4a3210';
     const records: string[] = [];
     const sink = new Writable({
@@ -186,10 +186,16 @@ describe('runContainer with real Docker', () => {
     const say = `process.stdout.write('x'.repeat(8180) + ${JSON.stringify(SECRET)} + 'y'.repeat(9000) + '\\nshort ' + ${JSON.stringify(SECRET)} + '\\n')`;
     const { runId, options } = spec({ cmd: ['/usr/local/bin/node', '-e', say] });
     const redact = (t: string) => t.split(SECRET).join('[secret:KEY]');
-    await runContainer(docker, options, { stdin: '', timeoutMs: 30_000, log: pino({ level: 'info' }, sink), redact });
+    const lines: string[] = [];
+    await runContainer(docker, options, { stdin: '', timeoutMs: 30_000, log: pino({ level: 'info' }, sink), redact, onLine: (l) => lines.push(l) });
     const all = records.join('');
     expect(all).toContain('short [secret:KEY]');
     for (let n = 6; n <= SECRET.length; n++) expect(all).not.toContain(SECRET.slice(0, n));
+    // The live output gets the same lines as the log: scrubbed and cut.
+    expect(lines).toHaveLength(2);
+    expect(lines[0]!.length).toBe(8 * 1024 + 1);
+    expect(lines[1]).toBe('short [secret:KEY]');
+    for (let n = 6; n <= SECRET.length; n++) expect(lines.join('\n')).not.toContain(SECRET.slice(0, n));
     expect(await leftovers(runId)).toBe(0);
   });
 
