@@ -95,6 +95,18 @@ export function argsDigest(args: unknown): string {
   return createHash('sha256').update(canonicalJson(args ?? {})).digest('hex');
 }
 
+export interface AuditFilter {
+  tenant?: string;
+  under?: string;
+  denied?: boolean;
+  decision?: AuditDecision;
+  tool?: string;
+  since?: string;
+  until?: string;
+  before?: number;
+  limit?: number;
+}
+
 export class AuditLog {
   private readonly insert;
   private readonly insertBatch;
@@ -153,19 +165,26 @@ export class AuditLog {
     }
   }
 
-  /** `tenant`: that tenant's rows only; `under`: that tenant and the tenants below it by path (as the egress log). */
-  query(filter: { tenant?: string; under?: string; denied?: boolean; limit?: number } = {}): AuditRow[] {
+  /**
+   * The one audit query (the CLI's `warren audit` and the HTTP API both run it): the newest `limit` rows matching the
+   * filter, oldest first. `tenant`: that tenant's rows only; `under`: that tenant and the tenants below it by path (as
+   * the egress log); `before`: rows with a smaller id (the cursor of the next older page); `since`/`until`: ISO times.
+   */
+  query(filter: AuditFilter = {}): AuditRow[] {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: filter.limit ?? 100 };
-    if (filter.tenant) {
-      where.push('tenant = @tenant');
-      params.tenant = filter.tenant;
-    }
-    if (filter.under) {
-      where.push(`(tenant = @under OR substr(tenant, 1, length(@under) + 1) = @under || '/')`);
-      params.under = filter.under;
-    }
+    const add = (clause: string, name: string, value: unknown) => {
+      where.push(clause);
+      params[name] = value;
+    };
+    if (filter.tenant) add('tenant = @tenant', 'tenant', filter.tenant);
+    if (filter.under) add(`(tenant = @under OR substr(tenant, 1, length(@under) + 1) = @under || '/')`, 'under', filter.under);
     if (filter.denied) where.push("decision != 'allow'");
+    if (filter.decision) add('decision = @decision', 'decision', filter.decision);
+    if (filter.tool) add('tool = @tool', 'tool', filter.tool);
+    if (filter.since) add('time >= @since', 'since', filter.since);
+    if (filter.until) add('time < @until', 'until', filter.until);
+    if (filter.before !== undefined) add('id < @before', 'before', filter.before);
     const sql = `SELECT * FROM (SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
                  ORDER BY id DESC LIMIT @limit) ORDER BY id`;
     return this.db.prepare(sql).all(params) as AuditRow[];

@@ -12,7 +12,11 @@ import { openWarrenDb } from '../core/warren-db.js';
 import { Gated } from '../gated/broker.js';
 import { ensureAgentImage } from '../images/build.js';
 import { gatewayConfig, type GatewayConfig } from './config.js';
-import { createHttpApi, listen } from './http.js';
+import { createHttpApi, listen, type HttpDeps } from './http.js';
+import { ApiTokens } from './http/api-tokens.js';
+import { Metrics } from './http/metrics.js';
+import { ReadFacade } from './read/facade.js';
+import { TenantFiles } from './read/tenant-files.js';
 import { GATEWAY_MIGRATIONS } from './migrations.js';
 import { ensureOperatorToken } from './operator-token.js';
 import { gatewaySecrets, type GatewaySecrets } from './secrets.js';
@@ -28,6 +32,8 @@ export interface WarrenOptions {
   docker?: Docker;
   /** Serve the HTTP API (default true). */
   http?: boolean;
+  /** More routes on the HTTP server (web chat, webhooks). */
+  extraRoutes?: HttpDeps['extraRoutes'];
   onRunEnd?: TurnLoopDeps['onRunEnd'];
   secretsFor?: TurnLoopDeps['secretsFor'];
   /** Starts egress once gated is up; omitted: containers get no network at all. */
@@ -118,14 +124,26 @@ export class Warren {
       let http: Server | null = null;
       let url: string | null = null;
       if (options.http !== false) {
+        const activeRuns = () => loop.activeRuns().length;
         const server = createHttpApi({
           token,
+          tokens: new ApiTokens(db),
           store: gated.store,
           registry: gated.registry,
           outbox,
+          read: new ReadFacade({
+            db,
+            outbox,
+            tenants: () => gated.describeTenants(),
+            explain: (tenant, tool, args) => gated.explainCall(tenant, tool, args),
+          }),
+          files: new TenantFiles(options.tenantsDir),
+          metrics: new Metrics(db, activeRuns),
+          secrets,
           log: componentLogger(log, 'http'),
           onAccepted: () => loop.wake(),
-          activeRuns: () => loop.activeRuns().length,
+          activeRuns,
+          extraRoutes: options.extraRoutes,
         });
         const address = await listen(server, config.http.host, config.http.port);
         undo.push(() => new Promise((resolve) => server.close(resolve)));

@@ -212,7 +212,7 @@ describe('the source tree', () => {
 const TABLE_OWNER: Record<string, Layer> = {
   messages: 'gated', outbox: 'gated', delegations: 'gated', observations: 'gated', topics: 'gated', tokens: 'gated',
   routes: 'gated', audit: 'gated',
-  runs: 'gateway', leases: 'gateway',
+  runs: 'gateway', leases: 'gateway', api_tokens: 'gateway',
   egress_log: 'crackbox',
   migrations: 'core', secrets: 'core', secrets_meta: 'core',
 };
