@@ -76,7 +76,9 @@ async function readBody(c: Context): Promise<unknown> {
 
 export function createApp(deps: HttpDeps): Hono {
   const app = new Hono();
-  app.use('*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json({ error: `body larger than ${MAX_BODY_BYTES} bytes` }, 413) }));
+  // The rest of an oversized body is never read, so the connection cannot carry another request: say so.
+  const tooLarge = (c: Context) => c.json({ error: `body larger than ${MAX_BODY_BYTES} bytes` }, 413, { connection: 'close' });
+  app.use('*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge }));
   for (const r of allRoutes(deps)) {
     app.on(r.method, r.path, async (c) => {
       const principal = principalOf(c.req.header('authorization'), deps);
