@@ -165,6 +165,12 @@ export function apiRoutes(deps: ApiDeps): Route[] {
         deps.read.auditPage({ ...query, tenant: undefined, under: under ?? undefined, limit: query.limit ?? 100 }),
     }),
     route({
+      method: 'GET', path: '/v1/egress', summary: "crackbox's egress decisions (DNS answers, proxy connects), newest first",
+      query: z.object({ tenant: tenantPath.optional(), denied: z.enum(['true', 'false']).optional(), limit: pageLimit.optional() }).strict(),
+      need: ({ query }) => ({ kind: 'tenant', access: 'read', tenant: query.tenant ?? null, listing: true }),
+      handle: ({ query, under }) => deps.read.egress({ under, deniedOnly: query.denied === 'true', limit: query.limit ?? 50 }),
+    }),
+    route({
       method: 'GET', path: '/v1/tenants/:tenant/runs', summary: "a tenant's runs (turns), newest first",
       params: tenantParams, query: z.object({ before: z.string().max(40).optional(), limit: pageLimit.optional() }).strict(),
       need: onTenant('read'),

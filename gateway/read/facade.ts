@@ -2,6 +2,7 @@
 // here (or by the owning component's own query, which this calls), never written again by a caller. `under` is the
 // subtree an answer is cut to (a scoped token's reach); null means everything.
 import type { Db } from '../../core/db.js';
+import { queryEgressLog, type EgressLogRow } from '../../core/egress-log-query.js';
 import type { TenantPath } from '../../core/tenant-path.js';
 import { AuditLog, type AuditFilter, type AuditRow } from '../../gated/audit.js';
 import type { CallExplanation, TenantsReport } from '../../gated/control.js';
@@ -59,6 +60,7 @@ export class ReadFacade {
         `SELECT * FROM messages WHERE tenant = @tenant AND (@topic IS NULL OR topic = @topic) AND (@before IS NULL OR id < @before)
          ORDER BY id DESC LIMIT @limit`,
       ),
+      hasEgressLog: db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'egress_log'`),
       queueDepth: db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE run IS NULL AND ${under('tenant')}`),
       outboxState: db.prepare(
         `SELECT o.id, o.tenant, o.topic, o.kind, o.chat, o.run, o.created_at, o.delivered_at FROM outbox o
@@ -113,6 +115,12 @@ export class ReadFacade {
   deliveries(tenant: TenantPath, opts: { before?: number; limit: number }) {
     const items = this.q.outboxState.all({ tenant, before: opts.before ?? null, limit: opts.limit }) as { id: number; delivered_at: string | null }[];
     return { items, next_before: items.length === opts.limit ? items[items.length - 1]!.id : null };
+  }
+
+  /** crackbox's decisions, newest first (the query `warren egress log` runs); empty when egress never ran here. */
+  egress(opts: { under: TenantPath | null; deniedOnly?: boolean; limit: number }): { items: EgressLogRow[] } {
+    if (!this.q.hasEgressLog.get()) return { items: [] };
+    return { items: queryEgressLog(this.sources.db, { tenant: opts.under ?? undefined, deniedOnly: opts.deniedOnly, limit: opts.limit }) };
   }
 
   queueDepth(subtree: TenantPath | null): number {

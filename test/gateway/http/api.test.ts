@@ -3,6 +3,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../../../core/db.js';
+import { silentLogger } from '../../../core/log.js';
+import { EGRESS_MIGRATIONS, EgressLog } from '../../../crackbox/egress-log.js';
 import { RunStore } from '../../../gateway/run-store.js';
 import { MAX_BODY_BYTES } from '../../../gateway/http.js';
 import { openApiPath } from '../../../gateway/http/openapi.js';
@@ -165,6 +168,22 @@ describe('audit', () => {
       expect(res.status, query).toBe(400);
       expect(res.json.problems.length, query).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('egress log', () => {
+  it("serves crackbox's decisions by subtree, denied only on request", async () => {
+    expect((await call('GET', '/v1/egress')).json).toEqual({ items: [] }); // egress never ran on this DATA
+    migrate(api.db, EGRESS_MIGRATIONS);
+    const log = new EgressLog(api.db, { now: () => 10, log: silentLogger() });
+    for (const [tenant, allowed, time] of [['acme/support', true, 1], ['globex', false, 2], ['acme', false, 3]] as const) {
+      log.record({ tenant, kind: 'dns', name: `${tenant.replace('/', '-')}.example`, port: null, allowed, rule: 'r', reason: HOSTILE, time });
+    }
+    log.close();
+    const acme = await call('GET', '/v1/egress?tenant=acme');
+    expect(acme.json.items.map((r: { tenant: string }) => r.tenant)).toEqual(['acme', 'acme/support']);
+    expect(acme.json.items[0].reason).toBe(HOSTILE);
+    expect((await call('GET', '/v1/egress?denied=true', { token: readAcme })).json.items.map((r: { tenant: string }) => r.tenant)).toEqual(['acme']);
   });
 });
 

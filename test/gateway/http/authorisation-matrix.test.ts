@@ -30,6 +30,7 @@ const SAMPLES: Record<string, Sample> = {
   },
   'POST /v1/tenants/:tenant/explain': { path: '/v1/tenants/acme.support/explain', body: { tool: 'whoami', args: {} } },
   'GET /v1/audit': { path: '/v1/audit?tenant=acme/support' },
+  'GET /v1/egress': { path: '/v1/egress?tenant=acme/support' },
   'GET /v1/tenants/:tenant/runs': { path: '/v1/tenants/acme.support/runs' },
   'GET /v1/tenants/:tenant/topics': { path: '/v1/tenants/acme.support/topics' },
   'GET /v1/tenants/:tenant/inbox': { path: '/v1/tenants/acme.support/inbox' },
