@@ -57,10 +57,13 @@ function problemsOf(error: z.ZodError, where: string): string[] {
   return error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`);
 }
 
-function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, where: string): T {
+function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, where: string, status: 400 | 422 = 400): T {
   if (!schema) return undefined as T;
   const result = schema.safeParse(value);
-  if (!result.success) throw new HttpError(400, `invalid ${where}`, problemsOf(result.error, where));
+  if (!result.success) {
+    const problems = problemsOf(result.error, where);
+    throw new HttpError(status, problems.join('; '), problems);
+  }
   return result.data;
 }
 
@@ -87,7 +90,7 @@ export function createApp(deps: HttpDeps): Hono {
       if (!publicRoute && !principal) throw new HttpError(401, NO_TOKEN);
       const params = parse(r.params, c.req.param(), 'path');
       const query = parse(r.query, c.req.query(), 'query');
-      const body = r.body ? parse(r.body, await readBody(c), 'body') : undefined;
+      const body = r.body ? parse(r.body, await readBody(c), 'body', r.invalidStatus) : undefined;
       const decision = authorize(principal, r.need({ params, query, body }));
       if (!decision.ok) return c.json({ error: decision.error }, decision.status);
       const result = await r.handle({ params, query, body, principal, under: decision.under, c });

@@ -29,6 +29,8 @@ export interface Route<P = any, Q = any, B = any> {
   params?: z.ZodType<P>;
   query?: z.ZodType<Q>;
   body?: z.ZodType<B>;
+  /** The status of a request its schemas refuse (default 400). */
+  invalidStatus?: 400 | 422;
   /** Success status (default 200). */
   status?: 200 | 201 | 202;
   need(input: Parsed<P, Q, B>): Need;

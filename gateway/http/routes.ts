@@ -2,10 +2,10 @@
 // document and to the authorisation matrix test (which walks this list), so none can be added without a `need`.
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
-import type { TenantPath } from '../../core/tenant-path.js';
 import type { GatedStore } from '../../gated/store.js';
 import type { TenantRegistry } from '../../core/tree/registry.js';
-import { acceptMessage, InboundError } from '../inbound.js';
+import { acceptMessage, InboundError, InboundSchema } from '../inbound.js';
+import { InvalidTenantPathError, parseTenantPath, type TenantPath } from '../../core/tenant-path.js';
 import type { OutboxView } from '../outbox-view.js';
 import type { ReadFacade } from '../read/facade.js';
 import { EDITABLE_FILES, FileEditError, type EditableFile, type TenantFiles } from '../read/tenant-files.js';
@@ -48,6 +48,16 @@ const secrets = (deps: ApiDeps) => {
   if (!deps.secrets) throw new HttpError(503, 'no secrets store on this DATA folder (warren secrets init)');
   return deps.secrets;
 };
+/** A tenant named in a message body: an invalid one is the message's problem (422), as acceptMessage says it. */
+function tenantOrRefuse(raw: string): TenantPath {
+  try {
+    return parseTenantPath(raw);
+  } catch (error) {
+    if (error instanceof InvalidTenantPathError) throw new HttpError(422, error.message);
+    throw error;
+  }
+}
+
 const jsonObject = z.record(z.string(), z.unknown());
 
 export function apiRoutes(deps: ApiDeps): Route[] {
@@ -64,9 +74,9 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     }),
     route({
       method: 'POST', path: '/v1/messages', summary: 'send a message to a tenant; stored before anything else',
-      // The rest of the body is checked by acceptMessage (InboundSchema), as for every other channel.
-      body: z.object({ tenant: tenantPath }).loose(), status: 202,
-      need: ({ body }) => ({ kind: 'tenant', access: 'write', tenant: body.tenant }),
+      // The schema every channel's messages are held to; a message that fails it is 422, as it always was.
+      body: InboundSchema, invalidStatus: 422, status: 202,
+      need: ({ body }) => ({ kind: 'tenant', access: 'write', tenant: tenantOrRefuse(body.tenant) }),
       handle: ({ body }) => {
         try {
           const accepted = acceptMessage(deps.store, deps.registry, body);

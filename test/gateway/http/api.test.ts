@@ -8,6 +8,7 @@ import { silentLogger } from '../../../core/log.js';
 import { EGRESS_MIGRATIONS, EgressLog } from '../../../crackbox/egress-log.js';
 import { RunStore } from '../../../gateway/run-store.js';
 import { MAX_BODY_BYTES } from '../../../gateway/http.js';
+import { renderApiDocs } from '../../../gateway/http/api-docs.js';
 import { openApiPath } from '../../../gateway/http/openapi.js';
 import { OPERATOR_TOKEN, startApi, type ApiFixture } from '../../helpers/http-api.js';
 import { standardTree, type TempTree } from '../../helpers/tree.js';
@@ -222,6 +223,10 @@ describe('the server', () => {
       expect(typeof res.json.error).toBe('string');
       expect(res.text).not.toMatch(/at .*\.(ts|js):\d+/);
     }
+  });
+
+  it('keeps docs/api.md rendered from the current OpenAPI document (npm run docs:api)', () => {
+    expect(readFileSync(join(import.meta.dirname, '../../../docs/api.md'), 'utf8')).toBe(renderApiDocs());
   });
 
   it('lists no workers and no channels yet', async () => {
