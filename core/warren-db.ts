@@ -119,6 +119,12 @@ export const WARREN_MIGRATIONS: Migration[] = [
     name: 'core-003-delegation-run',
     sql: `ALTER TABLE delegations ADD COLUMN from_run TEXT;`,
   },
+  {
+    // The audit by time range (the HTTP API's since/until filters): without it a range far from the newest rows
+    // scans the whole table.
+    name: 'core-004-audit-time',
+    sql: `CREATE INDEX audit_time ON audit (time);`,
+  },
 ];
 
 export function warrenDbPath(dataDir: string): string {

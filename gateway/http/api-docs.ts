@@ -36,6 +36,18 @@ tenant, a scoped token gets its own subtree only. Each route's need is in the \`
 - Pages come newest first with \`next_before\` (pass it as \`before\`; null on the last page); \`GET /v1/messages\`
   keeps its \`next_after\` paging (at-least-once: a client keeps the ids it has seen).
 
+## Metrics
+\`GET /metrics\` (Prometheus text format, prom-client) needs the operator token: its labels name every tenant and tool,
+which a scoped token may not see. Point a scraper at it with \`authorization: Bearer <DATA/operator.token>\`. Counters
+are counted from the tables at each scrape (only the rows added since the last one):
+- \`warren_tool_calls_total{tenant,tool,decision}\`, \`warren_tool_denials_total{tenant,tool}\` (from the audit log)
+- \`warren_turn_duration_seconds{status}\` (histogram), \`warren_container_runs_total{status}\` (runs that ended)
+- \`warren_queue_depth\`, \`warren_turns_running\`
+- \`warren_egress_decisions_total{kind,allowed}\` (crackbox's DNS answers and proxy decisions)
+- \`warren_proxy_bytes_total{tenant,direction}\`, \`warren_delivery_failures_total{tenant,channel}\`: hooks
+  (\`Metrics.proxyBytes\`, \`Metrics.deliveryFailed\`) that stay at zero until the proxy counts bytes and channel
+  delivery reports failures.
+
 ## Routes
 `;
 
