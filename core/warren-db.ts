@@ -120,8 +120,8 @@ export const WARREN_MIGRATIONS: Migration[] = [
     sql: `ALTER TABLE delegations ADD COLUMN from_run TEXT;`,
   },
   {
-    // The audit by time range (the HTTP API's since/until filters): without it a range far from the newest rows
-    // scans the whole table.
+    // The audit by time range (the HTTP API's since/until filters): walked newest first, a page stops after its rows
+    // instead of scanning the whole table for a range far from the newest rows.
     name: 'core-004-audit-time',
     sql: `CREATE INDEX audit_time ON audit (time);`,
   },

@@ -168,7 +168,9 @@ export class AuditLog {
   /**
    * The one audit query (the CLI's `warren audit` and the HTTP API both run it): the newest `limit` rows matching the
    * filter, oldest first. `tenant`: that tenant's rows only; `under`: that tenant and the tenants below it by path (as
-   * the egress log); `before`: rows with a smaller id (the cursor of the next older page); `since`/`until`: ISO times.
+   * the egress log); `since`/`until`: ISO times; `before`: the id of the last row of the previous page (the cursor).
+   * With a time range, "newest" is by time (then id), so the page is read off the time index and stops after its rows
+   * rather than scanning every row of a range far from the newest ones; otherwise it is by id.
    */
   query(filter: AuditFilter = {}): AuditRow[] {
     const where: string[] = [];
@@ -177,6 +179,7 @@ export class AuditLog {
       where.push(clause);
       params[name] = value;
     };
+    const byTime = filter.since !== undefined || filter.until !== undefined;
     if (filter.tenant) add('tenant = @tenant', 'tenant', filter.tenant);
     if (filter.under) add(`(tenant = @under OR substr(tenant, 1, length(@under) + 1) = @under || '/')`, 'under', filter.under);
     if (filter.denied) where.push("decision != 'allow'");
@@ -184,9 +187,12 @@ export class AuditLog {
     if (filter.tool) add('tool = @tool', 'tool', filter.tool);
     if (filter.since) add('time >= @since', 'since', filter.since);
     if (filter.until) add('time < @until', 'until', filter.until);
-    if (filter.before !== undefined) add('id < @before', 'before', filter.before);
+    if (filter.before !== undefined) {
+      add(byTime ? '(time, id) < ((SELECT time FROM audit WHERE id = @before), @before)' : 'id < @before', 'before', filter.before);
+    }
+    const order = byTime ? ['time DESC, id DESC', 'time, id'] : ['id DESC', 'id'];
     const sql = `SELECT * FROM (SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-                 ORDER BY id DESC LIMIT @limit) ORDER BY id`;
+                 ORDER BY ${order[0]} LIMIT @limit) ORDER BY ${order[1]}`;
     return this.db.prepare(sql).all(params) as AuditRow[];
   }
 }

@@ -1,6 +1,6 @@
 // `warren tokens issue|list|revoke`: scoped API tokens. A token reaches one world or team (its scope) and every tenant
 // below it, read-only or read-write; the secret is printed once and stored only as a hash.
-import { parse, UsageError, type Command } from '../../core/command.js';
+import { hasTable, openDataReadOnly, parse, UsageError, type Command } from '../../core/command.js';
 import { parseTenantPath } from '../../core/tenant-path.js';
 import { openWarrenDb } from '../../core/warren-db.js';
 import { ApiTokens, parseTtl } from '../http/api-tokens.js';
@@ -25,7 +25,8 @@ revoke   the token stops working at once`,
       json: { type: 'boolean' },
     });
     const [sub, ...rest] = positionals;
-    const db = openWarrenDb(common.data, GATEWAY_MIGRATIONS);
+    // Listing never creates DATA (a mistyped --data says so); issuing and revoking write the table.
+    const db = sub === 'list' ? openDataReadOnly(common.data) : openWarrenDb(common.data, GATEWAY_MIGRATIONS);
     try {
       const tokens = new ApiTokens(db);
       if (sub === 'issue' && rest.length === 0) {
@@ -42,7 +43,7 @@ revoke   the token stops working at once`,
         return 0;
       }
       if (sub === 'list' && rest.length === 0) {
-        const rows = tokens.list();
+        const rows = hasTable(db, 'api_tokens') ? tokens.list() : [];
         if (values.json) for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
         else
           for (const r of rows) {

@@ -28,11 +28,9 @@ export function parseTtl(text: string): number | null {
 }
 
 export class ApiTokens {
-  private readonly byHash;
+  private byHash: ReturnType<Db['prepare']> | null = null;
 
-  constructor(private readonly db: Db) {
-    this.byHash = db.prepare(`SELECT * FROM api_tokens WHERE hash = ?`);
-  }
+  constructor(private readonly db: Db) {}
 
   issue(opts: { scope: TenantPath; access: Access; ttlMs?: number; note?: string; now?: Date }): { token: string; row: ApiTokenRow } {
     const now = opts.now ?? new Date();
@@ -68,6 +66,7 @@ export class ApiTokens {
   /** The principal a presented token stands for, or null (unknown, revoked or expired: all fail the same way). */
   principal(presented: string, now = new Date()): Principal | null {
     if (!presented.startsWith(TOKEN_PREFIX)) return null;
+    this.byHash ??= this.db.prepare(`SELECT * FROM api_tokens WHERE hash = ?`);
     const row = this.byHash.get(hashOf(presented)) as (ApiTokenRow & { hash: string }) | undefined;
     if (!row || row.revoked_at !== null) return null;
     if (row.expires_at !== null && Date.parse(row.expires_at) <= now.getTime()) return null;

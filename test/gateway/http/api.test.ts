@@ -151,6 +151,11 @@ describe('audit', () => {
     expect(acme.items.map((r: { tenant: string }) => r.tenant)).toEqual(['acme/support', 'acme/support', 'acme']);
     expect((await q('tool=whoami&decision=deny')).items.map((r: { tenant: string }) => r.tenant)).toEqual(['globex']);
     expect((await q('since=2026-01-02T00:00:00.000Z&until=2026-01-04T00:00:00.000Z')).items.map((r: { tenant: string }) => r.tenant)).toEqual(['globex', 'acme/support']);
+    // Within a time range, pages follow time (then id), the cursor still being the last row's id.
+    const ranged = await q('since=2026-01-01T00:00:00.000Z&until=2026-01-04T00:00:00.000Z&limit=2');
+    expect(ranged.items.map((r: { time: string }) => r.time)).toEqual(['2026-01-03T00:00:00.000Z', '2026-01-02T00:00:00.000Z']);
+    const rest = await q(`since=2026-01-01T00:00:00.000Z&until=2026-01-04T00:00:00.000Z&limit=2&before=${ranged.next_before}`);
+    expect(rest.items.map((r: { time: string }) => r.time)).toEqual(['2026-01-01T00:00:00.000Z']);
     const first = await q('tenant=acme&limit=2');
     expect(first.items).toHaveLength(2);
     const second = await q(`tenant=acme&limit=2&before=${first.next_before}`);
