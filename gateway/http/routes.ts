@@ -187,6 +187,15 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       handle: ({ params, query }) => deps.read.runs(params.tenant, { before: query.before, limit: query.limit ?? 50 }),
     }),
     route({
+      method: 'GET', path: '/v1/tenants/:tenant/runs/:run', summary: 'one turn: the run, the messages it answered, what it said',
+      params: z.object({ tenant: tenantId, run: z.string().max(100) }).strict(), need: onTenant('read'),
+      handle: ({ params }) => {
+        const turn = deps.read.turn(params.tenant, params.run);
+        if (!turn) throw new HttpError(404, `no run ${params.run} of ${params.tenant}`);
+        return turn;
+      },
+    }),
+    route({
       method: 'GET', path: '/v1/tenants/:tenant/topics', summary: "a tenant's conversations (topics)",
       params: tenantParams, need: onTenant('read'),
       handle: ({ params }) => ({ items: deps.read.topics(params.tenant) }),

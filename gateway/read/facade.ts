@@ -54,7 +54,11 @@ export class ReadFacade {
         `SELECT id, tenant, topic, status, attempt, depth, chat, container, started_at, finished_at, result, error FROM runs
          WHERE tenant = @tenant AND (@before IS NULL OR started_at < @before) ORDER BY started_at DESC, id DESC LIMIT @limit`,
       ),
-      run: db.prepare(`SELECT * FROM runs WHERE id = ?`),
+      run: db.prepare(
+        `SELECT id, tenant, topic, status, attempt, depth, chat, container, started_at, finished_at, result, error FROM runs WHERE id = ?`,
+      ),
+      runMessages: db.prepare(`SELECT * FROM messages WHERE run = ? ORDER BY id`),
+      runOutbox: db.prepare(`SELECT * FROM outbox WHERE run = ? ORDER BY id`),
       topics: db.prepare(`SELECT tenant, topic, parent, created_at FROM topics WHERE tenant = ? ORDER BY created_at, topic`),
       inbox: db.prepare(
         `SELECT * FROM messages WHERE tenant = @tenant AND (@topic IS NULL OR topic = @topic) AND (@before IS NULL OR id < @before)
@@ -92,8 +96,11 @@ export class ReadFacade {
     return { items, next_before: items.length === opts.limit ? items[items.length - 1]!.started_at : null };
   }
 
-  run(id: string): RunRow | undefined {
-    return this.q.run.get(id) as RunRow | undefined;
+  /** One turn: the run, the messages it answered and what it said (its outbox rows). undefined: no such run there. */
+  turn(tenant: TenantPath, id: string): { run: RunRow; messages: MessageRow[]; said: unknown[] } | undefined {
+    const run = this.q.run.get(id) as RunRow | undefined;
+    if (!run || run.tenant !== tenant) return undefined;
+    return { run, messages: this.q.runMessages.all(id) as MessageRow[], said: this.q.runOutbox.all(id) };
   }
 
   topics(tenant: TenantPath): { tenant: string; topic: string; parent: string | null; created_at: string }[] {

@@ -75,6 +75,10 @@ describe('messages, outbox and conversations', () => {
     const started = runs.tryStart('acme', 'main', 4)!;
     const listed = await call('GET', '/v1/tenants/acme/runs');
     expect(listed.json.items.map((r: { id: string }) => r.id)).toEqual([started.id]);
+    const turn = await call('GET', `/v1/tenants/acme/runs/${started.id}`);
+    expect(turn.json.run).toMatchObject({ id: started.id, tenant: 'acme', status: 'running' });
+    expect(turn.json.messages.map((m: { text: string }) => m.text)).toEqual(['go']);
+    expect((await call('GET', `/v1/tenants/globex/runs/${started.id}`)).status).toBe(404); // another tenant's run
     expect((await call('GET', '/v1/tenants/acme/topics')).json.items.map((t: { topic: string }) => t.topic)).toEqual(['main']);
   });
 

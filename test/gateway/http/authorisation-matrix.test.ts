@@ -32,6 +32,13 @@ const SAMPLES: Record<string, Sample> = {
   'GET /v1/audit': { path: '/v1/audit?tenant=acme/support' },
   'GET /v1/egress': { path: '/v1/egress?tenant=acme/support' },
   'GET /v1/tenants/:tenant/runs': { path: '/v1/tenants/acme.support/runs' },
+  'GET /v1/tenants/:tenant/runs/:run': {
+    path: '/v1/tenants/acme.support/runs/run-matrix',
+    before: (api) => {
+      api.db.prepare(`INSERT OR IGNORE INTO runs (id, instance, tenant, topic, status, attempt, depth, started_at)
+        VALUES ('run-matrix', 'test', 'acme/support', 'main', 'done', 1, 0, '2026-01-01T00:00:00.000Z')`).run();
+    },
+  },
   'GET /v1/tenants/:tenant/topics': { path: '/v1/tenants/acme.support/topics' },
   'GET /v1/tenants/:tenant/inbox': { path: '/v1/tenants/acme.support/inbox' },
   'GET /v1/tenants/:tenant/outbox': { path: '/v1/tenants/acme.support/outbox' },
