@@ -245,12 +245,21 @@ describe('the server', () => {
 
   it('exposes Prometheus metrics to the operator only', async () => {
     expect((await call('GET', '/metrics', { token: readAcme })).status).toBe(403);
+    api.db
+      .prepare(`INSERT INTO runs (id, instance, tenant, topic, status, attempt, depth, started_at, finished_at)
+        VALUES ('run-metrics', 'test', 'globex', 'main', 'failed', 1, 0, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:42.000Z')`)
+      .run();
     const res = await call('GET', '/metrics');
+    expect(res.text).toContain('warren_turn_duration_seconds_count{status="failed"} 1');
+    expect(res.text).toContain('warren_turn_duration_seconds_bucket{le="60",status="failed"} 1');
+    expect(res.text).toContain('warren_container_runs_total{status="failed"} 1');
     expect(res.type).toMatch(/text\/plain/);
     expect(res.text).toContain('warren_tool_calls_total{tenant="globex",tool="whoami",decision="deny"} 1');
     expect(res.text).toContain('warren_tool_denials_total{tenant="acme/support",tool="send_message"} 1');
     expect(res.text).toMatch(/warren_queue_depth \d+/);
     // Counted once: a second scrape adds nothing that did not happen.
-    expect((await call('GET', '/metrics')).text).toContain('warren_tool_calls_total{tenant="globex",tool="whoami",decision="deny"} 1');
+    const again = (await call('GET', '/metrics')).text;
+    expect(again).toContain('warren_tool_calls_total{tenant="globex",tool="whoami",decision="deny"} 1');
+    expect(again).toContain('warren_container_runs_total{status="failed"} 1');
   });
 });
