@@ -21,6 +21,11 @@ import { LiveHub } from '../gateway/live/hub.js';
 import { RunOutputStore } from '../gateway/live/output-store.js';
 import { GATEWAY_MIGRATIONS } from '../gateway/migrations.js';
 import { OutboxView } from '../gateway/outbox-view.js';
+import { ApiTokens } from '../gateway/http/api-tokens.js';
+import { Metrics } from '../gateway/http/metrics.js';
+import { ReadFacade } from '../gateway/read/facade.js';
+import { TenantFiles } from '../gateway/read/tenant-files.js';
+import { describeTenants } from '../gated/control.js';
 
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 100);
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 1000);
@@ -70,11 +75,19 @@ async function sseFanOut(): Promise<LatencySummary> {
   const db = openWarrenDb(dir, GATEWAY_MIGRATIONS);
   const store = new RunOutputStore(db, outputBounds({}));
   const output = new LiveOutput(store, new LiveHub(store), () => undefined, silentLogger());
+  const outbox = new OutboxView(db);
+  const registry = new TenantRegistry(dir, silentLogger());
+  // The one HTTP server, with nothing behind it but the live output: the other routes' sources are empty.
   const server: Server = createHttpApi({
     token: TOKEN,
+    tokens: new ApiTokens(db),
     store: new GatedStore(db),
-    registry: new TenantRegistry(dir, silentLogger()),
-    outbox: new OutboxView(db),
+    registry,
+    outbox,
+    read: new ReadFacade({ db, auditDb: db, outbox, tenants: () => describeTenants(registry, () => null, new Map()), explain: () => { throw new Error('no gated'); } }),
+    files: new TenantFiles(dir),
+    metrics: new Metrics(db, () => 0),
+    secrets: null,
     log: silentLogger(),
     onAccepted: () => undefined,
     activeRuns: () => 0,
@@ -87,7 +100,7 @@ async function sseFanOut(): Promise<LatencySummary> {
   const clients = Array.from({ length: SUBSCRIBERS }, () =>
     new Promise<void>((resolve, reject) => {
       const req = request(
-        { host: '127.0.0.1', port, path: '/v1/runs/run_bench/output?after=1', headers: { authorization: `Bearer ${TOKEN}` } },
+        { host: '127.0.0.1', port, path: '/v1/tenants/bench/runs/run_bench/output?after=1', headers: { authorization: `Bearer ${TOKEN}` } },
         (res) => {
           connected++;
           let buf = '';

@@ -24,6 +24,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   tenants: lazy('list tenants, their tiers and any configuration errors', () => import('../gated/cli/tenants.js')),
   grants: lazy('show tier defaults or explain a grant decision', () => import('../gated/cli/grants.js')),
   audit: lazy('read the audit log of tool calls', () => import('../gated/cli/audit.js')),
+  tokens: lazy('issue, list and revoke scoped API tokens', () => import('../gateway/cli/tokens.js')),
   secrets: lazy('manage sealed per-tenant secrets', () => import('../core/secrets/cli.js')),
   egress: lazy("read crackbox's egress log (DNS answers and proxy decisions)", () => import('../crackbox/cli/egress.js')),
   crackbox: lazy('run crackbox (egress networks, DNS, proxy, firewall) alone, or show its status', () => import('../crackbox/cli/crackbox.js')),

@@ -197,26 +197,5 @@ export class EgressLog implements EgressSink {
   }
 }
 
-export interface EgressQuery {
-  /** This tenant and every tenant below it. */
-  tenant?: string;
-  deniedOnly?: boolean;
-  /** Newest first; default 50. */
-  limit?: number;
-}
-
-export function queryEgressLog(db: Db, q: EgressQuery = {}): EgressRow[] {
-  const where: string[] = [];
-  const params: Record<string, unknown> = { limit: Math.max(1, Math.floor(q.limit ?? 50)) };
-  if (q.tenant !== undefined) {
-    where.push(`(tenant = @tenant OR substr(tenant, 1, length(@tenant) + 1) = @tenant || '/')`);
-    params.tenant = q.tenant;
-  }
-  if (q.deniedOnly) where.push('allowed = 0');
-  const sql = `SELECT id, time, tenant, kind, name, port, allowed, rule, reason FROM egress_log
-    ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY time DESC, id DESC LIMIT @limit`;
-  return (db.prepare(sql).all(params) as (Omit<EgressRow, 'allowed'> & { allowed: number })[]).map((r) => ({
-    ...r,
-    allowed: r.allowed === 1,
-  }));
-}
+// The query is in core (the gateway's API runs it too); crackbox's callers keep importing it from here.
+export { queryEgressLog, type EgressQuery } from '../core/egress-log-query.js';

@@ -30,6 +30,12 @@ export const AUDIT_MIGRATIONS: Migration[] = [
       CREATE INDEX audit_refused ON audit (id) WHERE decision != 'allow';
     `,
   },
+  {
+    // The audit by time range (the HTTP API's since/until filters): walked newest first, a page stops after its rows
+    // instead of scanning the whole table for a range far from the newest rows. One page more per commit.
+    name: 'audit-003-time',
+    sql: `CREATE INDEX audit_time ON audit (time);`,
+  },
 ];
 
 export function auditDbPath(dataDir: string): string {

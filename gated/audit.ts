@@ -385,23 +385,43 @@ export interface AuditFilter {
   /** That tenant and the tenants below it by path (as the egress log). */
   under?: string;
   denied?: boolean;
+  decision?: AuditDecision;
+  tool?: string;
+  /** ISO times: rows at or after `since`, before `until`. */
+  since?: string;
+  until?: string;
+  /** The cursor: the id of the last row of the previous page. */
+  before?: number;
   limit?: number;
 }
 
-/** The newest rows matching the filter, oldest first. */
+/**
+ * The one audit query (the CLI's `warren audit` and the HTTP API both run it): the newest `limit` rows matching the
+ * filter, oldest first. `tenant`: that tenant's rows only; `under`: that tenant and the tenants below it by path (as
+ * the egress log); `since`/`until`: ISO times; `before`: the id of the last row of the previous page (the cursor).
+ * With a time range, "newest" is by time (then id), so the page is read off the time index and stops after its rows
+ * rather than scanning every row of a range far from the newest ones; otherwise it is by id.
+ */
 export function queryAudit(db: Db, filter: AuditFilter = {}): AuditRow[] {
   const where: string[] = [];
   const params: Record<string, unknown> = { limit: filter.limit ?? 100 };
-  if (filter.tenant) {
-    where.push('tenant = @tenant');
-    params.tenant = filter.tenant;
-  }
-  if (filter.under) {
-    where.push(`(tenant = @under OR substr(tenant, 1, length(@under) + 1) = @under || '/')`);
-    params.under = filter.under;
-  }
+  const add = (clause: string, name: string, value: unknown) => {
+    where.push(clause);
+    params[name] = value;
+  };
+  const byTime = filter.since !== undefined || filter.until !== undefined;
+  if (filter.tenant) add('tenant = @tenant', 'tenant', filter.tenant);
+  if (filter.under) add(`(tenant = @under OR substr(tenant, 1, length(@under) + 1) = @under || '/')`, 'under', filter.under);
   if (filter.denied) where.push("decision != 'allow'");
+  if (filter.decision) add('decision = @decision', 'decision', filter.decision);
+  if (filter.tool) add('tool = @tool', 'tool', filter.tool);
+  if (filter.since) add('time >= @since', 'since', filter.since);
+  if (filter.until) add('time < @until', 'until', filter.until);
+  if (filter.before !== undefined) {
+    add(byTime ? '(time, id) < ((SELECT time FROM audit WHERE id = @before), @before)' : 'id < @before', 'before', filter.before);
+  }
+  const order = byTime ? ['time DESC, id DESC', 'time, id'] : ['id DESC', 'id'];
   const sql = `SELECT * FROM (SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-               ORDER BY id DESC LIMIT @limit) ORDER BY id`;
+               ORDER BY ${order[0]} LIMIT @limit) ORDER BY ${order[1]}`;
   return db.prepare(sql).all(params) as AuditRow[];
 }

@@ -10,7 +10,7 @@ import { openWarrenDb } from '../core/warren-db.js';
 import { AuditLog, type AuditOptions } from './audit.js';
 import { loadAuditKey } from './audit-key.js';
 import type { CallEnv, ToolCallEvent } from './call.js';
-import { ControlServer, controlSocketPath } from './control.js';
+import { ControlServer, controlSocketPath, describeTenants, explainCall, type CallExplanation, type TenantsReport } from './control.js';
 import { acquireDataLock, type DataLock } from './data-lock.js';
 import { SocketListener } from './listener.js';
 import { PolicyCache } from './policy.js';
@@ -143,6 +143,16 @@ export class Gated {
   }
 
   /** Live tenant sockets (tenant -> path). */
+  /** What `warren tenants` shows, from this gated's live state (the control socket answers the same). */
+  describeTenants(): TenantsReport {
+    return describeTenants(this.registry, (tenant) => this.policies.get(tenant), this.sockets());
+  }
+
+  /** What a call would get on the tenant's own socket (the control socket's explain, in-process). */
+  explainCall(tenant: TenantPath, tool: string, args: Record<string, unknown>): CallExplanation {
+    return explainCall(this.envFor(tenant, null, this.log.child({ tenant }))(), this.registry, tool, args);
+  }
+
   sockets(): Map<TenantPath, string> {
     return new Map([...this.tenantSockets].map(([t, l]) => [t, l.socketPath]));
   }

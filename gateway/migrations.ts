@@ -1,4 +1,4 @@
-// The gateway's tables in DATA/warren.db: runs (one per container turn) and leases (the global container cap and the
+// The gateway's tables in DATA/warren.db: runs (one per container turn), leases (the global container cap and the
 // one-turn-per-topic rule, enforced by the database rather than by an in-memory flag).
 import type { Migration } from '../core/db.js';
 
@@ -134,6 +134,22 @@ export const GATEWAY_MIGRATIONS: Migration[] = [
         end_status TEXT
       );
       CREATE INDEX run_output_state_ended ON run_output_state (ended_at);
+    `,
+  },
+  // API tokens an operator issues (`warren tokens`): the secret is shown once; only its SHA-256 is stored.
+  {
+    name: 'gateway-002-api-tokens',
+    sql: `
+      CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        scope TEXT NOT NULL,            -- a tenant path: the token reaches it and every tenant below it
+        access TEXT NOT NULL CHECK (access IN ('read', 'write')),
+        hash TEXT NOT NULL UNIQUE,
+        note TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT,                -- NULL: until revoked
+        revoked_at TEXT
+      );
     `,
   },
 ];

@@ -13,6 +13,10 @@ export interface GatewaySecrets {
   forRun(tenant: string, only: readonly string[] | undefined): Record<string, string>;
   /** Replaces every value of the tenant's effective secrets with [secret:NAME]. */
   redactorFor(tenant: string): (text: string) => string;
+  /** For the HTTP API: a tenant's own secret names, and setting or removing one (values are never read back). */
+  names(tenant: string): string[];
+  set(tenant: string, name: string, value: string): void;
+  remove(tenant: string, name: string): boolean;
   close(): void;
 }
 
@@ -88,6 +92,17 @@ export function gatewaySecrets(dataDir: string, log: Logger, env: NodeJS.Process
       const redact = makeRedactor(values);
       cache.set(tenant, { at: now, version: v, redact });
       return redact;
+    },
+    names(tenant) {
+      return (open()?.list(tenant) ?? []).map((s) => s.name);
+    },
+    set(tenant, name, value) {
+      const s = open();
+      if (!s) throw new Error('no secrets store on this DATA folder (warren secrets init)');
+      s.set(tenant, name, value);
+    },
+    remove(tenant, name) {
+      return open()?.remove(tenant, name) ?? false;
     },
     close() {
       store?.close();

@@ -12,11 +12,15 @@ import { openWarrenDb } from '../core/warren-db.js';
 import { Gated } from '../gated/broker.js';
 import { ensureAgentImage } from '../images/build.js';
 import { gatewayConfig, type GatewayConfig } from './config.js';
-import { createHttpApi, listen } from './http.js';
 import { LiveOutput } from './live/capture.js';
 import { outputBounds } from './live/chunks.js';
 import { LiveHub } from './live/hub.js';
 import { RunOutputStore } from './live/output-store.js';
+import { createHttpApi, listen, type HttpDeps } from './http.js';
+import { ApiTokens } from './http/api-tokens.js';
+import { Metrics } from './http/metrics.js';
+import { ReadFacade } from './read/facade.js';
+import { TenantFiles } from './read/tenant-files.js';
 import { GATEWAY_MIGRATIONS } from './migrations.js';
 import { ensureOperatorToken } from './operator-token.js';
 import { gatewaySecrets, type GatewaySecrets } from './secrets.js';
@@ -42,6 +46,8 @@ export interface WarrenOptions {
   docker?: Docker;
   /** Serve the HTTP API (default true). */
   http?: boolean;
+  /** More routes on the HTTP server (web chat, webhooks). */
+  extraRoutes?: HttpDeps['extraRoutes'];
   onRunEnd?: TurnLoopDeps['onRunEnd'];
   secretsFor?: TurnLoopDeps['secretsFor'];
   /** Starts egress once gated is up; omitted: containers get no network at all. */
@@ -175,16 +181,31 @@ export class Warren {
       let http: Server | null = null;
       let url: string | null = null;
       if (options.http !== false) {
+        const activeRuns = () => loop.activeRuns().length;
         const server = createHttpApi({
-          channels: web.routes,
           token,
+          tokens: new ApiTokens(db),
           store: gated.store,
           registry: gated.registry,
           outbox,
+          read: new ReadFacade({
+            db,
+            auditDb: gated.audit.db,
+            outbox,
+            tenants: () => gated.describeTenants(),
+            explain: (tenant, tool, args) => gated.explainCall(tenant, tool, args),
+          }),
+          files: new TenantFiles(options.tenantsDir),
+          metrics: new Metrics(db, activeRuns, gated.audit.db),
+          secrets,
           log: componentLogger(log, 'http'),
           onAccepted: () => loop.wake(),
-          activeRuns: () => loop.activeRuns().length,
+          activeRuns,
           liveOutput: output.hub,
+          extraRoutes: (app) => {
+            app.route('/', web.routes); // the public channel routes, /hook/* and /chat/*: their own credentials
+            options.extraRoutes?.(app);
+          },
         });
         const address = await listen(server, config.http.host, config.http.port);
         undo.push(() => new Promise((resolve) => server.close(resolve)));

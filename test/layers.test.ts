@@ -214,6 +214,7 @@ const TABLE_OWNER: Record<string, Layer> = {
   routes: 'gated', audit: 'gated',
   runs: 'gateway', leases: 'gateway', approvals: 'gateway', run_output: 'gateway', run_output_state: 'gateway',
   users: 'gateway', memberships: 'gateway', pairings: 'gateway', paused: 'gateway',
+  api_tokens: 'gateway',
   egress_log: 'crackbox',
   migrations: 'core', secrets: 'core', secrets_meta: 'core', channel_credentials: 'core',
 };

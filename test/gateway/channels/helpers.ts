@@ -15,6 +15,7 @@ import { channelRoutes } from '../../../gateway/channels/http-routes.js';
 import { WebChatAdapter } from '../../../gateway/channels/web.js';
 import { WebhookAdapter } from '../../../gateway/channels/webhook.js';
 import { createHttpApi, listen } from '../../../gateway/http.js';
+import { bareHttpDeps } from '../../helpers/http-api.js';
 import { acceptMessage } from '../../../gateway/inbound.js';
 import { GATEWAY_MIGRATIONS } from '../../../gateway/migrations.js';
 import { OutboxView } from '../../../gateway/outbox-view.js';
@@ -58,16 +59,10 @@ export async function startChannelServer(opts: { rate?: { burst: number; perSeco
   const web = new WebChatAdapter({ store, outbox, log, pollMs: opts.pollMs ?? 200 });
   await webhook.start(sink);
   await web.start(sink);
-  const server: Server = createHttpApi({
-    token: 'operator-token-for-tests',
-    store,
-    registry,
-    outbox,
-    log,
-    onAccepted: () => {},
-    activeRuns: () => 0,
-    channels: channelRoutes({ webhook, web, log }),
-  });
+  const routes = channelRoutes({ webhook, web, log });
+  const server: Server = createHttpApi(
+    bareHttpDeps(db, tree.tenants, { store, registry, outbox, log, extraRoutes: (app) => app.route('/', routes) }),
+  );
   const address: AddressInfo = await listen(server, '127.0.0.1', 0);
   return {
     tree,

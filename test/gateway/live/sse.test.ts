@@ -14,6 +14,7 @@ import { GatedStore } from '../../../gated/store.js';
 import { createHttpApi, listen } from '../../../gateway/http.js';
 import { liveOutputResponse } from '../../../gateway/live/sse.js';
 import { OutboxView } from '../../../gateway/outbox-view.js';
+import { bareHttpDeps } from '../../helpers/http-api.js';
 import { useLive, type LiveFixture } from '../../helpers/live.js';
 import { sse, type SseEvent } from '../../helpers/sse.js';
 
@@ -24,16 +25,8 @@ function serve(f: LiveFixture) {
   let server: Server;
   let base = '';
   beforeEach(async () => {
-    server = createHttpApi({
-      token: TOKEN,
-      store: new GatedStore(f.db),
-      registry: new TenantRegistry(mkdtempSync(join(tmpdir(), 'warren-live-tree-')), silentLogger()),
-      outbox: new OutboxView(f.db),
-      log: silentLogger(),
-      onAccepted: () => undefined,
-      activeRuns: () => 0,
-      liveOutput: f.hub,
-    });
+    const dir = mkdtempSync(join(tmpdir(), 'warren-live-tree-'));
+    server = createHttpApi(bareHttpDeps(f.db, dir, { token: TOKEN, liveOutput: f.hub }));
     const address = await listen(server, '127.0.0.1', 0);
     base = `http://127.0.0.1:${address.port}`;
   });
@@ -57,14 +50,14 @@ const hasEnd = (events: SseEvent[]) => events.some((e) => e.event === 'end');
 const hubLogs: string[] = [];
 const hubLog = pino({ level: 'debug' }, new Writable({ write: (line, _enc, done) => done(void hubLogs.push(JSON.parse(String(line)).msg)) }));
 
-describe('GET /v1/runs/<run>/output', () => {
+describe('GET /v1/tenants/<tenant>/runs/<run>/output', () => {
   const f = useLive({ hub: { maxQueued: 20, pageSize: 50, log: hubLog }, bounds: { maxBytes: 64 * 1024 * 1024 } });
   const http = serve(f);
   beforeEach(() => f.output.started({ id: 'run_a', tenant: 'acme', topic: 'main', attempt: 1 }));
 
   it('streams a run to a client that joins mid-stream: backfill, live chunks, the end, then closes', async () => {
     write(f, 9);
-    const client = await sse(http.url('/v1/runs/run_a/output'), auth);
+    const client = await sse(http.url('/v1/tenants/acme/runs/run_a/output'), auth);
     expect(client.status).toBe(200);
     expect(client.headers['content-type']).toMatch(/^text\/event-stream/);
     await client.waitFor((e) => ids(e).length >= 10, 'the backfill');
@@ -85,7 +78,7 @@ describe('GET /v1/runs/<run>/output', () => {
     let last: string | undefined;
     for (let round = 0; round < 8; round++) {
       write(f, 4);
-      const client = await sse(http.url('/v1/runs/run_a/output?after=0'), last ? { ...auth, 'last-event-id': last } : auth);
+      const client = await sse(http.url('/v1/tenants/acme/runs/run_a/output?after=0'), last ? { ...auth, 'last-event-id': last } : auth);
       write(f, 3);
       await client.waitFor((e) => ids(e).length >= 2, 'a couple of chunks');
       client.close(); // dropped mid-stream
@@ -94,7 +87,7 @@ describe('GET /v1/runs/<run>/output', () => {
       last = client.events.filter((e) => e.id !== undefined).at(-1)!.id;
     }
     f.output.ended('run_a', 'done');
-    const final = await sse(http.url('/v1/runs/run_a/output'), { ...auth, 'last-event-id': last! });
+    const final = await sse(http.url('/v1/tenants/acme/runs/run_a/output'), { ...auth, 'last-event-id': last! });
     await final.ended;
     seen.push(...ids(final.events));
     expect(seen).toEqual(range(1, 58));
@@ -102,8 +95,8 @@ describe('GET /v1/runs/<run>/output', () => {
   });
 
   it('does not let a slow client hold up a fast one; the slow one still gets every chunk once, in order', async () => {
-    const slow = await sse(http.url('/v1/runs/run_a/output'), auth);
-    const fast = await sse(http.url('/v1/runs/run_a/output'), auth);
+    const slow = await sse(http.url('/v1/tenants/acme/runs/run_a/output'), auth);
+    const fast = await sse(http.url('/v1/tenants/acme/runs/run_a/output'), auth);
     await slow.waitFor((e) => ids(e).length >= 1, 'the slow client connected');
     slow.pause(); // its socket fills; the server stops taking from its subscription
     const big = 'x'.repeat(8 * 1024);
@@ -124,20 +117,22 @@ describe('GET /v1/runs/<run>/output', () => {
   });
 
   it('refuses without the operator token, for a run without output, and for a resume point the run cannot have', async () => {
-    const anonymous = await sse(http.url('/v1/runs/run_a/output'));
+    const anonymous = await sse(http.url('/v1/tenants/acme/runs/run_a/output'));
     expect(anonymous.status).toBe(401);
-    const unknown = await sse(http.url('/v1/runs/run_nope/output'), auth);
+    const unknown = await sse(http.url('/v1/tenants/acme/runs/run_nope/output'), auth);
     expect(unknown.status).toBe(404);
-    expect(JSON.parse(await unknown.body())).toEqual({ error: 'no output recorded for run run_nope' });
-    const bad = await sse(http.url('/v1/runs/run_a/output?after=x'), auth);
+    expect(JSON.parse(await unknown.body())).toEqual({ error: 'no live output of run run_nope of acme' });
+    const othersRun = await sse(http.url('/v1/tenants/globex/runs/run_a/output'), auth); // run_a is acme's
+    expect(othersRun.status).toBe(404);
+    const bad = await sse(http.url('/v1/tenants/acme/runs/run_a/output?after=x'), auth);
     expect(bad.status).toBe(400);
-    const ahead = await sse(http.url('/v1/runs/run_a/output'), { ...auth, 'last-event-id': '99' });
+    const ahead = await sse(http.url('/v1/tenants/acme/runs/run_a/output'), { ...auth, 'last-event-id': '99' });
     expect(ahead.status).toBe(400);
     expect(JSON.parse(await ahead.body())).toEqual({ error: 'run run_a has no chunk 99 yet (its last is 1)' });
   });
 });
 
-describe('GET /v1/runs/<run>/output: pruned ranges', () => {
+describe('GET /v1/tenants/<tenant>/runs/<run>/output: pruned ranges', () => {
   const f = useLive({ bounds: { maxChunks: 10 } });
   const http = serve(f);
 
@@ -145,7 +140,7 @@ describe('GET /v1/runs/<run>/output: pruned ranges', () => {
     f.output.started({ id: 'run_a', tenant: 'acme', topic: 'main', attempt: 1 });
     write(f, 29);
     f.output.ended('run_a', 'done'); // seq 31
-    const client = await sse(http.url('/v1/runs/run_a/output?after=5'), auth);
+    const client = await sse(http.url('/v1/tenants/acme/runs/run_a/output?after=5'), auth);
     await client.ended;
     expect(client.events[0]).toEqual({ id: '21', event: 'gap', data: '{"from":6,"to":21}' });
     expect(ids(client.events)).toEqual(range(22, 31));

@@ -41,7 +41,7 @@ describe('live output of a real turn', () => {
     await waitForOutbox(warren, 'acme', (r) => (r.text ?? '').includes('"tenant":"acme"'));
     const { run } = warren.db.prepare('SELECT run FROM messages WHERE id = ?').get(id) as { run: string };
 
-    const client = await sse(`${warren.url}/v1/runs/${run}/output`, { authorization: `Bearer ${readOperatorToken(tree.data)}` });
+    const client = await sse(`${warren.url}/v1/tenants/acme/runs/${run}/output`, { authorization: `Bearer ${readOperatorToken(tree.data)}` });
     expect(client.status).toBe(200);
     await client.waitFor((e) => e.some((x) => x.event === 'end'), 'the end of the run', 60_000);
     const chunks = client.events.filter((e) => e.event === 'message').map((e) => JSON.parse(e.data));
