@@ -87,10 +87,7 @@ export function buildPolicy(registry: TenantRegistry, tenant: TenantPath): Tenan
       inputSchema: inputSchemas.get(def.name)!,
     });
   }
-  const children = registry
-    .list()
-    .filter((s) => parentOf(s.path) === tenant && s.path !== tenant)
-    .map((s) => s.path);
+  const children = registry.childrenOf(tenant);
   return { tenant, rules, compiled, closedBecause, tools, ruleDescriptions: rules.map(describeRule), children };
 }
 

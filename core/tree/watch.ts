@@ -15,6 +15,11 @@ export interface WatchOptions {
   /** Longest a continuous stream of events can postpone an update. */
   maxWaitMs?: number;
   log?: Logger;
+  /**
+   * Re-scan the whole tree once the watch is live (default true), to catch what changed since the caller's
+   * loadAll(). A caller that loads only after the watch is live passes false and saves a second read of every file.
+   */
+  refreshWhenReady?: boolean;
   /** Called after each update with what was refreshed (tests use it to prove what was not). */
   onBatch?: (batch: Batch) => void;
 }
@@ -126,7 +131,7 @@ export async function watchTree(registry: TenantRegistry, opts: WatchOptions = {
   watcher.on('error', (err) => log.error({ err }, 'tenant tree watcher error'));
   await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   // Catch whatever changed between the caller's loadAll() and the watch becoming live.
-  registry.refresh();
+  if (opts.refreshWhenReady !== false) registry.refresh();
 
   return {
     async close() {
