@@ -105,6 +105,11 @@ export class PolicyCache {
     return policy;
   }
 
+  /** Whether the tenant's policy is compiled now (they compile on first use, not at start). */
+  isCompiled(tenant: TenantPath): boolean {
+    return this.cache.has(tenant);
+  }
+
   /**
    * Drops the cached policy of `tenant` and of its subtree (ancestors' denies apply below them), and its parent's
    * (whose list of children may have changed); returns the tenants that were cached.

@@ -20,6 +20,8 @@ export interface WatchOptions {
    * loadAll(). A caller that loads only after the watch is live passes false and saves a second read of every file.
    */
   refreshWhenReady?: boolean;
+  /** fs.inotify.max_user_watches (default: read from /proc; null when unknown, e.g. not Linux). */
+  watchLimit?: number | null;
   /** Called after each update with what was refreshed (tests use it to prove what was not). */
   onBatch?: (batch: Batch) => void;
 }
@@ -128,8 +130,22 @@ export async function watchTree(registry: TenantRegistry, opts: WatchOptions = {
     },
   });
   watcher.on('all', (event, p) => schedule(event, p));
-  watcher.on('error', (err) => log.error({ err }, 'tenant tree watcher error'));
+  const watchLimit = opts.watchLimit === undefined ? readWatchLimit() : opts.watchLimit;
+  let limitReported = false;
+  watcher.on('error', (err) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOSPC' && !limitReported) {
+      // inotify is out of watches: changes under the folders not watched would be missed without a word.
+      limitReported = true;
+      log.error({ err, limit: watchLimit }, `tenant tree watcher: the inotify watch limit is reached, ${WATCH_LIMIT_ADVICE}`);
+      return;
+    }
+    log.error({ err }, 'tenant tree watcher error');
+  });
   await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  const needed = watchesHeld(watcher.getWatched());
+  const advice = watchLimitAdvice(needed, watchLimit);
+  if (advice) log[advice.level]({ watches: needed, limit: watchLimit, recommended: advice.recommended }, advice.message);
+  else log.debug({ watches: needed, limit: watchLimit }, 'tenant tree watched');
   // Catch whatever changed between the caller's loadAll() and the watch becoming live.
   if (opts.refreshWhenReady !== false) registry.refresh();
 
@@ -145,6 +161,63 @@ export async function watchTree(registry: TenantRegistry, opts: WatchOptions = {
       return out;
     },
   };
+}
+
+/** What `sysctl` setting fixes a watch shortage (docs/operations.md says more). */
+const WATCH_LIMIT_ADVICE = 'so changes to part of the tree are missed; raise fs.inotify.max_user_watches (docs/operations.md)';
+
+/**
+ * inotify watches chokidar holds for a tree: one per entry of every watched folder (each tenant folder, each of its
+ * operator files and other entries, skills/, each skill folder and its SKILL.md; home/ and dot-entries never).
+ */
+export function watchesHeld(watched: Record<string, string[]>): number {
+  let n = 0;
+  for (const entries of Object.values(watched)) n += entries.length;
+  return n;
+}
+
+/** The limit to suggest: twice what the tree needs (it grows, and every process of the user shares it), 64Ki at least. */
+export function recommendedWatchLimit(needed: number): number {
+  return Math.max(65536, Math.ceil((needed * 2) / 1024) * 1024);
+}
+
+/**
+ * Whether the operator must hear about the inotify limit, and what to say. Pure. Over the limit, changes are missed:
+ * an error. Above 80% of it, the next tenants (or another watching process of the same user) exceed it: a warning.
+ */
+export function watchLimitAdvice(
+  needed: number,
+  limit: number | null,
+): { level: 'error' | 'warn'; message: string; recommended: number } | null {
+  if (limit === null || needed <= limit * 0.8) return null;
+  const recommended = recommendedWatchLimit(needed);
+  const fix = `set it with: sysctl -w fs.inotify.max_user_watches=${recommended} (and in /etc/sysctl.d/ to keep it)`;
+  if (needed > limit) {
+    return {
+      level: 'error',
+      recommended,
+      message:
+        `the tenant tree needs ${needed} inotify watches but fs.inotify.max_user_watches is ${limit}: ` +
+        `changes beyond that are missed (no hot reload for those tenants); ${fix}`,
+    };
+  }
+  return {
+    level: 'warn',
+    recommended,
+    message:
+      `the tenant tree needs ${needed} inotify watches, close to fs.inotify.max_user_watches (${limit}, shared by ` +
+      `every process of this user); a larger tree will miss changes; ${fix}`,
+  };
+}
+
+/** fs.inotify.max_user_watches, or null where it cannot be read. */
+export function readWatchLimit(): number | null {
+  try {
+    const n = Number(fs.readFileSync('/proc/sys/fs/inotify/max_user_watches', 'utf8').trim());
+    return Number.isFinite(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Reduces pending work: a full scan covers everything; a subtree covers its descendants' subtrees and reloads. */
