@@ -1,12 +1,12 @@
-// Hot reload: watches tenants/ with chokidar and turns bursts of file events into the smallest registry update —
+// Hot reload: watches tenants/ (fs.watch, one inotify watch per folder) and turns bursts of file events into the smallest registry update —
 // reload one tenant for an edit of its own files, re-scan a subtree when folders come or go. Every home/ folder is
 // ignored entirely (agents write there; it is never watched or read), as are dot-files.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
 import { logger, type Logger } from '../log.js';
 import type { TenantPath } from '../tenant-path.js';
-import { HOME_DIR, isHidden, OPERATOR_FILES, SKILL_FILE, SKILLS_DIR, splitTreePath } from './layout.js';
+import { HOME_DIR, isHidden, OPERATOR_FILES, SKILL_FILE, SKILLS_DIR, splitTreePath, tenantDir } from './layout.js';
+import { scanTree } from './scan.js';
 import type { TenantRegistry, TenantRegistryEvents } from './registry.js';
 
 export interface WatchOptions {
@@ -36,8 +36,8 @@ export interface Batch {
 
 export interface TreeWatcher {
   close(): Promise<void>;
-  /** Folders chokidar watches and their entries, relative to the tenants folder (for diagnostics and tests). */
-  watched(): Record<string, string[]>;
+  /** Folders watched (one inotify watch each), relative to the tenants folder ('' is the folder itself), sorted. */
+  watched(): string[];
 }
 
 type Action = { kind: 'full' } | { kind: 'subtree'; tenant: TenantPath } | { kind: 'reload'; tenant: TenantPath } | null;
@@ -57,7 +57,7 @@ export function isIgnoredPath(relative: string): boolean {
   return rest.length > 1;
 }
 
-/** What a chokidar event at `relative` (path under the tenants folder) requires of the registry. Pure. */
+/** What a file event (add, change, unlink, rename, ...) at `relative` (path under the tenants folder) requires of the registry. Pure. */
 export function actionFor(event: string, relative: string): Action {
   if (relative === '' || relative === '.') return { kind: 'full' };
   if (isIgnoredPath(relative)) return null;
@@ -73,14 +73,14 @@ export async function watchTree(registry: TenantRegistry, opts: WatchOptions = {
   const log = opts.log ?? logger('tree-watch');
   const debounceMs = opts.debounceMs ?? 50;
   const maxWaitMs = opts.maxWaitMs ?? 500;
-  // Watch the real folder so chokidar's paths and ours agree even when the operator's tenants path is a symlink.
+  // Watch the real folder so event paths and ours agree even when the operator's tenants path is a symlink.
   let root: string;
   try {
     root = fs.realpathSync(registry.tenantsDir);
   } catch (err) {
     throw new Error(`cannot watch tenants folder ${registry.tenantsDir}: ${(err as Error).message}`);
   }
-  const rel = (p: string) => path.relative(root, path.resolve(root, p));
+  const watchLimit = opts.watchLimit === undefined ? readWatchLimit() : opts.watchLimit;
 
   let full = false;
   const subtrees = new Set<TenantPath>();
@@ -88,28 +88,11 @@ export async function watchTree(registry: TenantRegistry, opts: WatchOptions = {
   let timer: NodeJS.Timeout | undefined;
   let firstPending = 0;
   let closed = false;
+  /** One fs.watch (one inotify watch) per folder, relative to the tenants folder ('' is the folder itself). */
+  const watchers = new Map<string, fs.FSWatcher>();
+  let limitReported = false;
 
-  const flush = () => {
-    timer = undefined;
-    firstPending = 0;
-    if (closed) return;
-    const batch = plan(full, subtrees, reloads);
-    full = false;
-    subtrees.clear();
-    reloads.clear();
-    try {
-      if (batch.full) registry.refresh();
-      for (const t of batch.subtrees) registry.refresh(t);
-      for (const t of batch.reloads) registry.reload(t);
-    } catch (err) {
-      log.error({ err }, 'tenant tree update failed');
-    }
-    opts.onBatch?.(batch);
-  };
-
-  const schedule = (event: string, p: string) => {
-    const r = rel(p);
-    if (r.startsWith('..') || path.isAbsolute(r)) return;
+  const schedule = (event: string, r: string) => {
     const action = actionFor(event, r);
     if (!action) return;
     if (action.kind === 'full') full = true;
@@ -121,31 +104,97 @@ export async function watchTree(registry: TenantRegistry, opts: WatchOptions = {
     timer = setTimeout(flush, Math.max(0, Math.min(debounceMs, firstPending + maxWaitMs - now)));
   };
 
-  const watcher: FSWatcher = watch(root, {
-    ignoreInitial: true,
-    followSymlinks: false,
-    ignored: (p: string) => {
-      const r = rel(p);
-      return !r.startsWith('..') && isIgnoredPath(r);
-    },
-  });
-  watcher.on('all', (event, p) => schedule(event, p));
-  const watchLimit = opts.watchLimit === undefined ? readWatchLimit() : opts.watchLimit;
-  let limitReported = false;
-  watcher.on('error', (err) => {
-    if ((err as NodeJS.ErrnoException).code === 'ENOSPC' && !limitReported) {
-      // inotify is out of watches: changes under the folders not watched would be missed without a word.
-      limitReported = true;
-      log.error({ err, limit: watchLimit }, `tenant tree watcher: the inotify watch limit is reached, ${WATCH_LIMIT_ADVICE}`);
-      return;
+  const unwatch = (folder: string) => {
+    watchers.get(folder)?.close();
+    watchers.delete(folder);
+  };
+
+  /** Starts watching `folder`; true when it is newly watched. */
+  const watchFolder = (folder: string): boolean => {
+    if (closed || watchers.has(folder)) return false;
+    let w: fs.FSWatcher;
+    try {
+      // An event names an entry of the folder: a file edited, an entry created, removed or renamed.
+      w = fs.watch(path.join(root, folder), { persistent: true }, (event, name) => {
+        if (closed) return;
+        if (name === null) schedule('rename', folder); // entry unknown: the folder's owner is re-read
+        else schedule(event === 'change' ? 'change' : 'rename', folder === '' ? name : `${folder}/${name}`);
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return false; // gone already: its parent's event says so
+      if (code === 'ENOSPC' && !limitReported) {
+        // inotify is out of watches: changes in the folders not watched would be missed without a word.
+        limitReported = true;
+        log.error({ err, folder, limit: watchLimit }, `tenant tree watcher: the inotify watch limit is reached, ${WATCH_LIMIT_ADVICE}`);
+      } else if (code !== 'ENOSPC') {
+        log.error({ err, folder }, 'tenant tree watcher could not watch a folder');
+      }
+      return false;
     }
-    log.error({ err }, 'tenant tree watcher error');
-  });
-  await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
-  const needed = watchesHeld(watcher.getWatched());
-  const advice = watchLimitAdvice(needed, watchLimit);
-  if (advice) log[advice.level]({ watches: needed, limit: watchLimit, recommended: advice.recommended }, advice.message);
-  else log.debug({ watches: needed, limit: watchLimit }, 'tenant tree watched');
+    w.on('error', () => unwatch(folder)); // the folder went away; its parent's watch reports that
+    watchers.set(folder, w);
+    return true;
+  };
+
+  /**
+   * Makes the watched folders of `tenants` (and of the tenants folder itself) what the tree now holds, dropping those
+   * whose owner is in `scope` but no longer wants them. Returns the tenants with a newly watched folder: anything
+   * written there before the watch existed is read again by the caller.
+   */
+  const syncWatches = (tenants: Iterable<TenantPath>, scope: (owner: TenantPath | '') => boolean): Set<TenantPath> => {
+    const wanted = new Set<string>(['']);
+    for (const t of tenants) for (const f of watchFoldersOf(root, t)) wanted.add(f);
+    for (const folder of [...watchers.keys()]) {
+      if (!wanted.has(folder) && folder !== '' && scope(splitTreePath(folder).tenant)) unwatch(folder);
+    }
+    const fresh = new Set<TenantPath>();
+    for (const folder of wanted) if (watchFolder(folder) && folder !== '') fresh.add(splitTreePath(folder).tenant as TenantPath);
+    return fresh;
+  };
+  const under = (s: TenantPath) => (owner: TenantPath | '') => owner === s || owner.startsWith(s + '/');
+
+  const flush = () => {
+    timer = undefined;
+    firstPending = 0;
+    if (closed) return;
+    const batch = plan(full, subtrees, reloads);
+    full = false;
+    subtrees.clear();
+    reloads.clear();
+    try {
+      const fresh = new Set<TenantPath>();
+      const add = (more: Set<TenantPath>) => more.forEach((t) => fresh.add(t));
+      if (batch.full) {
+        registry.refresh();
+        add(syncWatches(registry.list().map((s) => s.path), () => true));
+      }
+      for (const t of batch.subtrees) {
+        registry.refresh(t);
+        add(syncWatches(registry.subtreeOf(t), under(t)));
+      }
+      for (const t of batch.reloads) {
+        registry.reload(t);
+        add(syncWatches(registry.get(t) ? [t] : [], (owner) => owner === t));
+      }
+      for (const t of fresh) registry.reload(t);
+    } catch (err) {
+      log.error({ err }, 'tenant tree update failed');
+    }
+    opts.onBatch?.(batch);
+  };
+
+  // The folders to watch come from a scan (no file is read), so a caller may load the tree after the watch is live.
+  // Scanned again until nothing new turns up: a folder made during a scan is then an event of a watched parent.
+  const wanted = new Set<string>(['']);
+  for (let added = true; added; ) {
+    added = false;
+    for (const t of scanTree(root).tenants) for (const f of watchFoldersOf(root, t)) wanted.add(f);
+    for (const folder of wanted) added = watchFolder(folder) || added;
+  }
+  const advice = watchLimitAdvice(wanted.size, watchLimit);
+  if (advice) log[advice.level]({ watches: wanted.size, limit: watchLimit, recommended: advice.recommended }, advice.message);
+  else log.debug({ watches: wanted.size, limit: watchLimit }, 'tenant tree watched');
   // Catch whatever changed between the caller's loadAll() and the watch becoming live.
   if (opts.refreshWhenReady !== false) registry.refresh();
 
@@ -153,28 +202,37 @@ export async function watchTree(registry: TenantRegistry, opts: WatchOptions = {
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
-      await watcher.close();
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
     },
     watched() {
-      const out: Record<string, string[]> = {};
-      for (const [dir, entries] of Object.entries(watcher.getWatched())) out[rel(dir)] = entries;
-      return out;
+      return [...watchers.keys()].sort();
     },
   };
 }
 
+/**
+ * The folders watched for one tenant: its own folder (its operator files and child folders are entries of it), its
+ * skills/ and each skill folder (whose SKILL.md is an entry of it). Files need no watch of their own; home/,
+ * dot-entries and symlinks are never watched.
+ */
+export function watchFoldersOf(tenantsDir: string, tenant: TenantPath): string[] {
+  const out: string[] = [tenant];
+  const skills = path.join(tenantDir(tenantsDir, tenant), SKILLS_DIR);
+  let entries: fs.Dirent[];
+  try {
+    if (!fs.lstatSync(skills).isDirectory()) return out;
+    entries = fs.readdirSync(skills, { withFileTypes: true });
+  } catch {
+    return out; // no skills folder (or an unreadable one, which the loader reports)
+  }
+  out.push(`${tenant}/${SKILLS_DIR}`);
+  for (const e of entries) if (e.isDirectory() && !isHidden(e.name)) out.push(`${tenant}/${SKILLS_DIR}/${e.name}`);
+  return out;
+}
+
 /** What `sysctl` setting fixes a watch shortage (docs/operations.md says more). */
 const WATCH_LIMIT_ADVICE = 'so changes to part of the tree are missed; raise fs.inotify.max_user_watches (docs/operations.md)';
-
-/**
- * inotify watches chokidar holds for a tree: one per entry of every watched folder (each tenant folder, each of its
- * operator files and other entries, skills/, each skill folder and its SKILL.md; home/ and dot-entries never).
- */
-export function watchesHeld(watched: Record<string, string[]>): number {
-  let n = 0;
-  for (const entries of Object.values(watched)) n += entries.length;
-  return n;
-}
 
 /** The limit to suggest: twice what the tree needs (it grows, and every process of the user shares it), 64Ki at least. */
 export function recommendedWatchLimit(needed: number): number {

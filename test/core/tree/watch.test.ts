@@ -9,7 +9,6 @@ import {
   nextEvent,
   plan,
   recommendedWatchLimit,
-  watchesHeld,
   watchLimitAdvice,
   watchTree,
   type Batch,
@@ -100,9 +99,6 @@ describe('the inotify watch limit (pure)', () => {
     expect(recommendedWatchLimit(100_000)).toBe(200_704);
   });
 
-  it('counts one watch per entry of every watched folder', () => {
-    expect(watchesHeld({ '': ['acme'], acme: ['PERSONA.md', 'grants', 'support'], 'acme/support': [] })).toBe(4);
-  });
 });
 
 describe('watchTree (real files, real chokidar)', () => {
@@ -124,15 +120,21 @@ describe('watchTree (real files, real chokidar)', () => {
   }
 
   it('says at start how many inotify watches the tree needs and the sysctl to set when the limit is too low', async () => {
-    fx = makeTree({ 'acme/PERSONA.md': '---\nname: a\ndescription: a\n---\n', 'acme/grants': 'reply\n', 'acme/support': null, 'acme/home/x': 'x' });
+    fx = makeTree({
+      'acme/PERSONA.md': '---\nname: a\ndescription: a\n---\n',
+      'acme/grants': 'reply\n',
+      'acme/skills/sum/SKILL.md': '---\nname: sum\ndescription: s\n---\n',
+      'acme/support': null,
+      'acme/home/x': 'x',
+    });
     const reg = new TenantRegistry(fx.dir, silentLogger());
     reg.loadAll();
     const lines: { level: number; msg: string; watches?: number }[] = [];
     const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
     watcher = await watchTree(reg, { log, watchLimit: 3 });
-    const held = watchesHeld(watcher.watched());
-    // The tenants folder, acme, its PERSONA.md and grants, acme/support (home/ is never watched).
-    expect(held).toBe(5);
+    // One per folder: the tenants folder, acme, acme/support, acme/skills/sum's two (home/ and files never).
+    expect(watcher.watched()).toEqual(['', 'acme', 'acme/skills', 'acme/skills/sum', 'acme/support']);
+    const held = watcher.watched().length;
     const warning = lines.find((l) => l.msg.includes('inotify'));
     expect(warning).toMatchObject({ level: 50, watches: held });
     expect(warning!.msg).toContain(`needs ${held} inotify watches but fs.inotify.max_user_watches is 3`);
@@ -218,6 +220,6 @@ describe('watchTree (real files, real chokidar)', () => {
     expect(events).toEqual(['beta']);
     expect(batches.flatMap((b) => [...b.subtrees, ...b.reloads, ...(b.full ? ['*'] : [])])).toEqual(['beta']);
     expect(reg.errors()).toEqual([]);
-    expect(Object.keys(watcher!.watched()).filter((d) => d.split('/').includes('home'))).toEqual([]);
+    expect(watcher!.watched().filter((d) => d.split('/').includes('home'))).toEqual([]);
   });
 });
