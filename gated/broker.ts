@@ -1,5 +1,5 @@
 // gated: keeps one socket per live tenant (and one per container run), in step with the tenant tree.
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Db } from '../core/db.js';
 import { DEFAULT_CONNECTION_BOUNDS, type ConnectionBounds } from '../core/socket-transport.js';
 import { logger as makeLogger, type Logger } from '../core/log.js';
@@ -138,9 +138,6 @@ export class Gated {
   }
 
   private async begin(): Promise<void> {
-    // The lock is held, so no live gated owns anything under DATA/ipc: sockets there are leftovers of a crash.
-    const swept = sweepIpc(this.options.dataDir);
-    if (swept.sockets || swept.folders) this.log.info(swept, 'removed leftover sockets and socket folders');
     this.registry.on('changed', (path: TenantPath) => this.onTreeChange(path));
     this.registry.on('removed', (path: TenantPath) => this.onTreeChange(path));
     const watch = this.options.watch !== false;
@@ -149,6 +146,15 @@ export class Gated {
     // read of the tree is needed; a registry loaded by the caller is re-scanned by the watcher instead.
     if (watch && ownRegistry) this.watcher = await watchTree(this.registry, { refreshWhenReady: false });
     if (ownRegistry) this.registry.loadAll();
+    // The lock is held, so no live gated owns anything under DATA/ipc: sockets there are leftovers of a crash. The
+    // folders of tenants about to listen again stay (only their sockets go).
+    const reused = new Set<string>();
+    for (const s of this.registry.list()) {
+      const place = s.config ? tenantSocketPlace(this.options.dataDir, s.path) : null;
+      if (place?.ok) reused.add(dirname(place.path));
+    }
+    const swept = sweepIpc(this.options.dataDir, (folder) => reused.has(folder));
+    if (swept.sockets || swept.folders) this.log.info(swept, 'removed leftover sockets and socket folders');
     await this.sync(true);
     if (watch && !ownRegistry) this.watcher = await watchTree(this.registry);
     this.control = await ControlServer.start(controlSocketPath(this.options.dataDir), {
