@@ -94,8 +94,9 @@ function startGated(tenantsDir: string, dataDir: string): Promise<{ child: Child
   return new Promise((resolve, reject) => {
     let tail = '';
     child.stderr!.on('data', (chunk: Buffer) => {
-      tail = (tail + chunk.toString()).slice(-4096);
-      if (tail.includes('"gated ready"')) {
+      const text = tail + chunk.toString();
+      tail = text.slice(-4096); // a line split between two chunks is still found; the socket list follows the line
+      if (text.includes('"gated ready"')) {
         child.stderr!.removeAllListeners('data');
         child.stderr!.resume(); // keep draining: a full pipe would stall gated's logging
         resolve({ child, readyMs: performance.now() - t0 });

@@ -12,7 +12,7 @@ import type { CallEnv } from './call.js';
 import { ControlServer, controlSocketPath } from './control.js';
 import { acquireDataLock, type DataLock } from './data-lock.js';
 import { SocketListener } from './listener.js';
-import { PolicyCache } from './policy.js';
+import { closedBecauseOf, PolicyCache } from './policy.js';
 import {
   MAX_SOCKET_PATH_BYTES,
   clearSocketDir,
@@ -159,7 +159,7 @@ export class Gated {
     if (watch && !ownRegistry) this.watcher = await watchTree(this.registry);
     this.control = await ControlServer.start(controlSocketPath(this.options.dataDir), {
       registry: this.registry,
-      policyOf: (tenant) => this.policies.get(tenant),
+      closedBecauseOf: (tenant) => closedBecauseOf(this.registry, tenant),
       sockets: () => this.sockets(),
       envOf: (tenant) => this.envFor(tenant, null, this.log.child({ tenant }))(),
       log: this.log,
