@@ -15,6 +15,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GRANTS_FILE, PERSONA_FILE } from '../core/tree/layout.js';
 import { tenantSocketPath } from '../gated/broker.js';
 import { askControl } from '../gated/control.js';
 
@@ -32,12 +33,12 @@ function makeTree(dir: string, tenants: number): number {
     mkdirSync(join(dir, rel, '..'), { recursive: true });
     writeFileSync(join(dir, rel), text);
   };
-  write('root/PERSONA.md', persona('root'));
+  write(`root/${PERSONA_FILE}`, persona('root'));
   let count = 1;
   const world = (name: string, teams: number) => {
-    write(`${name}/PERSONA.md`, persona(name));
-    write(`${name}/grants`, '!issue_token\n');
-    for (let t = 0; t < teams; t++) write(`${name}/t${t}/PERSONA.md`, persona(`${name} team ${t}`));
+    write(`${name}/${PERSONA_FILE}`, persona(name));
+    write(`${name}/${GRANTS_FILE}`, '!issue_token\n');
+    for (let t = 0; t < teams; t++) write(`${name}/t${t}/${PERSONA_FILE}`, persona(`${name} team ${t}`));
     count += 1 + teams;
   };
   world(EDITED, 10);
@@ -161,16 +162,16 @@ async function runSize(size: number): Promise<SizeResult> {
     const editMs: number[] = [];
     for (let i = 0; i < REPEAT; i++) {
       const t0 = performance.now();
-      writeFileSync(join(tenantsDir, EDITED, 'grants'), '!issue_token\n!whoami\n');
+      writeFileSync(join(tenantsDir, EDITED, GRANTS_FILE), '!issue_token\n!whoami\n');
       for (const t of descendants) await until(async () => !(await whoamiAllowed(t)), `the deny enforced on ${t}`);
       editMs.push(performance.now() - t0);
-      writeFileSync(join(tenantsDir, EDITED, 'grants'), '!issue_token\n');
+      writeFileSync(join(tenantsDir, EDITED, GRANTS_FILE), '!issue_token\n');
       for (const t of descendants) await until(() => whoamiAllowed(t), `the deny lifted on ${t}`);
     }
 
     progress('edits done');
     const common = ['--tenants', tenantsDir, '--data', dataDir];
-    const explain = ['grants', 'explain', `${EDITED}/t3`, 'whoami', ...common];
+    const explain = [...'grants explain'.split(' '), `${EDITED}/t3`, 'whoami', ...common]; // the command, not the file
     const tenantsCmdMs = commandMs(['tenants', ...common]);
     const explainCmdMs = commandMs(explain);
 
