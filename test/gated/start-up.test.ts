@@ -3,11 +3,24 @@
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { Gated } from '../../gated/broker.js';
+import { Gated, socketChanges } from '../../gated/broker.js';
 import { connectClient, textOf } from '../helpers/mcp.js';
 import { tempTree, type TempTree } from '../helpers/tree.js';
 
 const PERSONA = '---\nname: t\n---\nA tenant.\n';
+
+describe('which sockets a pass opens and closes (pure)', () => {
+  it.each([
+    // candidates, wanted (valid config), open now, -> open, close
+    [['a', 'b'], ['a', 'b'], [], ['a', 'b'], []],
+    [['a', 'b'], ['a'], ['a', 'b'], [], ['b']],
+    [['a', 'a', 'b'], ['a', 'b'], ['b'], ['a'], []],
+    [['gone'], [], ['gone'], [], ['gone']],
+    [[], ['a'], [], [], []], // only the tenants that changed are looked at
+  ])('%j wanted %j open %j -> open %j close %j', (candidates, wanted, open, toOpen, toClose) => {
+    expect(socketChanges(candidates, (t) => wanted.includes(t), (t) => open.includes(t))).toEqual({ open: toOpen, close: toClose });
+  });
+});
 
 describe('gated start-up with policies compiled on first use', () => {
   let tree: TempTree | undefined;
