@@ -1,5 +1,5 @@
 // gated: keeps one socket per live tenant (and one per container run), in step with the tenant tree.
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Db } from '../core/db.js';
 import { DEFAULT_CONNECTION_BOUNDS, type ConnectionBounds } from '../core/socket-transport.js';
 import { logger as makeLogger, type Logger } from '../core/log.js';
@@ -13,7 +13,7 @@ import type { CallEnv, ToolCallEvent } from './call.js';
 import { ControlServer, controlSocketPath, describeTenants, explainCall, type CallExplanation, type TenantsReport } from './control.js';
 import { acquireDataLock, type DataLock } from './data-lock.js';
 import { SocketListener } from './listener.js';
-import { PolicyCache } from './policy.js';
+import { closedBecauseOf, PolicyCache } from './policy.js';
 import {
   MAX_SOCKET_PATH_BYTES,
   clearSocketDir,
@@ -66,6 +66,23 @@ export function runSocketPath(dataDir: string, tenant: TenantPath, runId: string
   return placedPath(runSocketPlace(dataDir, tenant, runId));
 }
 
+/** Tenant sockets opened at once: listen() is mostly waiting on the kernel, so a batch overlaps that wait. */
+const OPEN_BATCH = 64;
+
+/** Which of `candidates` need a socket opened and which need theirs closed. Pure. */
+export function socketChanges(
+  candidates: Iterable<TenantPath>,
+  wanted: (tenant: TenantPath) => boolean,
+  open: (tenant: TenantPath) => boolean,
+): { open: TenantPath[]; close: TenantPath[] } {
+  const out = { open: [] as TenantPath[], close: [] as TenantPath[] };
+  for (const tenant of new Set(candidates)) {
+    if (wanted(tenant) && !open(tenant)) out.open.push(tenant);
+    else if (!wanted(tenant) && open(tenant)) out.close.push(tenant);
+  }
+  return out;
+}
+
 export class Gated {
   readonly registry: TenantRegistry;
   readonly db: Db;
@@ -82,6 +99,13 @@ export class Gated {
   private watcher: { close(): Promise<void> } | null = null;
   private control: ControlServer | null = null;
   private syncing: Promise<void> = Promise.resolve();
+  /** The pass that has not started yet, which every new tree event joins. */
+  private queuedSync: Promise<void> | null = null;
+  private fullSyncWanted = false;
+  /** Tenants changed or removed since the last pass began. */
+  private readonly changedTenants = new Set<TenantPath>();
+  /** Paths of every live or opening socket of this broker, tenant and run alike. */
+  private readonly livePaths = new Set<string>();
   private readonly ownsDb: boolean;
 
   private constructor(
@@ -119,17 +143,28 @@ export class Gated {
   }
 
   private async begin(): Promise<void> {
-    // The lock is held, so no live gated owns anything under DATA/ipc: sockets there are leftovers of a crash.
-    const swept = sweepIpc(this.options.dataDir);
-    if (swept.sockets || swept.folders) this.log.info(swept, 'removed leftover sockets and socket folders');
     this.registry.on('changed', (path: TenantPath) => this.onTreeChange(path));
     this.registry.on('removed', (path: TenantPath) => this.onTreeChange(path));
-    if (!this.options.registry) this.registry.loadAll();
-    await this.sync();
-    if (this.options.watch !== false) this.watcher = await watchTree(this.registry);
+    const watch = this.options.watch !== false;
+    const ownRegistry = !this.options.registry;
+    // Our own registry loads once the watch is live, so every change after the load is seen and no second full
+    // read of the tree is needed; a registry loaded by the caller is re-scanned by the watcher instead.
+    if (watch && ownRegistry) this.watcher = await watchTree(this.registry, { refreshWhenReady: false });
+    if (ownRegistry) this.registry.loadAll();
+    // The lock is held, so no live gated owns anything under DATA/ipc: sockets there are leftovers of a crash. The
+    // folders of tenants about to listen again stay (only their sockets go).
+    const reused = new Set<string>();
+    for (const s of this.registry.list()) {
+      const place = s.config ? tenantSocketPlace(this.options.dataDir, s.path) : null;
+      if (place?.ok) reused.add(dirname(place.path));
+    }
+    const swept = sweepIpc(this.options.dataDir, (folder) => reused.has(folder));
+    if (swept.sockets || swept.folders) this.log.info(swept, 'removed leftover sockets and socket folders');
+    await this.sync(true);
+    if (watch && !ownRegistry) this.watcher = await watchTree(this.registry);
     this.control = await ControlServer.start(controlSocketPath(this.options.dataDir), {
       registry: this.registry,
-      policyOf: (tenant) => this.policies.get(tenant),
+      closedBecauseOf: (tenant) => closedBecauseOf(this.registry, tenant),
       sockets: () => this.sockets(),
       envOf: (tenant) => this.envFor(tenant, null, this.log.child({ tenant }))(),
       log: this.log,
@@ -142,10 +177,9 @@ export class Gated {
     return tenantSocketPath(this.options.dataDir, tenant);
   }
 
-  /** Live tenant sockets (tenant -> path). */
   /** What `warren tenants` shows, from this gated's live state (the control socket answers the same). */
   describeTenants(): TenantsReport {
-    return describeTenants(this.registry, (tenant) => this.policies.get(tenant), this.sockets());
+    return describeTenants(this.registry, (tenant) => closedBecauseOf(this.registry, tenant), this.sockets());
   }
 
   /** What a call would get on the tenant's own socket (the control socket's explain, in-process). */
@@ -162,54 +196,87 @@ export class Gated {
     return this.sync();
   }
 
+  /** Runs synchronously inside the registry's event: the policy is dropped before anything can ask for it again. */
   private onTreeChange(path: TenantPath): void {
     this.policies.invalidate(path);
-    void this.sync().then(() => {
-      for (const [tenant, listener] of this.tenantSockets) {
-        if (tenant === path || isStrictDescendant(tenant, path)) listener.notifyToolsChanged();
-      }
-    });
+    this.changedTenants.add(path);
+    void this.sync();
   }
 
-  /** Opens sockets for tenants with a good configuration and closes those whose tenant is gone; serialised. */
-  private sync(): Promise<void> {
-    this.syncing = this.syncing.then(() => this.syncOnce()).catch((error: unknown) => {
+  /**
+   * Brings sockets in step with the tree; serialised, and coalesced: however many tree events arrive before a pass
+   * starts (a start-up load emits one per tenant), one pass handles them all.
+   */
+  private sync(full = false): Promise<void> {
+    if (full) this.fullSyncWanted = true;
+    this.queuedSync ??= this.syncing.then(() => {
+      this.queuedSync = null;
+      return this.syncOnce();
+    });
+    this.syncing = this.queuedSync.catch((error: unknown) => {
       this.log.error({ err: error }, 'socket sync failed');
     });
     return this.syncing;
   }
 
+  /**
+   * Opens sockets for tenants with a good configuration and closes those whose tenant is gone. Looks only at the
+   * tenants that changed since the last pass (all of them on a full pass), so an edit costs its subtree, not the tree.
+   */
   private async syncOnce(): Promise<void> {
-    const wanted = new Set(this.registry.list().filter((s) => s.config !== null).map((s) => s.path));
-    for (const tenant of this.refusedTenants) if (!wanted.has(tenant)) this.refusedTenants.delete(tenant);
-    for (const [tenant, listener] of this.tenantSockets) {
-      if (wanted.has(tenant)) continue;
+    const full = this.fullSyncWanted;
+    const changed = [...this.changedTenants];
+    this.fullSyncWanted = false;
+    this.changedTenants.clear();
+    const candidates = full ? [...new Set([...this.tenantSockets.keys(), ...this.registry.list().map((s) => s.path)])] : changed;
+    const { open, close } = socketChanges(candidates, (t) => this.registry.config(t) !== null, (t) => this.tenantSockets.has(t));
+    for (const tenant of close) {
+      const listener = this.tenantSockets.get(tenant)!;
       this.tenantSockets.delete(tenant);
+      this.livePaths.delete(listener.socketPath);
       await listener.close();
       await this.closeRunSocketsOf(tenant);
       this.removeSocketDirsOf(tenant);
       this.log.info({ tenant }, 'tenant socket closed');
     }
-    for (const tenant of wanted) {
-      if (this.tenantSockets.has(tenant) || this.refusedTenants.has(tenant)) continue;
-      const place = this.checkedPlace(tenantSocketPlace(this.options.dataDir, tenant));
-      if (!place.ok) {
-        this.refusedTenants.add(tenant);
-        this.log.warn(
-          { tenant, socket: place.path, bytes: place.bytes, limit: MAX_SOCKET_PATH_BYTES },
-          `tenant gets no socket: ${place.reason}`,
-        );
-        continue;
-      }
-      const listener = this.listener(tenant, null, place.path, {});
-      try {
-        await listener.listen();
-        this.tenantSockets.set(tenant, listener);
-        this.log.info({ tenant, socket: listener.socketPath }, 'tenant socket open');
-      } catch (error) {
-        // A half-opened listener could still be bound and would keep answering (and keep the process alive).
-        await listener.close().catch(() => undefined);
-        this.log.error({ err: error, tenant }, 'could not open tenant socket');
+    for (const tenant of candidates) if (this.registry.config(tenant) === null) this.refusedTenants.delete(tenant);
+    const toOpen = open.filter((t) => !this.refusedTenants.has(t));
+    for (let i = 0; i < toOpen.length; i += OPEN_BATCH) await Promise.all(toOpen.slice(i, i + OPEN_BATCH).map((t) => this.openTenantSocket(t)));
+    this.notifyToolsChanged(changed);
+  }
+
+  private async openTenantSocket(tenant: TenantPath): Promise<void> {
+    const place = this.checkedPlace(tenantSocketPlace(this.options.dataDir, tenant));
+    if (!place.ok) {
+      this.refusedTenants.add(tenant);
+      this.log.warn(
+        { tenant, socket: place.path, bytes: place.bytes, limit: MAX_SOCKET_PATH_BYTES },
+        `tenant gets no socket: ${place.reason}`,
+      );
+      return;
+    }
+    const listener = this.listener(tenant, null, place.path, {});
+    this.livePaths.add(place.path); // claimed before listening: a colliding tenant in the same batch is refused
+    try {
+      await listener.listen();
+      this.tenantSockets.set(tenant, listener);
+      this.log.info({ tenant, socket: listener.socketPath }, 'tenant socket open');
+    } catch (error) {
+      this.livePaths.delete(place.path);
+      // A half-opened listener could still be bound and would keep answering (and keep the process alive).
+      await listener.close().catch(() => undefined);
+      this.log.error({ err: error, tenant }, 'could not open tenant socket');
+    }
+  }
+
+  /** Sessions of a changed tenant and of its subtree (ancestors' denies apply below them) re-read tools/list. */
+  private notifyToolsChanged(changed: readonly TenantPath[]): void {
+    const notified = new Set<TenantPath>();
+    for (const path of changed) {
+      for (const tenant of [path, ...this.registry.subtreeOf(path)]) {
+        if (notified.has(tenant)) continue;
+        notified.add(tenant);
+        this.tenantSockets.get(tenant)?.notifyToolsChanged();
       }
     }
   }
@@ -219,9 +286,7 @@ export class Gated {
    * alike): binding it would take the other socket's place, and with it that socket's identity.
    */
   private checkedPlace(place: SocketPlace): SocketPlace {
-    if (!place.ok) return place;
-    const live = [...this.tenantSockets.values(), ...[...this.runSockets.values()].map((r) => r.listener)];
-    if (!live.some((l) => l.socketPath === place.path)) return place;
+    if (!place.ok || !this.livePaths.has(place.path)) return place;
     return { ok: false, path: place.path, bytes: Buffer.byteLength(place.path), reason: `${place.path} is already in use by another socket` };
   }
 
@@ -310,9 +375,11 @@ export class Gated {
       onSubmit?.(result);
     };
     const listener = this.listener(tenant, run, socketPath, { owner, mode: owner ? 0o600 : 0o660, onSubmit: onSubmit && reported });
+    this.livePaths.add(socketPath);
     try {
       await listener.listen();
     } catch (error) {
+      this.livePaths.delete(socketPath);
       await listener.close().catch(() => undefined);
       throw error;
     }
@@ -320,7 +387,10 @@ export class Gated {
     return {
       socketPath,
       close: async () => {
-        this.runSockets.delete(run.id);
+        if (this.runSockets.get(run.id)?.listener === listener) {
+          this.runSockets.delete(run.id);
+          this.livePaths.delete(socketPath);
+        }
         this.reportedRuns.delete(run.id);
         await listener.close();
       },
@@ -331,6 +401,7 @@ export class Gated {
     for (const [id, entry] of this.runSockets) {
       if (entry.tenant !== tenant) continue;
       this.runSockets.delete(id);
+      this.livePaths.delete(entry.listener.socketPath);
       await entry.listener.close();
     }
   }

@@ -13,7 +13,6 @@ import type { Logger } from '../core/log.js';
 import { InvalidTenantPathError, parseTenantPath, tierOf, type TenantPath } from '../core/tenant-path.js';
 import type { TenantRegistry } from '../core/tree/registry.js';
 import { decideCall, type DecisionEnv } from './call.js';
-import type { TenantPolicy } from './policy.js';
 import { TOOLS_BY_NAME } from './tools/index.js';
 import { MAX_SOCKET_PATH_BYTES } from './socket-paths.js';
 
@@ -67,11 +66,11 @@ export interface TenantsReport {
 /** The tenants as a registry and its policies see them. Pure over its inputs; the server and the CLI's fallback share it. */
 export function describeTenants(
   registry: TenantRegistry,
-  policyOf: (tenant: TenantPath) => TenantPolicy | null,
+  closedBecauseOf: (tenant: TenantPath) => string | null,
   sockets: ReadonlyMap<TenantPath, string>,
 ): TenantsReport {
   const tenants = registry.list().map((s): TenantRow => {
-    const closedBecause = s.config ? (policyOf(s.path)?.closedBecause ?? null) : null;
+    const closedBecause = s.config ? closedBecauseOf(s.path) : null;
     const status: TenantStatus = s.config === null ? 'invalid' : closedBecause ? 'blocked' : s.errors.length ? 'last good' : 'ok';
     return {
       tenant: s.path,
@@ -134,7 +133,8 @@ export function explainCall(env: DecisionEnv, registry: TenantRegistry, tool: st
 
 export interface ControlDeps {
   registry: TenantRegistry;
-  policyOf(tenant: TenantPath): TenantPolicy | null;
+  /** Why every call of the tenant is refused (closedBecauseOf in policy.ts): no policy is compiled to list tenants. */
+  closedBecauseOf(tenant: TenantPath): string | null;
   sockets(): ReadonlyMap<TenantPath, string>;
   /** The environment a call on the tenant's own socket gets. */
   envOf(tenant: TenantPath): DecisionEnv;
@@ -231,7 +231,7 @@ export class ControlServer {
     try {
       const { registry } = this.deps;
       if (request.request === 'tenants') {
-        return { ok: true, answer: describeTenants(registry, (t) => this.deps.policyOf(t), this.deps.sockets()) };
+        return { ok: true, answer: describeTenants(registry, (t) => this.deps.closedBecauseOf(t), this.deps.sockets()) };
       }
       const tenant = parseTenantPath(request.tenant);
       return { ok: true, answer: explainCall(this.deps.envOf(tenant), registry, request.tool, request.args) };

@@ -1,7 +1,8 @@
 // A unix socket that belongs to one tenant (or one run): creates its private directory, replaces a stale socket
 // file (never anything else), applies the mode/owner, caps connections, and on close ends every session on it.
 // Each connection's own bounds (in flight, unfinished frames, untaken replies) are the session's transport's.
-import { chmodSync, chownSync, lstatSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
+import { rmSync, unlinkSync } from 'node:fs';
+import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../core/log.js';
@@ -40,8 +41,10 @@ export class SocketListener {
   async listen(): Promise<void> {
     const { socketPath } = this.options;
     if (this.closing) throw new Error(`${socketPath}: listener is closed`);
-    mkdirSync(dirname(socketPath), { recursive: true, mode: 0o750 });
-    removeStaleSocket(socketPath);
+    // Asynchronous, so that sockets opened in a batch overlap their file system work.
+    await mkdir(dirname(socketPath), { recursive: true, mode: 0o750 });
+    await removeStaleSocket(socketPath);
+    if (this.closing) throw new Error(`${socketPath}: listener was closed while it was opening`);
     await new Promise<void>((resolve, reject) => {
       const fail = (error: Error) => {
         this.server.off('error', fail).off('close', closedFirst);
@@ -56,8 +59,8 @@ export class SocketListener {
       });
     });
     if (this.closing) throw new Error(`${socketPath}: listener was closed while it was opening`);
-    chmodSync(socketPath, this.options.mode ?? 0o660);
-    if (this.options.owner) chownSync(socketPath, this.options.owner.uid, this.options.owner.gid);
+    await chmod(socketPath, this.options.mode ?? 0o660);
+    if (this.options.owner) await chown(socketPath, this.options.owner.uid, this.options.owner.gid);
   }
 
   private accept(socket: Socket): void {
@@ -109,13 +112,13 @@ export class SocketListener {
 }
 
 /** A leftover socket from a previous run is removed; any other kind of file in its place is an error. */
-function removeStaleSocket(socketPath: string): void {
+async function removeStaleSocket(socketPath: string): Promise<void> {
   let st;
   try {
-    st = lstatSync(socketPath);
+    st = await lstat(socketPath);
   } catch {
     return;
   }
   if (!st.isSocket()) throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
-  unlinkSync(socketPath);
+  await unlink(socketPath);
 }

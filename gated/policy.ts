@@ -59,21 +59,27 @@ export function closedByAncestor(ancestor: TenantPath): string {
   );
 }
 
+/**
+ * Why every call of `tenant` is refused whatever its rules: its nearest existing ancestor has no valid configuration
+ * (its denies are unknown, so they could narrow this tenant). Null when none. Costs the ancestry, not a compile.
+ */
+export function closedBecauseOf(registry: TenantRegistry, tenant: TenantPath): string | null {
+  for (const path of ancestorsOf(tenant)) {
+    const state = registry.get(path); // root need not exist as a folder
+    // Which files and why stays with the operator (registry log, `warren tenants`).
+    if (state && !state.config) return closedByAncestor(path);
+  }
+  return null;
+}
+
 export function buildPolicy(registry: TenantRegistry, tenant: TenantPath): TenantPolicy | null {
   const own = registry.config(tenant);
   if (!own) return null;
+  const closedBecause = closedBecauseOf(registry, tenant);
   const ancestors: { path: TenantPath; rules: Rule[] }[] = [];
-  let closedBecause: string | null = null;
   for (const path of ancestorsOf(tenant)) {
-    const state = registry.get(path);
-    if (!state) continue; // root need not exist as a folder
-    if (!state.config) {
-      // Unknown ancestor denies could narrow this tenant: refuse everything until the ancestor is fixed. The nearest
-      // invalid ancestor is named; which files and why stays with the operator (registry log, `warren tenants`).
-      closedBecause ??= closedByAncestor(path);
-      continue;
-    }
-    ancestors.push({ path, rules: state.config.grants });
+    const config = registry.config(path);
+    if (config) ancestors.push({ path, rules: config.grants });
   }
   const rules = closedBecause ? [] : effectiveRules(tierOf(tenant), own.grants, ancestors);
   const compiled = compileRules(rules);
@@ -87,10 +93,7 @@ export function buildPolicy(registry: TenantRegistry, tenant: TenantPath): Tenan
       inputSchema: inputSchemas.get(def.name)!,
     });
   }
-  const children = registry
-    .list()
-    .filter((s) => parentOf(s.path) === tenant && s.path !== tenant)
-    .map((s) => s.path);
+  const children = registry.childrenOf(tenant);
   return { tenant, rules, compiled, closedBecause, tools, ruleDescriptions: rules.map(describeRule), children };
 }
 
@@ -106,6 +109,11 @@ export class PolicyCache {
       this.cache.set(tenant, policy);
     }
     return policy;
+  }
+
+  /** Whether the tenant's policy is compiled now (they compile on first use, not at start). */
+  isCompiled(tenant: TenantPath): boolean {
+    return this.cache.has(tenant);
   }
 
   /**

@@ -90,18 +90,25 @@ function removeIfSocket(path: string): boolean {
   }
 }
 
-/** Removes the sockets in `dir` (never any other kind of file) and then `dir` itself if that left it empty. */
-export function clearSocketDir(dir: string): { sockets: number; removed: boolean } {
+/** Removes the sockets in `dir` (never any other kind of file); `dir` itself stays. */
+function clearSockets(dir: string): { sockets: number; removed: false; isDir: boolean } {
   let names: string[];
   try {
-    if (!lstatSync(dir).isDirectory()) return { sockets: 0, removed: false };
+    if (!lstatSync(dir).isDirectory()) return { sockets: 0, removed: false, isDir: false };
     names = readdirSync(dir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { sockets: 0, removed: false };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { sockets: 0, removed: false, isDir: false };
     throw error;
   }
   let sockets = 0;
   for (const name of names) if (removeIfSocket(join(dir, name))) sockets++;
+  return { sockets, removed: false, isDir: true };
+}
+
+/** Removes the sockets in `dir` (never any other kind of file) and then `dir` itself if that left it empty. */
+export function clearSocketDir(dir: string): { sockets: number; removed: boolean } {
+  const { sockets, isDir } = clearSockets(dir);
+  if (!isDir) return { sockets, removed: false };
   try {
     rmdirSync(dir);
     return { sockets, removed: true };
@@ -113,10 +120,12 @@ export function clearSocketDir(dir: string): { sockets: number; removed: boolean
 }
 
 /**
- * Clears every socket under DATA/ipc and every folder that leaves empty. Only for a caller that holds the data lock
- * and has closed (or not yet opened) its own sockets: then none of them is live.
+ * Clears every socket under DATA/ipc and every folder that leaves empty, except the folders `keepFolder` names (a
+ * start keeps those it is about to listen in: removing a folder is slow on some file systems, and 10,000 of them
+ * took 20 s on one). Only for a caller that holds the data lock and has closed (or not yet opened) its own sockets:
+ * then none of them is live.
  */
-export function sweepIpc(dataDir: string): { sockets: number; folders: number } {
+export function sweepIpc(dataDir: string, keepFolder: (path: string) => boolean = () => false): { sockets: number; folders: number } {
   const root = ipcDir(dataDir);
   let names: string[];
   try {
@@ -133,7 +142,7 @@ export function sweepIpc(dataDir: string): { sockets: number; folders: number } 
       total.sockets++;
       continue;
     }
-    const cleared = clearSocketDir(path);
+    const cleared = keepFolder(path) ? clearSockets(path) : clearSocketDir(path);
     total.sockets += cleared.sockets;
     if (cleared.removed) total.folders++;
   }

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { formatConfigError, type ConfigError } from '../config-error.js';
 import { logger, type Logger } from '../log.js';
-import { ancestorsOf, type TenantPath } from '../tenant-path.js';
+import { ancestorsOf, parentOf, type TenantPath } from '../tenant-path.js';
 import { assembleConfig, changedFiles, mergeLastGood, type BrokenFile, type FileValue } from './last-good.js';
 import { readTenantFiles, tenantFolderProblem } from './load.js';
 import { scanTree, type ScanError } from './scan.js';
@@ -28,6 +28,10 @@ export class TenantRegistry extends EventEmitter<TenantRegistryEvents> {
   readonly tenantsDir: string;
   private readonly log: Logger;
   private states = new Map<TenantPath, TenantState>();
+  /** Each known tenant's known children, so a subtree is found without looking at the rest of the tree. */
+  private children = new Map<TenantPath, Set<TenantPath>>();
+  /** list()'s answer until the set of tenants or any state changes (operator commands call it at every size). */
+  private sorted: TenantState[] | null = null;
   /** Per tenant, the contents of each file that count (its current ones if they parse, else its last good ones), and which files are broken. */
   private files = new Map<TenantPath, { good: Map<string, FileValue>; broken: string[] }>();
   private treeErrors: ScanError[] = [];
@@ -55,10 +59,7 @@ export class TenantRegistry extends EventEmitter<TenantRegistryEvents> {
 
     const found = new Set(scan.tenants);
     const removed = [...this.states.keys()].filter((p) => inSubtree(p, under) && !found.has(p));
-    for (const p of removed) {
-      this.states.delete(p);
-      this.files.delete(p);
-    }
+    for (const p of removed) this.forget(p);
     const changed = scan.tenants.filter((t) => this.apply(t));
 
     for (const p of removed.sort().reverse()) {
@@ -83,7 +84,24 @@ export class TenantRegistry extends EventEmitter<TenantRegistryEvents> {
 
   /** All tenants, sorted by path. */
   list(): TenantState[] {
-    return [...this.states.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    this.sorted ??= [...this.states.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return [...this.sorted];
+  }
+
+  /** The known direct children of `tenant`, sorted (root's are the worlds). */
+  childrenOf(tenant: TenantPath): TenantPath[] {
+    return [...(this.children.get(tenant) ?? [])].sort();
+  }
+
+  /** `tenant` (when known) and every known tenant below it; the cost is the subtree's size, not the tree's. */
+  subtreeOf(tenant: TenantPath): TenantPath[] {
+    const out: TenantPath[] = this.states.has(tenant) ? [tenant] : [];
+    const pending = [...(this.children.get(tenant) ?? [])];
+    for (let p = pending.pop(); p !== undefined; p = pending.pop()) {
+      out.push(p);
+      for (const c of this.children.get(p) ?? []) pending.push(c);
+    }
+    return out;
   }
 
   /** The tenant's config, or null (unknown tenant, or a present file of it never parsed). */
@@ -137,7 +155,7 @@ export class TenantRegistry extends EventEmitter<TenantRegistryEvents> {
     const configChanged = !prev || !isDeepStrictEqual(prev.config, next.config);
     const errorsChanged = !prev || !isDeepStrictEqual(prev.errors, next.errors);
     if (!configChanged && !errorsChanged) return false;
-    this.states.set(tenant, next);
+    this.remember(next);
 
     if (errorsChanged && next.errors.length > 0) {
       for (const file of broken) {
@@ -161,6 +179,28 @@ export class TenantRegistry extends EventEmitter<TenantRegistryEvents> {
       this.log.info({ tenant, files }, `tenant config ${what}`);
     }
     return true;
+  }
+
+  private remember(state: TenantState): void {
+    const known = this.states.has(state.path);
+    this.states.set(state.path, state);
+    this.sorted = null;
+    if (known) return;
+    const parent = parentOf(state.path);
+    if (parent === null) return;
+    let siblings = this.children.get(parent);
+    if (!siblings) this.children.set(parent, (siblings = new Set()));
+    siblings.add(state.path);
+  }
+
+  private forget(tenant: TenantPath): void {
+    this.states.delete(tenant);
+    this.files.delete(tenant);
+    this.sorted = null;
+    const parent = parentOf(tenant);
+    const siblings = parent === null ? undefined : this.children.get(parent);
+    siblings?.delete(tenant);
+    if (siblings?.size === 0) this.children.delete(parent!);
   }
 
   /** One throwing listener must neither stop the others nor abort a refresh. */

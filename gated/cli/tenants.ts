@@ -4,7 +4,7 @@ import { parse, type CommonOptions, type Command } from '../../core/command.js';
 import { silentLogger } from '../../core/log.js';
 import { TenantRegistry } from '../../core/tree/registry.js';
 import { askControl, describeTenants, type TenantsReport } from '../control.js';
-import { buildPolicy } from '../policy.js';
+import { closedBecauseOf } from '../policy.js';
 import { tenantSocketPlace } from '../socket-paths.js';
 
 /**
@@ -20,7 +20,7 @@ export function sourceLines(answer: { tenantsDir: string } | null, common: Commo
 function fromFiles(tenantsDir: string): TenantsReport {
   const registry = new TenantRegistry(tenantsDir, silentLogger());
   registry.loadAll();
-  return describeTenants(registry, (tenant) => buildPolicy(registry, tenant), new Map());
+  return describeTenants(registry, (tenant) => closedBecauseOf(registry, tenant), new Map());
 }
 
 const command: Command = {

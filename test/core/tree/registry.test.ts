@@ -277,3 +277,24 @@ describe('TenantRegistry: last good is per file', () => {
     ]);
   });
 });
+
+describe('subtrees without walking the tree', () => {
+  it('knows each tenant\'s children and subtree, and forgets a removed subtree', () => {
+    const { reg } = setup({ 'root/PERSONA.md': persona('name: r'), 'acme/support/triage': null, 'acme/sales': null, globex: null });
+    expect(reg.childrenOf('root')).toEqual(['acme', 'globex']);
+    expect(reg.childrenOf('acme')).toEqual(['acme/sales', 'acme/support']);
+    expect(reg.subtreeOf('acme').sort()).toEqual(['acme', 'acme/sales', 'acme/support', 'acme/support/triage']);
+    expect(reg.subtreeOf('nowhere')).toEqual([]);
+
+    fx.rm('acme/support');
+    reg.refresh('acme/support');
+    expect(reg.childrenOf('acme')).toEqual(['acme/sales']);
+    expect(reg.subtreeOf('acme').sort()).toEqual(['acme', 'acme/sales']);
+    expect(reg.list().map((s) => s.path)).toEqual(['acme', 'acme/sales', 'globex', 'root']);
+
+    fx.mkdir('acme/support/new');
+    reg.refresh('acme/support');
+    expect(reg.subtreeOf('acme').sort()).toEqual(['acme', 'acme/sales', 'acme/support', 'acme/support/new']);
+    expect(reg.list().map((s) => s.path)).toContain('acme/support/new');
+  });
+});

@@ -2,7 +2,18 @@ import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../core/log.js';
 import { TenantRegistry } from '../../../core/tree/registry.js';
-import { actionFor, isIgnoredPath, nextEvent, plan, watchTree, type Batch, type TreeWatcher } from '../../../core/tree/watch.js';
+import { pino } from 'pino';
+import {
+  actionFor,
+  isIgnoredPath,
+  nextEvent,
+  plan,
+  recommendedWatchLimit,
+  watchLimitAdvice,
+  watchTree,
+  type Batch,
+  type TreeWatcher,
+} from '../../../core/tree/watch.js';
 import { makeTree, type Fixture } from './fixture.js';
 
 describe('watch decisions (pure)', () => {
@@ -63,6 +74,33 @@ describe('watch decisions (pure)', () => {
   });
 });
 
+describe('the inotify watch limit (pure)', () => {
+  it.each([
+    // needed, limit, level
+    [100, null, null],
+    [100, 8192, null],
+    [8000, 10000, null],
+    [8001, 10000, 'warn'],
+    [10000, 10000, 'warn'],
+    [10001, 10000, 'error'],
+    [21003, 8192, 'error'],
+  ])('%d watches under a limit of %s -> %s', (needed, limit, level) => {
+    const advice = watchLimitAdvice(needed, limit);
+    expect(advice?.level ?? null).toBe(level);
+    if (advice) {
+      expect(advice.message).toContain(`needs ${needed} inotify watches`);
+      expect(advice.message).toContain(`sysctl -w fs.inotify.max_user_watches=${advice.recommended}`);
+      expect(advice.recommended).toBeGreaterThanOrEqual(2 * needed);
+    }
+  });
+
+  it('recommends twice the need in whole KiB, and 64Ki at least', () => {
+    expect(recommendedWatchLimit(10)).toBe(65536);
+    expect(recommendedWatchLimit(100_000)).toBe(200_704);
+  });
+
+});
+
 describe('watchTree (real files, real chokidar)', () => {
   let fx: Fixture;
   let watcher: TreeWatcher | undefined;
@@ -80,6 +118,38 @@ describe('watchTree (real files, real chokidar)', () => {
     watcher = await watchTree(reg, { log: silentLogger(), onBatch: (b) => batches.push(b) });
     return { reg, batches };
   }
+
+  it('says at start how many inotify watches the tree needs and the sysctl to set when the limit is too low', async () => {
+    fx = makeTree({
+      'acme/PERSONA.md': '---\nname: a\ndescription: a\n---\n',
+      'acme/grants': 'reply\n',
+      'acme/skills/sum/SKILL.md': '---\nname: sum\ndescription: s\n---\n',
+      'acme/support': null,
+      'acme/home/x': 'x',
+    });
+    const reg = new TenantRegistry(fx.dir, silentLogger());
+    reg.loadAll();
+    const lines: { level: number; msg: string; watches?: number }[] = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    watcher = await watchTree(reg, { log, watchLimit: 3 });
+    // One per folder: the tenants folder, acme, acme/support, acme/skills/sum's two (home/ and files never).
+    expect(watcher.watched()).toEqual(['', 'acme', 'acme/skills', 'acme/skills/sum', 'acme/support']);
+    const held = watcher.watched().length;
+    const warning = lines.find((l) => l.msg.includes('inotify'));
+    expect(warning).toMatchObject({ level: 50, watches: held });
+    expect(warning!.msg).toContain(`needs ${held} inotify watches but fs.inotify.max_user_watches is 3`);
+    expect(warning!.msg).toContain('sysctl -w fs.inotify.max_user_watches=65536');
+  });
+
+  it('says nothing about inotify when the limit leaves room', async () => {
+    fx = makeTree({ acme: null });
+    const reg = new TenantRegistry(fx.dir, silentLogger());
+    reg.loadAll();
+    const lines: { level: number; msg: string }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    watcher = await watchTree(reg, { log, watchLimit: 1_000_000 });
+    expect(lines.filter((l) => l.msg.includes('inotify'))).toEqual([]);
+  });
 
   it('mkdir of a tenant folder -> changed, and it is live', async () => {
     const { reg } = await start({ acme: null });
@@ -150,6 +220,6 @@ describe('watchTree (real files, real chokidar)', () => {
     expect(events).toEqual(['beta']);
     expect(batches.flatMap((b) => [...b.subtrees, ...b.reloads, ...(b.full ? ['*'] : [])])).toEqual(['beta']);
     expect(reg.errors()).toEqual([]);
-    expect(Object.keys(watcher!.watched()).filter((d) => d.split('/').includes('home'))).toEqual([]);
+    expect(watcher!.watched().filter((d) => d.split('/').includes('home'))).toEqual([]);
   });
 });
