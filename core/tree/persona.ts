@@ -2,6 +2,7 @@
 // becomes the agent's standing instructions.
 import { z } from 'zod';
 import type { ConfigError } from '../config-error.js';
+import { environmentSchema } from './environment.js';
 import { parseFrontmatter, zodIssuesToErrors } from './frontmatter.js';
 
 export const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
@@ -28,7 +29,10 @@ export const personaSchema = z.strictObject({
   harness: z.enum(['script', 'claude-code']).optional(),
   model: z.string().min(1).optional(),
   limits: limitsSchema.optional(),
+  /** Secret NAMES: narrows which sealed secrets reach the agent. Never values. */
   env: z.array(z.string().regex(ENV_NAME, 'must be an environment variable name like "API_TOKEN"')).optional(),
+  /** NON-secret variables NAME: value for the container (environment.ts); inherited down the tree. */
+  environment: environmentSchema.optional(),
   /** Validated by the scripted harness, not here. */
   script: z.unknown().optional(),
   always_on: z.boolean().optional(),
