@@ -114,7 +114,11 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
     { Type: 'bind', Source: input.runnerDir, Target: CONTAINER_PATHS.runnerDir, ReadOnly: true },
   ];
   if (files.persona) mounts.push({ Type: 'bind', Source: join(input.tenantDir, PERSONA_FILE), Target: CONTAINER_PATHS.persona, ReadOnly: true });
-  if (files.skills) mounts.push({ Type: 'bind', Source: join(input.tenantDir, SKILLS_DIR), Target: CONTAINER_PATHS.skills, ReadOnly: true });
+  if (files.skills) {
+    const skills = join(input.tenantDir, SKILLS_DIR);
+    mounts.push({ Type: 'bind', Source: skills, Target: CONTAINER_PATHS.skills, ReadOnly: true });
+    mounts.push({ Type: 'bind', Source: skills, Target: CONTAINER_PATHS.claudeSkills, ReadOnly: true });
+  }
 
   const targets = new Set(mounts.map((m) => m.Target));
   for (const extra of input.extraMounts) {

@@ -36,6 +36,8 @@ export const personaSchema = z.strictObject({
   /** Validated by the scripted harness, not here. */
   script: z.unknown().optional(),
   always_on: z.boolean().optional(),
+  /** false: the agent gets none of warren's built-in skills (images/agent/skills/). */
+  builtin_skills: z.boolean().optional(),
   /** Extra mounts; the runner checks them against the operator's mount allowlist. */
   mounts: z.array(mountSchema).optional(),
 });

@@ -3,6 +3,7 @@ import { effectiveEnvironment, environmentNameProblem, FIXED_ENVIRONMENT } from 
 import { parsePersona } from '../../../core/tree/persona.js';
 
 const F = '/t/acme/PERSONA.md';
+type Env = Record<string, string>;
 
 describe('PERSONA.md environment:', () => {
   it('reads NAME: value pairs; numbers and booleans become strings', () => {
@@ -46,7 +47,7 @@ describe('effectiveEnvironment', () => {
     ['own value wins over the parent', { A: 'own' }, [{ A: 'p', B: 'p' }], { A: 'own', B: 'p' }],
     ['the nearest ancestor wins over the farther', undefined, [{ A: 'parent' }, { A: 'grand', C: 'g' }], { A: 'parent', C: 'g' }],
     ['an ancestor without the key leaves others alone', { X: 'x' }, [undefined, { A: 'g' }], { X: 'x', A: 'g' }],
-  ])('%s', (_label, own, ancestors, expected) => {
+  ] as [string, Env | undefined, (Env | undefined)[], Env][])('%s', (_label, own, ancestors, expected) => {
     expect(effectiveEnvironment(own, ancestors)).toEqual(expected);
   });
 });

@@ -55,6 +55,7 @@ export function buildClaudeInvocation(
   personaBody: string,
   paths: ClaudePaths,
   baseEnv: Readonly<Record<string, string | undefined>> = {},
+  addDirs: readonly string[] = [],
 ): ClaudeInvocation {
   const mcpConfig: McpConfig = {
     mcpServers: {
@@ -84,6 +85,8 @@ export function buildClaudeInvocation(
   const body = personaBody.trim();
   // "--flag=value" forms: a value can never be read as a flag of its own, whatever it starts with.
   if (body !== '') args.push(`--append-system-prompt=${body}`);
+  // Claude Code loads the skills under <dir>/.claude/skills of each added folder (2.1.32 and later).
+  for (const dir of addDirs) args.push(`--add-dir=${dir}`);
   if (turn.session) {
     if (!SESSION_ID.test(turn.session)) throw new Error(`refusing to resume a session with an unexpected id`);
     args.push(`--resume=${turn.session}`);
