@@ -26,7 +26,7 @@ export const mountSchema = z.strictObject({
 export const personaSchema = z.strictObject({
   name: z.string().min(1).optional(),
   description: z.string().optional(),
-  harness: z.enum(['script', 'claude-code']).optional(),
+  harness: z.enum(['script', 'claude-code', 'openai']).optional(),
   model: z.string().min(1).optional(),
   limits: limitsSchema.optional(),
   /** Secret NAMES: narrows which sealed secrets reach the agent. Never values. */

@@ -8,12 +8,15 @@ import type { RunnerLog } from './log.js';
 import { readPersonaBody } from './persona.js';
 import { CLAUDE_SKILLS, mergeSkills, readSkillsFolder, skillsBlock, type SurfacedSkill } from './skills.js';
 import { runScriptHarness } from './script/harness.js';
-import type { ToolCaller } from './tool-caller.js';
+import type { ToolCaller, ToolLister } from './tool-caller.js';
+import { runOpenAiHarness } from './openai/harness.js';
 
 const TRUNCATED = '\n…(truncated)';
 
 export interface TurnDeps {
   tools: ToolCaller;
+  /** gated's tool list for this run (the openai harness offers it to the model). */
+  lister?: ToolLister;
   socket: string;
   /** This bundle's path, for the claude-code harness's MCP bridge. */
   runner: string;
@@ -45,8 +48,21 @@ async function runHarness(turn: TurnInput, deps: TurnDeps): Promise<TurnResult> 
   const persona = readPersonaBody(deps.personaFile);
   if (persona.problem) deps.log.warn('persona body not used', { problem: persona.problem });
   const skills = surfacedSkills(skillRoots(env), persona.builtinSkills, deps.log);
+  const systemPrompt = [persona.body, skillsBlock(skills.skills)].filter((part) => part !== '').join('\n\n');
+  if (turn.harness === 'openai') {
+    if (!deps.lister) throw new Error('the openai harness needs the tool list from gated');
+    return runOpenAiHarness(turn, {
+      tools: { call: (t, a) => deps.tools.call(t, a), list: () => deps.lister!.list() },
+      systemPrompt,
+      // The secrets (the API key) in memory, over the container's environment (the endpoint, the proxy).
+      env: { ...env, ...turn.env },
+      home: env.HOME || CONTAINER_PATHS.home,
+      log: deps.log,
+      signal: deps.signal,
+    });
+  }
   return runClaudeHarness(turn, {
-    personaBody: [persona.body, skillsBlock(skills.skills)].filter((part) => part !== '').join('\n\n'),
+    personaBody: systemPrompt,
     addDirs: skills.addDirs,
     socket: deps.socket,
     runner: deps.runner,
