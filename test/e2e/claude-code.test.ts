@@ -163,6 +163,11 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
     expect(granted).not.toContain('mcp__warren__delegate_group');
     expect(reqs[0]!.tools!.map((t) => t.name).filter((n) => /^(WebSearch|WebFetch|Task|Agent)$|^mcp__(?!warren__)/.test(n))).toEqual([]);
 
+    // The system prompt lists the skills (here warren's built-in ones) in a <skills> block.
+    const system = JSON.stringify(reqs[0]!.system);
+    expect(system).toContain('<skills>');
+    expect(system).toContain('<skill name=\\"ralph-loop\\" file=\\"/opt/warren/builtin-skills/.claude/skills/ralph-loop/SKILL.md\\" builtin=\\"true\\">');
+
     // What the model was given back after each call: warren's words, a denial's reason, the shell's output.
     const [afterReply] = toolResults(reqs[1]!);
     expect(afterReply!.text).toMatch(/queued reply \d+ to local:ann/);
@@ -179,7 +184,11 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
 
     // One message in the chat: the agent's reply. Its final answer is not sent after it (the reply rule).
     expect(outboxOf(run.id)).toEqual([{ kind: 'reply', chat: 'local:ann', text: 'Hi Ann, looking into it.' }]);
-    const audit = warren.db.prepare('SELECT tool, decision FROM audit WHERE run = ? ORDER BY id').all(run.id);
+    // The audit log is DATA/audit.db, written by gated's writer thread.
+    const audit = await eventually(() => {
+      const rows = warren.gated.audit.db.prepare('SELECT tool, decision FROM audit WHERE run = ? ORDER BY id').all(run.id);
+      return rows.length >= 2 ? rows : undefined;
+    }, 'the audit rows of the turn');
     expect(audit).toEqual([
       { tool: 'reply', decision: 'allow' },
       { tool: 'send_message', decision: 'deny' },
@@ -278,6 +287,6 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
       expect(files.some((f) => f.includes('/.claude/'))).toBe(true); // Claude Code's own state is there...
       for (const f of files) expect(readFileSync(f, 'latin1'), f).not.toContain(KEY); // ...without the key
     }
-    expect(JSON.stringify(warren.db.prepare('SELECT * FROM audit').all())).not.toContain(KEY);
+    expect(JSON.stringify(warren.gated.audit.db.prepare('SELECT * FROM audit').all())).not.toContain(KEY);
   });
 });
