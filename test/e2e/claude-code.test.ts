@@ -167,6 +167,8 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
     const system = JSON.stringify(reqs[0]!.system);
     expect(system).toContain('<skills>');
     expect(system).toContain('<skill name=\\"ralph-loop\\" file=\\"/opt/warren/builtin-skills/.claude/skills/ralph-loop/SKILL.md\\" builtin=\\"true\\">');
+    // And Claude Code's own skill loading found the same skills through --add-dir: its Skill tool's listing has them.
+    expect(JSON.stringify(reqs[0]!.messages)).toContain('- ralph-loop: Work that spans several turns or sessions');
 
     // What the model was given back after each call: warren's words, a denial's reason, the shell's output.
     const [afterReply] = toolResults(reqs[1]!);

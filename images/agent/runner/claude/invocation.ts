@@ -15,10 +15,11 @@ import { buildPrompt } from './prompt.js';
 export const CLAUDE_COMMAND = 'claude';
 export const MCP_SERVER_NAME = 'warren';
 /**
- * The built-in tools a sandboxed agent keeps: its files and a shell inside its own container. Only names the pinned
- * version really offers (the end-to-end suite reads the request's `tools`): 2.1.x has no TodoWrite.
+ * The built-in tools a sandboxed agent keeps: its files and a shell inside its own container, and Skill, which loads
+ * a SKILL.md of the skills Claude Code found under --add-dir (the same ones as the <skills> block). Only names the
+ * pinned version really offers (the end-to-end suite reads the request's `tools`): 2.1.x has no TodoWrite.
  */
-export const CLAUDE_BUILTIN_TOOLS = Object.freeze(['Bash', 'Read', 'Write', 'Edit', 'Glob', 'Grep']);
+export const CLAUDE_BUILTIN_TOOLS = Object.freeze(['Bash', 'Read', 'Write', 'Edit', 'Glob', 'Grep', 'Skill']);
 /** Set last so neither the image nor a turn's env can turn them off. */
 export const CLAUDE_FIXED_ENV = Object.freeze({
   // No auto-update, telemetry or error reporting: egress is default-deny, these would only fail or wait.
