@@ -2,8 +2,9 @@
 // stand-in (non-streamed JSON, tool_calls with ids) reached only through an HTTP proxy, as crackbox's is in a
 // container. The stand-in records each request; each test scripts its answers.
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { mkdtempSync, readdirSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../core/log.js';
@@ -12,6 +13,7 @@ import { Gated } from '../../gated/broker.js';
 import { GatedClient } from '../../images/agent/runner/gated-client.js';
 import { eventually } from '../helpers/wait.js';
 import { standardTree, type TempTree } from '../helpers/tree.js';
+import { makeTestCa } from '../e2e/test-ca.js';
 import { buildRunner, message, runRunner, turnInput, type BuiltRunner } from './helpers.js';
 
 type Answer = { status?: number; headers?: Record<string, string>; body?: unknown; hang?: boolean };
@@ -19,6 +21,8 @@ interface Recorded {
   auth: string | undefined;
   body: { model: string; messages: { role: string; content: string | null; tool_call_id?: string; tool_calls?: unknown[] }[]; tools?: { function: { name: string } }[] };
 }
+
+const SECURE_HOST = 'llm.secure.invalid';
 
 const completion = (content: string | null, toolCalls?: { id: string; name: string; args: unknown }[]) => ({
   id: 'chatcmpl-1',
@@ -41,6 +45,9 @@ describe('runner: openai harness', () => {
   let gated: Gated;
   let runner: BuiltRunner;
   let standIn: Server;
+  let secureStandIn: HttpsServer;
+  let secureStandInPort = 0;
+  let caFile = '';
   let proxy: Server;
   let home: string;
   let answers: Answer[] = [];
@@ -49,7 +56,7 @@ describe('runner: openai harness', () => {
   let runs = 0;
   const KEY = 'sk-openai-test-5f1e2d3c4b5a';
 
-  const listen = (server: Server) => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  const listen = (server: Server | HttpsServer) => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
   let standInPort = 0;
   let proxyPort = 0;
 
@@ -58,7 +65,7 @@ describe('runner: openai harness', () => {
     tree = standardTree();
     home = mkdtempSync(join(tree.root, 'home-'));
     gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger(), watch: false });
-    standIn = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       let text = '';
       req.on('data', (c) => (text += c));
       req.on('end', () => {
@@ -68,8 +75,14 @@ describe('runner: openai harness', () => {
         res.writeHead(answer.status ?? 200, { 'content-type': 'application/json', ...answer.headers });
         res.end(JSON.stringify(answer.body));
       });
-    });
+    };
+    standIn = createServer(handler);
     standInPort = await listen(standIn);
+    const ca = makeTestCa(mkdtempSync(join(tree.root, 'ca-')), SECURE_HOST);
+    caFile = join(tree.root, 'ca.pem');
+    writeFileSync(caFile, ca.caPem);
+    secureStandIn = createHttpsServer({ key: ca.key, cert: ca.cert }, handler);
+    secureStandInPort = await listen(secureStandIn);
     // A forward proxy for absolute-URI requests: the only way the runner may reach the endpoint.
     proxy = createServer((req, res) => {
       proxied.push(`${req.method} ${req.url}`);
@@ -81,11 +94,25 @@ describe('runner: openai harness', () => {
       upstream.on('error', () => res.destroy());
       req.pipe(upstream);
     });
+    // HTTPS: a CONNECT tunnel, as crackbox's proxy opens one, to the TLS stand-in.
+    proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+      proxied.push(`CONNECT ${req.url}`);
+      const upstream = netConnect(secureStandInPort, '127.0.0.1', () => {
+        client.write('HTTP/1.1 200 Connection established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
     proxyPort = await listen(proxy);
   });
   afterAll(async () => {
     standIn.closeAllConnections();
     standIn.close();
+    secureStandIn.closeAllConnections();
+    secureStandIn.close();
     proxy.closeAllConnections();
     proxy.close();
     await gated.stop();
@@ -200,6 +227,17 @@ describe('runner: openai harness', () => {
     answers = [{ hang: true }];
     const result = await turn({ topic: 'hang', messages: [message('hi')] }, { OPENAI_TIMEOUT_S: '1' });
     expect(result).toMatchObject({ status: 'error', result: 'the model endpoint llm.test.invalid:8000 did not answer: no answer within 1000 ms' });
+  });
+
+  it('reaches an https endpoint through a CONNECT tunnel, trusting a private CA from NODE_EXTRA_CA_CERTS', async () => {
+    proxied.length = 0;
+    answers = [{ body: completion('over TLS') }];
+    const env = { OPENAI_BASE_URL: `https://${SECURE_HOST}/v1`, HTTPS_PROXY: `http://127.0.0.1:${proxyPort}`, NODE_EXTRA_CA_CERTS: caFile };
+    expect(await turn({ topic: 'tls', messages: [message('hi')] }, env)).toMatchObject({ status: 'ok', result: 'over TLS' });
+    expect(proxied).toEqual([`CONNECT ${SECURE_HOST}:443`]);
+    // Without the CA the certificate is refused: the tunnel is no way around verification.
+    const refused = await turn({ topic: 'tls', messages: [message('hi')] }, { ...env, NODE_EXTRA_CA_CERTS: '' });
+    expect(refused).toMatchObject({ status: 'error', result: expect.stringMatching(/did not answer: .*(certificate|self-signed|issuer)/i) });
   });
 
   it('without OPENAI_BASE_URL or model the turn fails saying what to set', async () => {
