@@ -28,6 +28,15 @@ export const CONTAINER_PATHS = {
   configDir: CONFIG_DIR,
   persona: `${CONFIG_DIR}/${PERSONA_FILE}`,
   skills: `${CONFIG_DIR}/${SKILLS_DIR}`,
+  /**
+   * The same skills again where Claude Code looks for them: `<dir>/.claude/skills` of an `--add-dir` directory. Claude
+   * Code's own skill loading then sees exactly the skills warren lists (read-only).
+   */
+  claudeSkillsRoot: `${CONFIG_DIR}/claude`,
+  claudeSkills: `${CONFIG_DIR}/claude/.claude/${SKILLS_DIR}`,
+  /** warren's built-in skills, shipped in the runner folder, laid out for `--add-dir` the same way. */
+  builtinSkillsRoot: `${RUNNER_DIR}/builtin-skills`,
+  builtinSkills: `${RUNNER_DIR}/builtin-skills/.claude/${SKILLS_DIR}`,
 } as const;
 
 /** Docker labels on every container and tenant network warren creates; `instance` keeps installations apart. */

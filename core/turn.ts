@@ -30,7 +30,7 @@ export const TurnInputSchema = z.object({
   topic: z.string(),
   /** Harness session state of this topic to resume (e.g. a Claude Code session id), if any. */
   session: sessionId.nullable(),
-  harness: z.enum(['script', 'claude-code']),
+  harness: z.enum(['script', 'claude-code', 'openai']),
   model: z.string().nullable(),
   /** The scripted harness's rules (PERSONA.md frontmatter `script:`), validated by the harness. */
   script: z.unknown().optional(),

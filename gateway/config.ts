@@ -12,7 +12,7 @@ export interface GatewayConfig {
   image: string | null;
   /** Host folder mounted read-only at /opt/warren (holds runner/main.js). */
   runnerDir: string;
-  defaultHarness: 'script' | 'claude-code';
+  defaultHarness: 'script' | 'claude-code' | 'openai';
   defaultLimits: ResolvedLimits;
   maxLimits: ResolvedLimits;
   /** How often the queue is looked at even without a wake-up (messages written by other processes). */
@@ -34,8 +34,8 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): n
 
 export function gatewayConfig(dataDir: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const harness = env.WARREN_DEFAULT_HARNESS ?? 'script';
-  if (harness !== 'script' && harness !== 'claude-code') {
-    throw new Error(`WARREN_DEFAULT_HARNESS must be "script" or "claude-code", got "${harness}"`);
+  if (harness !== 'script' && harness !== 'claude-code' && harness !== 'openai') {
+    throw new Error(`WARREN_DEFAULT_HARNESS must be "script", "claude-code" or "openai", got "${harness}"`);
   }
   return {
     instance: instanceName(dataDir, env),

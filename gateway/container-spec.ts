@@ -6,6 +6,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { AGENT_USER, CONTAINER_PATHS, LABELS } from '../core/container.js';
 import { ROOT, segmentProblem, tenantId, tenantPathProblem, type TenantPath } from '../core/tenant-path.js';
+import { SECRET_LIKE_NAME } from '../core/tree/environment.js';
 import { HOME_DIR, PERSONA_FILE, SKILLS_DIR } from '../core/tree/layout.js';
 import type { ResolvedLimits } from './limits.js';
 import { DOCKER_SOCKETS, containerTargetProblem, type ResolvedMount } from './mount-allowlist.js';
@@ -39,8 +40,6 @@ export interface ContainerSpecInput {
 /** Ids that end up in container names and labels. */
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Names that hold secrets by convention. Env is visible to every process in the container and in `docker inspect`. */
-const SECRET_ENV = /(^|_)(SECRETS?|TOKENS?|PASSWORD|PASSWD|PASS|API_?KEY|PRIVATE_?KEY|CREDENTIALS?|AUTH|COOKIE)(_|$)/i;
 const TMP_OPTIONS = 'rw,noexec,nosuid,nodev';
 
 export class ContainerSpecError extends Error {}
@@ -115,7 +114,11 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
     { Type: 'bind', Source: input.runnerDir, Target: CONTAINER_PATHS.runnerDir, ReadOnly: true },
   ];
   if (files.persona) mounts.push({ Type: 'bind', Source: join(input.tenantDir, PERSONA_FILE), Target: CONTAINER_PATHS.persona, ReadOnly: true });
-  if (files.skills) mounts.push({ Type: 'bind', Source: join(input.tenantDir, SKILLS_DIR), Target: CONTAINER_PATHS.skills, ReadOnly: true });
+  if (files.skills) {
+    const skills = join(input.tenantDir, SKILLS_DIR);
+    mounts.push({ Type: 'bind', Source: skills, Target: CONTAINER_PATHS.skills, ReadOnly: true });
+    mounts.push({ Type: 'bind', Source: skills, Target: CONTAINER_PATHS.claudeSkills, ReadOnly: true });
+  }
 
   const targets = new Set(mounts.map((m) => m.Target));
   for (const extra of input.extraMounts) {
@@ -143,7 +146,8 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
 
   const env = Object.entries(input.env).map(([k, v]) => {
     if (!ENV_NAME.test(k)) fail(`env name ${JSON.stringify(k)} is not a valid variable name`);
-    if (SECRET_ENV.test(k)) fail(`env ${k} looks like a secret; secrets reach agents through gated, never env`);
+    // Env is visible to every process in the container and in `docker inspect`.
+    if (SECRET_LIKE_NAME.test(k)) fail(`env ${k} looks like a secret; secrets reach agents through gated, never env`);
     if (typeof v !== 'string' || v.includes('\0')) fail(`env ${k} must be a string without NUL`);
     return `${k}=${v}`;
   });

@@ -4,10 +4,11 @@ import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from '../core/log.js';
-import { tierOf } from '../core/tenant-path.js';
+import { tierOf, type TenantPath } from '../core/tenant-path.js';
 import { AGENT_GID, AGENT_UID } from '../core/container.js';
 import type { Egress, EgressService } from '../core/egress.js';
 import { TURN_VERSION, type TurnInput, type TurnResult } from '../core/turn.js';
+import { effectiveEnvironment } from '../core/tree/environment.js';
 import { HOME_DIR } from '../core/tree/layout.js';
 import type { TenantConfig } from '../core/tree/types.js';
 import type { Gated } from '../gated/broker.js';
@@ -299,9 +300,26 @@ export class TurnLoop {
       runnerDir: realpathSync(config.runnerDir),
       limits,
       extraMounts: mounts.mounts,
-      env: { ...egress?.env, WARREN_TENANT: run.tenant, WARREN_TIER: String(tierOf(run.tenant)), WARREN_RUN: run.id },
+      // PERSONA.md `environment:` first, so warren's own variables (identity, egress proxy) always win.
+      env: {
+        ...this.environmentOf(run.tenant, tenant),
+        ...egress?.env,
+        WARREN_TENANT: run.tenant,
+        WARREN_TIER: String(tierOf(run.tenant)),
+        WARREN_RUN: run.id,
+      },
       network: egress ? { name: egress.network, dns: egress.dns } : undefined,
     });
+  }
+
+  /** The tenant's `environment:` with its ancestors' underneath; an ancestor without a config stops the turn. */
+  private environmentOf(tenant: TenantPath, config: TenantConfig): Record<string, string> {
+    const ancestors = this.deps.gated.registry.ancestorConfigs(tenant);
+    if (!ancestors) throw new Error(`an ancestor of ${tenant} has no valid configuration, so its environment is unknown`);
+    return effectiveEnvironment(
+      config.persona.frontmatter.environment,
+      ancestors.map((a) => a.persona.frontmatter.environment),
+    );
   }
 
   /** Start-up: nothing of this instance is running yet, so every container of it is an orphan. */

@@ -6,7 +6,7 @@
 // writes esbuild's metafile (inputs, and the imports left external) for tests that check the bundle stands alone.
 import { build } from 'esbuild';
 import { builtinModules } from 'node:module';
-import { writeFileSync } from 'node:fs';
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -39,6 +39,11 @@ const result = await build({
 // The repo's package.json says "type": "module"; this marker keeps the bundle CommonJS when run from dist/ on the host.
 // In the container nothing above /opt/warren/runner says otherwise, and the marker is harmless there.
 writeFileSync(resolve(dirname(outfile), 'package.json'), JSON.stringify({ type: 'commonjs' }) + '\n');
+// warren's built-in skills travel with the runner (dist/agent is mounted at /opt/warren), laid out for Claude Code's
+// --add-dir discovery: <runner dir>/builtin-skills/.claude/skills/<name>/SKILL.md (CONTAINER_PATHS.builtinSkills).
+const builtinSkills = resolve(dirname(outfile), '..', 'builtin-skills', '.claude', 'skills');
+rmSync(builtinSkills, { recursive: true, force: true });
+cpSync(resolve(repo, 'images/agent/skills'), builtinSkills, { recursive: true });
 if (values.metafile) writeFileSync(resolve(values.metafile), JSON.stringify(result.metafile));
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 process.stderr.write(`bundled runner: ${outfile} (${Math.round(bytes / 1024)} KiB)\n`);

@@ -53,6 +53,7 @@ const RUNNER_BUNDLES: Record<string, string> = {
   'core/tree/frontmatter.ts': 'splits PERSONA.md into front matter and the body the claude-code harness uses',
   'core/config-error.ts': 'the error type core/tree/frontmatter.ts reports (a type only)',
   'core/suggest.ts': 'the "did you mean" of an unknown front-matter key, which core/tree/frontmatter.ts reports',
+  'core/tree/skill.ts': "parses SKILL.md front matter, so the <skills> block lists exactly what `warren tenants` accepts",
   'gated/bridge.ts': 'the stdio <-> socket byte pump Claude Code launches as its MCP server (runner bridge mode)',
 };
 const RUNNER_PACKAGES: Record<string, string> = {

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { ConfigError } from '../config-error.js';
 import { canonicalChat, chatIdProblem } from '../grants/canonical.js';
+import { environmentSchema } from './environment.js';
 import { lineOfKey, parseFrontmatter, zodIssuesToErrors } from './frontmatter.js';
 
 export const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
@@ -86,13 +87,18 @@ export const channelsSchema = z.array(channelSchema).max(1000).superRefine((list
 export const personaSchema = z.strictObject({
   name: z.string().min(1).optional(),
   description: z.string().optional(),
-  harness: z.enum(['script', 'claude-code']).optional(),
+  harness: z.enum(['script', 'claude-code', 'openai']).optional(),
   model: z.string().min(1).optional(),
   limits: limitsSchema.optional(),
+  /** Secret NAMES: narrows which sealed secrets reach the agent. Never values. */
   env: z.array(z.string().regex(ENV_NAME, 'must be an environment variable name like "API_TOKEN"')).optional(),
+  /** NON-secret variables NAME: value for the container (environment.ts); inherited down the tree. */
+  environment: environmentSchema.optional(),
   /** Validated by the scripted harness, not here. */
   script: z.unknown().optional(),
   always_on: z.boolean().optional(),
+  /** false: the agent gets none of warren's built-in skills (images/agent/skills/). */
+  builtin_skills: z.boolean().optional(),
   /** Extra mounts; the runner checks them against the operator's mount allowlist. */
   mounts: z.array(mountSchema).optional(),
   /** Chats wired to this tenant (gateway/channels/route-plan.ts decides what each message does). */

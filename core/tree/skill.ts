@@ -3,7 +3,6 @@
 import { z } from 'zod';
 import type { ConfigError } from '../config-error.js';
 import { lineOfKey, parseFrontmatter, zodIssuesToErrors } from './frontmatter.js';
-import type { Skill } from './types.js';
 
 export const skillSchema = z.strictObject({
   name: z.string().min(1),
@@ -18,6 +17,18 @@ export const skillSchema = z.strictObject({
 });
 
 export type SkillFrontmatter = z.infer<typeof skillSchema>;
+
+/** A parsed skill. Here rather than in types.ts so the in-container runner can parse skills without the rest. */
+export interface Skill {
+  name: string;
+  description: string;
+  /** ALWAYS triggers: what the agent does whenever the skill applies. */
+  always: string[];
+  /** NEVER triggers: what the agent never does when it applies. */
+  never: string[];
+  /** Absolute path of SKILL.md. */
+  file: string;
+}
 
 /** Parses one SKILL.md. `folderName` is the skill folder; `file` the absolute SKILL.md path. */
 export function parseSkill(text: string, file: string, folderName: string): { skill: Skill | null; errors: ConfigError[] } {

@@ -4,15 +4,9 @@ import type { Rule } from '../grants/types.js';
 import type { AllowlistEntry } from '../allowlist.js';
 import type { Tier, TenantPath } from '../tenant-path.js';
 import type { Persona } from './persona.js';
+import type { Skill } from './skill.js';
 
-export interface Skill {
-  name: string;
-  description: string;
-  always: string[];
-  never: string[];
-  /** Absolute path of SKILL.md. */
-  file: string;
-}
+export type { Skill } from './skill.js';
 
 export interface TenantConfig {
   path: TenantPath;

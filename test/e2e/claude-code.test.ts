@@ -163,6 +163,13 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
     expect(granted).not.toContain('mcp__warren__delegate_group');
     expect(reqs[0]!.tools!.map((t) => t.name).filter((n) => /^(WebSearch|WebFetch|Task|Agent)$|^mcp__(?!warren__)/.test(n))).toEqual([]);
 
+    // The system prompt lists the skills (here warren's built-in ones) in a <skills> block.
+    const system = JSON.stringify(reqs[0]!.system);
+    expect(system).toContain('<skills>');
+    expect(system).toContain('<skill name=\\"ralph-loop\\" file=\\"/opt/warren/builtin-skills/.claude/skills/ralph-loop/SKILL.md\\" builtin=\\"true\\">');
+    // And Claude Code's own skill loading found the same skills through --add-dir: its Skill tool's listing has them.
+    expect(JSON.stringify(reqs[0]!.messages)).toContain('- ralph-loop: Work that spans several turns or sessions');
+
     // What the model was given back after each call: warren's words, a denial's reason, the shell's output.
     const [afterReply] = toolResults(reqs[1]!);
     expect(afterReply!.text).toMatch(/queued reply \d+ to local:ann/);

@@ -80,6 +80,24 @@ describe('warren grants / tenants / audit', () => {
     expect(r.stdout).toMatch(/globex\/grants:1: /);
   });
 
+  it('tenants names an invalid skill and an invalid environment: entry with file:line', () => {
+    const t = tempTree({
+      'acme/PERSONA.md': '---\nname: Acme\nenvironment:\n  HTTPS_PROXY: http://elsewhere:3128\n---\n',
+      'acme/skills/summarise/SKILL.md': '---\nname: summarise\ndescription: Three bullets.\nallways: [x]\n---\n',
+      'acme/skills/nodoc/notes.md': 'no SKILL.md here\n',
+    });
+    try {
+      const r = warren(['tenants', '--tenants', t.tenants, '--data', t.data]);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toMatch(/^acme\s+tier 1\s+invalid/m);
+      expect(r.stdout).toContain('acme/PERSONA.md:4: "environment.HTTPS_PROXY": HTTPS_PROXY is set by warren itself');
+      expect(r.stdout).toContain('acme/skills/summarise/SKILL.md:4: unknown key "allways"');
+      expect(r.stdout).toContain('acme/skills/nodoc/SKILL.md: skill folder "nodoc" has no SKILL.md');
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('audit reads an empty log without error, and rejects bad options', () => {
     openWarrenDb(tree.data).close();
     expect(warren(['audit', ...common()]).status).toBe(0);

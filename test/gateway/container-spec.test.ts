@@ -74,6 +74,8 @@ describe('containerSpec: hardening every container gets', () => {
       '/opt/warren-dist -> /opt/warren ro',
       `${T}/acme/support/PERSONA.md -> /etc/warren/PERSONA.md ro`,
       `${T}/acme/support/skills -> /etc/warren/skills ro`,
+      // again where Claude Code's --add-dir skill discovery looks
+      `${T}/acme/support/skills -> /etc/warren/claude/.claude/skills ro`,
     ]);
     expect(spec.HostConfig!.Mounts!.every((m) => m.Type === 'bind')).toBe(true);
     expect(JSON.stringify(spec)).not.toContain('docker.sock');

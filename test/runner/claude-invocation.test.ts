@@ -25,6 +25,12 @@ function flagValue(args: string[], flag: string): string | undefined {
 describe('buildClaudeInvocation', () => {
   const base = turnInput({ harness: 'claude-code', messages: [message('hello')] });
 
+  it('hands Claude Code each skills root with --add-dir, in the =form, after the options', () => {
+    const inv = buildClaudeInvocation(base, '', paths, {}, ['/etc/warren/claude', '/opt/warren/builtin-skills']);
+    expect(inv.args.filter((a) => a.startsWith('--add-dir'))).toEqual(['--add-dir=/etc/warren/claude', '--add-dir=/opt/warren/builtin-skills']);
+    expect(buildClaudeInvocation(base, '', paths).args.some((a) => a.startsWith('--add-dir'))).toBe(false);
+  });
+
   it('pins a strict MCP config with exactly one stdio server, warren, that is the runner bridge', () => {
     const inv = buildClaudeInvocation(base, '', paths);
     expect(inv.command).toBe('claude');
@@ -38,8 +44,8 @@ describe('buildClaudeInvocation', () => {
       '--output-format', 'stream-json', '--verbose',
       '--mcp-config', '/tmp/w/mcp.json',
       '--strict-mcp-config',
-      '--tools', 'Bash,Read,Write,Edit,Glob,Grep',
-      '--allowedTools', 'Bash,Read,Write,Edit,Glob,Grep,mcp__warren',
+      '--tools', 'Bash,Read,Write,Edit,Glob,Grep,Skill',
+      '--allowedTools', 'Bash,Read,Write,Edit,Glob,Grep,Skill,mcp__warren',
     ]);
   });
 

@@ -98,6 +98,36 @@ describe('runner: claude-code harness', () => {
     expect(readdirSync(tmp)).toEqual([]);
   });
 
+  it('lists the tenant’s and the built-in skills in a <skills> block and hands Claude Code the same folders', async () => {
+    const root = join(tree.root, 'skills-root');
+    mkdirSync(join(root, '.claude/skills/summarise'), { recursive: true });
+    writeFileSync(
+      join(root, '.claude/skills/summarise/SKILL.md'),
+      '---\nname: summarise\ndescription: Three bullets.\nalways: [Quote order numbers.]\nnever: [Include emails.]\n---\nSteps\n',
+    );
+    const builtinRoot = join(runner.dir, 'builtin-skills');
+    const input = turnInput({ tenant: 'acme', harness: 'claude-code', messages: [message('hi')] });
+    const argvOf = async (extra: NodeJS.ProcessEnv) => {
+      const { submitted } = await turn(input, { WARREN_SKILLS_ROOT: root, WARREN_BUILTIN_SKILLS_ROOT: builtinRoot, ...extra });
+      return JSON.parse(submitted[0]!.result).argv as string[];
+    };
+    const argv = await argvOf({});
+    const prompt = argv.find((a) => a.startsWith('--append-system-prompt='))!;
+    expect(prompt).toContain('You answer support questions.\n\n<skills>\n');
+    expect(prompt).toContain(`<skill name="summarise" file="${root}/.claude/skills/summarise/SKILL.md">\nThree bullets.\nALWAYS: Quote order numbers.\nNEVER: Include emails.\n</skill>`);
+    for (const name of ['ralph-loop', 'pagination-cursor', 'fingerprint', 'pipeline']) {
+      expect(prompt).toContain(`<skill name="${name}" file="${builtinRoot}/.claude/skills/${name}/SKILL.md" builtin="true">`);
+    }
+    expect(argv.filter((a) => a.startsWith('--add-dir'))).toEqual([`--add-dir=${root}`, `--add-dir=${builtinRoot}`]);
+
+    // builtin_skills: false in PERSONA.md: only the tenant's own.
+    const optedOut = join(tree.root, 'PERSONA-no-builtins.md');
+    writeFileSync(optedOut, '---\nbuiltin_skills: false\n---\nYou answer support questions.\n');
+    const without = await argvOf({ WARREN_PERSONA_FILE: optedOut });
+    expect(without.find((a) => a.startsWith('--append-system-prompt='))).not.toContain('builtin="true"');
+    expect(without.filter((a) => a.startsWith('--add-dir'))).toEqual([`--add-dir=${root}`]);
+  });
+
   it('reports claude’s own error result as status error, keeping the new session', async () => {
     const input = turnInput({ tenant: 'acme', harness: 'claude-code', messages: [message('hi')] });
     const { out, submitted } = await turn(input, { FAKE_CLAUDE_MODE: 'error' });

@@ -72,8 +72,9 @@ describe('fitResult', () => {
 
 describe('persona body', () => {
   it('is the text after the front matter, trimmed; the whole text without front matter', () => {
-    expect(personaBodyOf('---\nname: a\nharness: claude-code\n---\n\nBe kind.\n', 'P')).toEqual({ body: 'Be kind.' });
-    expect(personaBodyOf('Just text.\n', 'P')).toEqual({ body: 'Just text.' });
+    expect(personaBodyOf('---\nname: a\nharness: claude-code\n---\n\nBe kind.\n', 'P')).toEqual({ body: 'Be kind.', builtinSkills: true });
+    expect(personaBodyOf('---\nbuiltin_skills: false\n---\nBe kind.\n', 'P')).toEqual({ body: 'Be kind.', builtinSkills: false });
+    expect(personaBodyOf('Just text.\n', 'P')).toEqual({ body: 'Just text.', builtinSkills: true });
   });
   it('reports malformed front matter instead of using it', () => {
     const r = personaBodyOf('---\nname: [\n---\nbody', 'P');
@@ -83,9 +84,9 @@ describe('persona body', () => {
   it('an absent file is no body and no problem; the path can be overridden', () => {
     const dir = mkdtempSync(join(tmpdir(), 'warren-'));
     try {
-      expect(readPersonaBody(join(dir, 'missing.md'))).toEqual({ body: '' });
+      expect(readPersonaBody(join(dir, 'missing.md'))).toEqual({ body: '', builtinSkills: true });
       writeFileSync(join(dir, 'P.md'), '---\nname: x\n---\nHello.');
-      expect(readPersonaBody(join(dir, 'P.md'))).toEqual({ body: 'Hello.' });
+      expect(readPersonaBody(join(dir, 'P.md'))).toEqual({ body: 'Hello.', builtinSkills: true });
       expect(readPersonaBody(dir).problem).toMatch(/cannot read/);
       expect(personaFile({})).toBe('/etc/warren/PERSONA.md');
       expect(personaFile({ WARREN_PERSONA_FILE: '/x/P.md' })).toBe('/x/P.md');

@@ -5,11 +5,11 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { SocketTransport } from '../../../core/socket-transport.js';
 import { SUBMIT_TURN_METHOD, type TurnResult } from '../../../core/turn.js';
-import { toolResultText, type ToolCaller, type ToolOutcome } from './tool-caller.js';
+import { toolResultText, type ToolCaller, type ToolLister, type ToolOutcome, type ToolSpec } from './tool-caller.js';
 
 export const CLIENT_INFO = { name: 'warren-runner', version: '0.1.0' };
 
-export class GatedClient implements ToolCaller {
+export class GatedClient implements ToolCaller, ToolLister {
   private constructor(private readonly client: Client) {}
 
   /** Rejects with a message naming the socket when it cannot be reached or the MCP handshake fails. */
@@ -38,6 +38,11 @@ export class GatedClient implements ToolCaller {
   async call(tool: string, args: Record<string, unknown>): Promise<ToolOutcome> {
     const result = await this.client.callTool({ name: tool, arguments: args });
     return { text: toolResultText(result), isError: result.isError === true };
+  }
+
+  async list(): Promise<ToolSpec[]> {
+    const { tools } = await this.client.listTools();
+    return tools.map((t) => ({ name: t.name, description: t.description ?? '', inputSchema: t.inputSchema as Record<string, unknown> }));
   }
 
   async submit(result: TurnResult): Promise<void> {

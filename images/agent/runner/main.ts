@@ -60,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
 
   const result = await runTurn(turn, {
     tools: client,
+    lister: client,
     socket,
     runner: resolve(argv[1] ?? CONTAINER_PATHS.runner),
     personaFile: personaFile(),

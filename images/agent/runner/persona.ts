@@ -8,13 +8,14 @@ export function personaFile(env: NodeJS.ProcessEnv = process.env): string {
   return env.WARREN_PERSONA_FILE || CONTAINER_PATHS.persona;
 }
 
-export type PersonaBody = { body: string; problem?: string };
+/** The body, and whether the tenant keeps warren's built-in skills (`builtin_skills: false` opts out). */
+export type PersonaBody = { body: string; builtinSkills: boolean; problem?: string };
 
 /** The body of PERSONA.md text: everything after the front matter, trimmed. */
 export function personaBodyOf(text: string, file: string): PersonaBody {
   const { fm, errors } = parseFrontmatter(text, file);
-  if (!fm) return { body: '', problem: errors.map((e) => e.message).join('; ') || 'unreadable front matter' };
-  return { body: fm.body.trim() };
+  if (!fm) return { body: '', builtinSkills: true, problem: errors.map((e) => e.message).join('; ') || 'unreadable front matter' };
+  return { body: fm.body.trim(), builtinSkills: (fm.data as Record<string, unknown>).builtin_skills !== false };
 }
 
 /** Reads the persona; absent is normal (no body), unreadable or malformed is reported as a problem to log. */
@@ -24,7 +25,8 @@ export function readPersonaBody(file: string): PersonaBody {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? { body: '' } : { body: '', problem: `cannot read ${file}: ${code ?? (error as Error).message}` };
+    if (code === 'ENOENT') return { body: '', builtinSkills: true };
+    return { body: '', builtinSkills: true, problem: `cannot read ${file}: ${code ?? (error as Error).message}` };
   }
   return personaBodyOf(text, file);
 }

@@ -9,6 +9,18 @@ export interface ToolCaller {
   call(tool: string, args: Record<string, unknown>): Promise<ToolOutcome>;
 }
 
+/** A tool gated offers this run (already filtered by the tenant's grants). */
+export interface ToolSpec {
+  name: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
+}
+
+/** What a harness that offers tools to a model needs: the list as well as the call. */
+export interface ToolLister {
+  list(): Promise<ToolSpec[]>;
+}
+
 /** The text parts of an MCP tool result, one per line; other content kinds are named, not dropped silently. */
 export function toolResultText(result: unknown): string {
   const content = (result as { content?: unknown } | null)?.content;

@@ -188,3 +188,16 @@ describe('parsePersona: hostile YAML is refused, not expanded', () => {
     expect(errors[20]).toEqual({ file: F, line: 0, message: '4980 more problems not shown' });
   });
 });
+
+describe('parsePersona: builtin_skills and harness openai', () => {
+  it('accepts builtin_skills: false and harness: openai', () => {
+    const { persona, errors } = parsePersona('---\nharness: openai\nmodel: qwen\nbuiltin_skills: false\n---\n', F);
+    expect(errors).toEqual([]);
+    expect(persona?.frontmatter).toEqual({ harness: 'openai', model: 'qwen', builtin_skills: false });
+  });
+  it('refuses a builtin_skills that is not a boolean, with its line', () => {
+    const { persona, errors } = parsePersona('---\nname: a\nbuiltin_skills: [ralph-loop]\n---\n', F);
+    expect(persona).toBeNull();
+    expect(errors).toEqual([{ file: F, line: 3, message: expect.stringContaining('"builtin_skills"') }]);
+  });
+});

@@ -34,7 +34,10 @@ export function findOnPath(name: string, pathValue: string | undefined): string 
 }
 
 export interface ClaudeDeps {
+  /** The persona body and the <skills> block: appended to Claude Code's system prompt. */
   personaBody: string;
+  /** Folders whose .claude/skills Claude Code loads (the tenant's and the built-in skills). */
+  addDirs?: readonly string[];
   socket: string;
   runner: string;
   /** The environment the CLI inherits before the turn's env is laid over it. */
@@ -49,14 +52,14 @@ export async function runClaudeHarness(turn: TurnInput, deps: ClaudeDeps): Promi
   const dir = mkdtempSync(join(tmpdir(), 'warren-claude-'));
   try {
     const paths = { node: process.execPath, runner: deps.runner, socket: deps.socket, mcpConfigFile: join(dir, 'mcp.json') };
-    const inv = buildClaudeInvocation(turn, deps.personaBody, paths, deps.baseEnv);
+    const inv = buildClaudeInvocation(turn, deps.personaBody, paths, deps.baseEnv, deps.addDirs);
     writeFileSync(join(dir, 'mcp.json'), JSON.stringify(inv.mcpConfig, null, 2) + '\n', { mode: 0o600 });
     deps.log.info('starting claude', { claude, resume: turn.session !== null, model: turn.model, envNames: Object.keys(turn.env).length });
     let run = await spawnCollect(claude, inv.args, inv.env, deps);
     if (turn.session && !deps.signal?.aborted && sessionNotFound(run.stderrTail)) {
       // The session's files are gone (a wiped or restored home): a new session, or every later turn fails alike.
       deps.log.warn('claude has no such session; starting a new one', { resume: false });
-      const fresh = buildClaudeInvocation({ ...turn, session: null }, deps.personaBody, paths, deps.baseEnv);
+      const fresh = buildClaudeInvocation({ ...turn, session: null }, deps.personaBody, paths, deps.baseEnv, deps.addDirs);
       run = await spawnCollect(claude, fresh.args, fresh.env, deps);
     }
     const parsed = parseClaudeOutput(run.stdout);

@@ -15,10 +15,11 @@ import { buildPrompt } from './prompt.js';
 export const CLAUDE_COMMAND = 'claude';
 export const MCP_SERVER_NAME = 'warren';
 /**
- * The built-in tools a sandboxed agent keeps: its files and a shell inside its own container. Only names the pinned
- * version really offers (the end-to-end suite reads the request's `tools`): 2.1.x has no TodoWrite.
+ * The built-in tools a sandboxed agent keeps: its files and a shell inside its own container, and Skill, which loads
+ * a SKILL.md of the skills Claude Code found under --add-dir (the same ones as the <skills> block). Only names the
+ * pinned version really offers (the end-to-end suite reads the request's `tools`): 2.1.x has no TodoWrite.
  */
-export const CLAUDE_BUILTIN_TOOLS = Object.freeze(['Bash', 'Read', 'Write', 'Edit', 'Glob', 'Grep']);
+export const CLAUDE_BUILTIN_TOOLS = Object.freeze(['Bash', 'Read', 'Write', 'Edit', 'Glob', 'Grep', 'Skill']);
 /** Set last so neither the image nor a turn's env can turn them off. */
 export const CLAUDE_FIXED_ENV = Object.freeze({
   // No auto-update, telemetry or error reporting: egress is default-deny, these would only fail or wait.
@@ -55,6 +56,7 @@ export function buildClaudeInvocation(
   personaBody: string,
   paths: ClaudePaths,
   baseEnv: Readonly<Record<string, string | undefined>> = {},
+  addDirs: readonly string[] = [],
 ): ClaudeInvocation {
   const mcpConfig: McpConfig = {
     mcpServers: {
@@ -84,6 +86,8 @@ export function buildClaudeInvocation(
   const body = personaBody.trim();
   // "--flag=value" forms: a value can never be read as a flag of its own, whatever it starts with.
   if (body !== '') args.push(`--append-system-prompt=${body}`);
+  // Claude Code loads the skills under <dir>/.claude/skills of each added folder (2.1.32 and later).
+  for (const dir of addDirs) args.push(`--add-dir=${dir}`);
   if (turn.session) {
     if (!SESSION_ID.test(turn.session)) throw new Error(`refusing to resume a session with an unexpected id`);
     args.push(`--resume=${turn.session}`);

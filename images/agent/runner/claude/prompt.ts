@@ -17,7 +17,8 @@ function quoted(value: string): string {
   return JSON.stringify(value).replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-export function buildPrompt(turn: Pick<TurnInput, 'tenant' | 'topic' | 'messages'>): string {
+/** `tools` is how the harness names warren's tools to the model: Claude Code's `mcp__warren__` prefix by default. */
+export function buildPrompt(turn: Pick<TurnInput, 'tenant' | 'topic' | 'messages'>, tools = 'mcp__warren__'): string {
   const n = turn.messages.length;
   const lines = [
     `[warren] ${n} new message${n === 1 ? '' : 's'} for ${turn.tenant} on topic "${turn.topic}".`,
@@ -35,7 +36,7 @@ export function buildPrompt(turn: Pick<TurnInput, 'tenant' | 'topic' | 'messages
   lines.push('--- end of messages', '');
   lines.push(
     'Your final answer is delivered as the reply to these messages, unless you already wrote to that chat with ' +
-      'mcp__warren__reply or mcp__warren__send_message during this turn (then it is not sent again). The warren tools (mcp__warren__*) are your only ' +
+      `${tools}reply or ${tools}send_message during this turn (then it is not sent again). The warren tools (${tools ? `${tools}*` : 'the tools you are offered'}) are your only ` +
       'way to reach other groups and chats; a call that is not allowed comes back as "denied: ..." with the reason.',
   );
   return lines.join('\n');

@@ -1,10 +1,12 @@
 // The script harness: deterministic rules instead of a model. Per new message (in order) the first rule whose regex
-// matches makes its tool calls through gated (real tools/call: denials come back as error results and show in the
+// matches runs its command (`exec`, in the home: how a scripted agent keeps files in ~/state/ as the built-in skills
+// say), makes its tool calls through gated (real tools/call: denials come back as error results and show in the
 // reply through {{result}}/{{error}}), then its reply is expanded. The turn's result is the replies, one per line.
+import { execFile } from 'node:child_process';
 import type { TurnInput, TurnMessage, TurnResult } from '../../../../core/turn.js';
 import type { RunnerLog } from '../log.js';
 import type { ToolCaller } from '../tool-caller.js';
-import { compileScript, MAX_CALLS_PER_TURN, type CompiledRule } from './schema.js';
+import { compileScript, EXEC_TIMEOUT_MS, MAX_CALLS_PER_TURN, type CompiledRule } from './schema.js';
 import { expandDeep, expandTemplate, type TemplateContext } from './template.js';
 
 export interface ScriptDeps {
@@ -59,6 +61,10 @@ async function answer(
     },
     env: deps.env,
   };
+  if (rule.exec) {
+    const outcome = await runCommand(rule.exec.map((arg) => expandTemplate(arg, ctx)), deps);
+    ctx.named = { ...ctx.named, result: outcome.text, error: outcome.isError ? 'yes' : '' };
+  }
   for (const call of rule.calls) {
     const outcome = await makeCall(call.tool, expandDeep(call.args, ctx) as Record<string, unknown>, deps, budget);
     ctx.named = { ...ctx.named, result: outcome.text, error: outcome.isError ? 'yes' : '' };
@@ -87,6 +93,26 @@ async function makeCall(
     deps.log.warn('tool call failed', { tool, err: error });
     return { text: `call to ${tool} failed: ${(error as Error).message}`, isError: true };
   }
+}
+
+const MAX_EXEC_OUTPUT = 64 * 1024;
+
+/** Runs argv (no shell) in the working directory (the home), bounded in time and output; stdout is the result. */
+function runCommand(argv: readonly string[], deps: ScriptDeps): Promise<{ text: string; isError: boolean }> {
+  const [command, ...args] = argv as [string, ...string[]];
+  return new Promise((resolve) => {
+    execFile(
+      command,
+      args,
+      { env: deps.env as NodeJS.ProcessEnv, timeout: EXEC_TIMEOUT_MS, maxBuffer: MAX_EXEC_OUTPUT, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        deps.log.info('script command ran', { command, ok: !error });
+        if (!error) return resolve({ text: stdout.trimEnd(), isError: false });
+        const how = error.killed ? `stopped after ${EXEC_TIMEOUT_MS} ms` : `exit ${String(error.code)}`;
+        resolve({ text: `${command} failed (${how}): ${String(stderr).trim().slice(-512) || error.message}`, isError: true });
+      },
+    );
+  });
 }
 
 /** Holds memory (touched, so it is really resident) and time, as the rule asks; released when the rule is done. */

@@ -9,6 +9,9 @@ export const MAX_RULES = 200;
 export const MAX_CALLS_PER_TURN = 20;
 export const MAX_PATTERN_CHARS = 4096;
 export const MAX_TEMPLATE_CHARS = 64 * 1024;
+/** A rule's `exec` command: at most this long, and stopped after EXEC_TIMEOUT_MS. */
+export const MAX_EXEC_ARGS = 64;
+export const EXEC_TIMEOUT_MS = 30_000;
 /** Flags of every rule's regex: case-insensitive, and "." matches newlines too. */
 export const MATCH_FLAGS = 'is';
 
@@ -45,6 +48,8 @@ const ruleSchema = z
   .strictObject({
     match: z.string().min(1).max(MAX_PATTERN_CHARS),
     reply: template.optional(),
+    /** A command run in the home before the calls (argv, no shell); its stdout is {{result}}. */
+    exec: z.array(template).min(1).max(MAX_EXEC_ARGS).optional(),
     calls: z.array(callSchema).min(1).max(MAX_CALLS_PER_TURN).optional(),
     work: workSchema.optional(),
   })
@@ -54,8 +59,8 @@ const ruleSchema = z
     } catch (error) {
       ctx.addIssue({ code: 'custom', path: ['match'], message: `not a valid regular expression: ${(error as Error).message}` });
     }
-    if (rule.reply === undefined && rule.calls === undefined && rule.work === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'a rule needs a "reply", "calls" or "work"' });
+    if (rule.reply === undefined && rule.calls === undefined && rule.work === undefined && rule.exec === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'a rule needs a "reply", "exec", "calls" or "work"' });
     }
   });
 
@@ -71,8 +76,9 @@ export interface CompiledRule {
   /** Position in the script (0-based), for logs. */
   index: number;
   regex: RegExp;
+  exec: readonly string[] | undefined;
   calls: readonly ScriptCall[];
-  /** Without an explicit reply, a rule with calls answers with the last call's result. */
+  /** Without an explicit reply, a rule with calls answers with the last call's (or the command's) result. */
   reply: string;
   work: { hold_ms?: number; alloc_mb?: number } | undefined;
 }
@@ -94,6 +100,7 @@ export function compileScript(value: unknown): CompiledScript {
     rules: parsed.data.map((rule, index) => ({
       index,
       regex: new RegExp(rule.match, MATCH_FLAGS),
+      exec: rule.exec,
       calls: (rule.calls ?? []).map((c) => ({ tool: c.tool, args: c.args ?? {} })),
       reply: rule.reply ?? '{{result}}',
       work: rule.work,
