@@ -5,7 +5,11 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, rmSync, unlinkSync } from '
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../core/log.js';
+import { FrameBudget } from '../core/socket-transport.js';
 import { Session, type SessionDeps } from './session.js';
+
+/** Unfinished frames one socket's connections may hold together, in frames of the largest size. */
+const FRAMES_HELD_PER_SOCKET = 2;
 
 export interface ListenerOptions {
   socketPath: string;
@@ -21,6 +25,8 @@ export interface ListenerOptions {
 
 export class SocketListener {
   private readonly server: NetServer;
+  /** One per socket: however many connections a client opens, their half-sent frames share this. */
+  private readonly frameBudget: FrameBudget;
   readonly sessions = new Set<Session>();
   /** Connections turned away, each given a moment to read why; ended at once on close. */
   private readonly refused = new Set<Socket>();
@@ -29,6 +35,7 @@ export class SocketListener {
   private bound = false;
 
   constructor(private readonly options: ListenerOptions) {
+    this.frameBudget = new FrameBudget(FRAMES_HELD_PER_SOCKET * options.session.maxFrameBytes);
     this.server = createServer((socket) => this.accept(socket));
     this.server.on('error', (error) => options.log.error({ err: error }, 'socket server error'));
   }
@@ -71,7 +78,7 @@ export class SocketListener {
       return;
     }
     const { log } = this.options;
-    const session = new Session(socket, this.options.session);
+    const session = new Session(socket, { ...this.options.session, frameBudget: this.frameBudget });
     this.sessions.add(session);
     log.debug({ connections: this.sessions.size }, 'client connected');
     session.onclose = () => {
