@@ -1,12 +1,13 @@
 // A unix socket that belongs to one tenant (or one run): creates its private directory, replaces a stale socket
 // file (never anything else), applies the mode/owner, caps connections, and on close ends every session on it.
 // Each connection's own bounds (in flight, unfinished frames, untaken replies) are the session's transport's.
-import { chmodSync, chownSync, lstatSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../core/log.js';
 import { FrameBudget } from '../core/socket-transport.js';
 import { Session, type SessionDeps } from './session.js';
+import { ensurePrivateSocketDirs } from './socket-paths.js';
 
 /** Unfinished frames one socket's connections may hold together, in frames of the largest size. */
 const FRAMES_HELD_PER_SOCKET = 2;
@@ -47,7 +48,8 @@ export class SocketListener {
   async listen(): Promise<void> {
     const { socketPath } = this.options;
     if (this.closing) throw new Error(`${socketPath}: listener is closed`);
-    mkdirSync(dirname(socketPath), { recursive: true, mode: 0o750 });
+    // DATA/ipc and the socket's own folder: someone who could write to either could swap the socket.
+    ensurePrivateSocketDirs([dirname(dirname(socketPath)), dirname(socketPath)], 0o750);
     removeStaleSocket(socketPath);
     await new Promise<void>((resolve, reject) => {
       const fail = (error: Error) => {
