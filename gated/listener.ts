@@ -9,6 +9,13 @@ import { FrameBudget } from '../core/socket-transport.js';
 import { Session, type SessionDeps } from './session.js';
 import { ensurePrivateSocketDirs } from './socket-paths.js';
 
+/**
+ * Refused connections kept open for a moment so they can read why; past this many on one socket, the next ones are
+ * closed at once. Without it a client opening thousands of connections a second holds as many of gated's file
+ * descriptors, until no tenant can connect.
+ */
+const MAX_REFUSED_HELD = 16;
+
 /** Unfinished frames one socket's connections may hold together, in frames of the largest size. */
 const FRAMES_HELD_PER_SOCKET = 2;
 
@@ -39,6 +46,11 @@ export class SocketListener {
     this.frameBudget = new FrameBudget(FRAMES_HELD_PER_SOCKET * options.session.maxFrameBytes);
     this.server = createServer((socket) => this.accept(socket));
     this.server.on('error', (error) => options.log.error({ err: error }, 'socket server error'));
+  }
+
+  /** Refused connections still open (each for at most a second, at most MAX_REFUSED_HELD of them). */
+  get refusedHeld(): number {
+    return this.refused.size;
   }
 
   get socketPath(): string {
@@ -72,8 +84,12 @@ export class SocketListener {
   private accept(socket: Socket): void {
     if (this.closing || this.sessions.size >= this.options.maxConnections) {
       const message = this.closing ? 'socket is closing' : `too many connections (limit ${this.options.maxConnections})`;
-      socket.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message } }) + '\n');
       socket.on('error', () => undefined);
+      if (this.refused.size >= MAX_REFUSED_HELD) {
+        socket.destroy();
+        return;
+      }
+      socket.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message } }) + '\n');
       this.refused.add(socket);
       socket.once('close', () => this.refused.delete(socket));
       setTimeout(() => socket.destroy(), 1000).unref();

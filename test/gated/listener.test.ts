@@ -102,4 +102,27 @@ describe('SocketListener', () => {
     for (const c of clients) c.socket.destroy();
     await l.close();
   });
+
+  it('holds at most 16 refused connections open to read why; a flood past the limit costs no more descriptors', async () => {
+    // Clients that never read: each refused one would otherwise stay open for its second to read the error.
+    tree = tempTree();
+    const l = listener(join(tree.data, 'ipc', 'acme', 'gated.sock'));
+    await l.listen();
+    const sockets: Socket[] = [];
+    const open = () => {
+      const socket = connect(l.socketPath).on('error', () => undefined);
+      socket.pause();
+      sockets.push(socket);
+      return new Promise((resolve) => socket.once('connect', resolve));
+    };
+    for (let i = 0; i < 4; i++) await open();
+    await eventually(() => l.sessions.size === 4, 'the four allowed connections', 5000);
+    await Promise.all(Array.from({ length: 200 }, open));
+    await eventually(() => l.refusedHeld > 0, 'refusals', 5000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(l.refusedHeld).toBeLessThanOrEqual(16);
+    expect(l.sessions.size).toBe(4);
+    for (const socket of sockets) socket.destroy();
+    await l.close();
+  });
 });
