@@ -8,6 +8,28 @@ import { deserializeMessage, serializeMessage } from '@modelcontextprotocol/sdk/
 import type { JSONRPCMessage, JSONRPCRequest, RequestId } from '@modelcontextprotocol/sdk/types.js';
 
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/** A request id is echoed in its answer (and every refusal of it): a longer one is refused, answered with id null. */
+export const MAX_REQUEST_ID_CHARS = 256;
+
+/**
+ * Bytes of unfinished frames that all connections sharing it may hold together (one per socket): without it, each of
+ * a socket's connections could hold a frame of nearly the cap. Past it, the connection asking for more is closed.
+ */
+export class FrameBudget {
+  private held = 0;
+  constructor(readonly maxBytes: number) {}
+  reserve(bytes: number): boolean {
+    if (this.held + bytes > this.maxBytes) return false;
+    this.held += bytes;
+    return true;
+  }
+  release(bytes: number): void {
+    this.held -= bytes;
+  }
+  get heldBytes(): number {
+    return this.held;
+  }
+}
 
 /** JSON-RPC error codes from the spec. */
 export const PARSE_ERROR = -32700;
@@ -38,6 +60,8 @@ export interface SocketTransportOptions {
    * has `maxInFlight` requests unanswered, nothing more is read from it (the kernel then blocks its writes).
    */
   bounds?: ConnectionBounds;
+  /** Server side: shared with the other connections of the same socket (see FrameBudget). */
+  frameBudget?: FrameBudget;
   /**
    * Server side: a refusal (answered as a JSON-RPC error with the request's id) or null to let the request through.
    * Called for every request before it is delivered, with the ids already in flight on this connection.
@@ -106,7 +130,7 @@ export class SocketTransport implements Transport {
     this.drained?.resolve();
     this.drained = null;
     this.unread = [];
-    this.chunks = [];
+    this.freeFrame();
     this.stream.end();
     this.stream.destroy();
     this.onclose?.();
@@ -215,12 +239,16 @@ export class SocketTransport implements Transport {
 
   /** Adds bytes with no newline to the frame being assembled, or skips them if it is oversized. */
   private take(piece: Buffer): void {
-    if (this.discarding || piece.length === 0) return;
+    if (this.closed || this.discarding || piece.length === 0) return;
     if (this.buffered + piece.length > this.maxFrameBytes) {
-      this.chunks = [];
-      this.buffered = 0;
+      this.freeFrame();
       this.discarding = true;
       this.reject(null, INVALID_REQUEST, `frame exceeds ${this.maxFrameBytes} bytes; it was discarded`);
+      return;
+    }
+    const budget = this.options.frameBudget;
+    if (budget && !budget.reserve(piece.length)) {
+      this.drop(`unfinished frames on this socket would exceed ${budget.maxBytes} bytes`);
       return;
     }
     this.chunks.push(Buffer.from(piece)); // a copy: the read it came from is not kept alive by a partial frame
@@ -228,14 +256,21 @@ export class SocketTransport implements Transport {
   }
 
   private endFrame(): void {
+    if (this.closed) return;
     if (this.discarding) {
       this.discarding = false;
       return;
     }
     const line = Buffer.concat(this.chunks, this.buffered).toString('utf8');
+    this.freeFrame();
+    this.handleLine(line);
+  }
+
+  /** Forgets the frame being assembled and gives its bytes back to the socket's budget. */
+  private freeFrame(): void {
+    this.options.frameBudget?.release(this.buffered);
     this.chunks = [];
     this.buffered = 0;
-    this.handleLine(line);
   }
 
   /**
@@ -273,6 +308,10 @@ export class SocketTransport implements Transport {
       return;
     }
     if (isRequest(message)) {
+      if (typeof message.id === 'string' && message.id.length > MAX_REQUEST_ID_CHARS) {
+        this.reject(null, INVALID_REQUEST, `request id is longer than ${MAX_REQUEST_ID_CHARS} characters`);
+        return;
+      }
       const refusal = this.options.admit?.(message, this.inFlight) ?? null;
       if (refusal !== null) {
         this.reject(message.id, INVALID_REQUEST, refusal);

@@ -2,7 +2,7 @@
 // the running gated enforces rather than what a fresh read of the files would say. Only the operator's uid can
 // connect (a 0700 directory, a 0600 socket); requests are newline-delimited JSON, size-capped and strictly validated;
 // nothing here changes any state.
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
@@ -14,7 +14,7 @@ import { InvalidTenantPathError, parseTenantPath, tierOf, type TenantPath } from
 import type { TenantRegistry } from '../core/tree/registry.js';
 import { decideCall, type DecisionEnv } from './call.js';
 import { TOOLS_BY_NAME } from './tools/index.js';
-import { MAX_SOCKET_PATH_BYTES } from './socket-paths.js';
+import { ensurePrivateSocketDirs, MAX_SOCKET_PATH_BYTES } from './socket-paths.js';
 
 export function controlSocketPath(dataDir: string): string {
   return join(dataDir, 'control', 'gated.sock');
@@ -175,10 +175,9 @@ export class ControlServer {
       throw new Error(`the control socket path is ${bytes} bytes, over the ${MAX_SOCKET_PATH_BYTES}-byte limit; use a shorter --data`);
     }
     const dir = dirname(this.socketPath);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    // The directory is what keeps other users out from the first instant (a socket's mode is set only after bind).
-    const st = lstatSync(dir);
-    if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
+    // The directory is what keeps other users out from the first instant (a socket's mode is set only after bind),
+    // so it must be a real one of this user's: in a folder another user owns, they could swap the socket.
+    ensurePrivateSocketDirs([dir], 0o700);
     chmodSync(dir, 0o700);
     removeStaleSocket(this.socketPath);
     await new Promise<void>((resolve, reject) => {

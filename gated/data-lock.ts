@@ -1,7 +1,7 @@
 // One warren per data folder. DATA/warren.lock (created with O_EXCL, 0600) names the process holding it by pid and
 // by the start time the kernel gives that process, so a pid reused by another process is not taken for the owner.
 // A lock whose process is gone is stale and taken over; a lock that cannot be read is never taken over.
-import { closeSync, constants, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../core/log.js';
 
@@ -76,16 +76,21 @@ function procStat(pid: number | 'self'): string | null {
   }
 }
 
+/** The lock's text; null when there is none. O_NONBLOCK: a FIFO put in its place must not hang the start. */
 function readLockText(path: string): string | null {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     if (errno(error) === 'ENOENT') return null;
     throw new DataLockError(`${path} cannot be read (${(error as Error).message}); if no warren is running there, remove it`);
   }
   try {
+    if (!fstatSync(fd).isFile()) throw new DataLockError(`${path} is not a regular file; if no warren is running there, remove it`);
     return readFileSync(fd, 'utf8');
+  } catch (error) {
+    if (error instanceof DataLockError) throw error;
+    throw new DataLockError(`${path} cannot be read (${(error as Error).message}); if no warren is running there, remove it`);
   } finally {
     closeSync(fd);
   }
@@ -103,7 +108,7 @@ function removeStaleLock(path: string, judgedText: string): void {
     if (errno(error) === 'ENOENT') return; // someone else removed it first
     throw error;
   }
-  if (readFileSync(aside, 'utf8') !== judgedText) {
+  if (readLockText(aside) !== judgedText) {
     try {
       linkSync(aside, path);
     } catch {

@@ -2,11 +2,23 @@
 // file (never anything else), applies the mode/owner, caps connections, and on close ends every session on it.
 // Each connection's own bounds (in flight, unfinished frames, untaken replies) are the session's transport's.
 import { rmSync, unlinkSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, unlink } from 'node:fs/promises';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../core/log.js';
+import { FrameBudget } from '../core/socket-transport.js';
 import { Session, type SessionDeps } from './session.js';
+import { ensurePrivateSocketDirs } from './socket-paths.js';
+
+/**
+ * Refused connections kept open for a moment so they can read why; past this many on one socket, the next ones are
+ * closed at once. Without it a client opening thousands of connections a second holds as many of gated's file
+ * descriptors, until no tenant can connect.
+ */
+const MAX_REFUSED_HELD = 16;
+
+/** Unfinished frames one socket's connections may hold together, in frames of the largest size. */
+const FRAMES_HELD_PER_SOCKET = 2;
 
 export interface ListenerOptions {
   socketPath: string;
@@ -22,6 +34,8 @@ export interface ListenerOptions {
 
 export class SocketListener {
   private readonly server: NetServer;
+  /** One per socket: however many connections a client opens, their half-sent frames share this. */
+  private readonly frameBudget: FrameBudget;
   readonly sessions = new Set<Session>();
   /** Connections turned away, each given a moment to read why; ended at once on close. */
   private readonly refused = new Set<Socket>();
@@ -30,8 +44,14 @@ export class SocketListener {
   private bound = false;
 
   constructor(private readonly options: ListenerOptions) {
+    this.frameBudget = new FrameBudget(FRAMES_HELD_PER_SOCKET * options.session.maxFrameBytes);
     this.server = createServer((socket) => this.accept(socket));
     this.server.on('error', (error) => options.log.error({ err: error }, 'socket server error'));
+  }
+
+  /** Refused connections still open (each for at most a second, at most MAX_REFUSED_HELD of them). */
+  get refusedHeld(): number {
+    return this.refused.size;
   }
 
   get socketPath(): string {
@@ -41,8 +61,8 @@ export class SocketListener {
   async listen(): Promise<void> {
     const { socketPath } = this.options;
     if (this.closing) throw new Error(`${socketPath}: listener is closed`);
-    // Asynchronous, so that sockets opened in a batch overlap their file system work.
-    await mkdir(dirname(socketPath), { recursive: true, mode: 0o750 });
+    // DATA/ipc and the socket's own folder: someone who could write to either could swap the socket.
+    ensurePrivateSocketDirs([dirname(dirname(socketPath)), dirname(socketPath)], 0o750);
     await removeStaleSocket(socketPath);
     if (this.closing) throw new Error(`${socketPath}: listener was closed while it was opening`);
     await new Promise<void>((resolve, reject) => {
@@ -66,15 +86,19 @@ export class SocketListener {
   private accept(socket: Socket): void {
     if (this.closing || this.sessions.size >= this.options.maxConnections) {
       const message = this.closing ? 'socket is closing' : `too many connections (limit ${this.options.maxConnections})`;
-      socket.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message } }) + '\n');
       socket.on('error', () => undefined);
+      if (this.refused.size >= MAX_REFUSED_HELD) {
+        socket.destroy();
+        return;
+      }
+      socket.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message } }) + '\n');
       this.refused.add(socket);
       socket.once('close', () => this.refused.delete(socket));
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
     const { log } = this.options;
-    const session = new Session(socket, this.options.session);
+    const session = new Session(socket, { ...this.options.session, frameBudget: this.frameBudget });
     this.sessions.add(session);
     log.debug({ connections: this.sessions.size }, 'client connected');
     session.onclose = () => {

@@ -9,7 +9,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { SubmitTurnRequestSchema, type TurnResult } from '../core/turn.js';
 import type { Socket } from 'node:net';
-import { SocketTransport, type ConnectionBounds } from '../core/socket-transport.js';
+import { SocketTransport, type ConnectionBounds, type FrameBudget } from '../core/socket-transport.js';
 import type { Logger } from '../core/log.js';
 import { callTool, type CallEnv } from './call.js';
 
@@ -21,6 +21,8 @@ export interface SessionDeps {
   log: Logger;
   maxFrameBytes: number;
   bounds: ConnectionBounds;
+  /** The socket's budget for unfinished frames, shared by all its connections (the listener's). */
+  frameBudget?: FrameBudget;
   /** Run sockets only: receives the runner's `warren/submit_turn` report. */
   onSubmit?: (result: TurnResult) => void;
 }
@@ -55,6 +57,7 @@ export class Session {
     this.transport = new SocketTransport(socket, {
       maxFrameBytes: deps.maxFrameBytes,
       bounds: deps.bounds,
+      frameBudget: deps.frameBudget,
       admit: (request, inFlight) => {
         const refusal = refusalOf(request, { initializeSeen: this.initializeSeen, inFlight });
         // Only an initialize the SDK will accept counts: a malformed one is answered with an error and opens nothing.

@@ -2,7 +2,7 @@
 // is 108 with the NUL) and the kernel silently truncates a longer one, so no path is bound before it is checked here.
 // Every caller (gated, `warren connect`, `warren tenants`) computes the same path from (DATA, tenant[, run]) alone.
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { tenantId, type TenantPath } from '../core/tenant-path.js';
 
@@ -76,6 +76,26 @@ export class SocketPathError extends Error {}
 export function placedPath(place: SocketPlace): string {
   if (!place.ok) throw new SocketPathError(place.reason);
   return place.path;
+}
+
+/**
+ * Makes sure `dirs` (outermost first) are folders fit to hold gated's sockets: whoever can write to a socket's
+ * folder can swap the socket for one of their own, which clients would then trust as gated. So each must be a real
+ * folder (a symlink placed there is never followed) owned by this user; write access for group and others is taken
+ * away. The last one is created (mode `mode`) if missing. Throws SocketPathError naming the folder otherwise.
+ */
+export function ensurePrivateSocketDirs(dirs: readonly string[], mode: number): void {
+  mkdirSync(dirs[dirs.length - 1]!, { recursive: true, mode });
+  const uid = process.getuid?.();
+  for (const dir of dirs) {
+    const st = lstatSync(dir);
+    if (st.isSymbolicLink()) throw new SocketPathError(`${dir} is a symlink; socket folders are never followed (remove it)`);
+    if (!st.isDirectory()) throw new SocketPathError(`${dir} is not a folder (remove it)`);
+    if (uid !== undefined && st.uid !== uid) {
+      throw new SocketPathError(`${dir} belongs to uid ${st.uid}, not to this user (uid ${uid}), who could swap its sockets; remove it`);
+    }
+    if ((st.mode & 0o022) !== 0) chmodSync(dir, st.mode & 0o7755);
+  }
 }
 
 /** Removes `path` when it is a socket (lstat: a symlink is never followed); true when it did. */

@@ -7,7 +7,7 @@ import { join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RESERVED_NAMES } from '../core/tenant-path.js';
 import { ALLOWLIST_FILE, GRANTS_FILE, HOME_DIR, SKILLS_DIR } from '../core/tree/layout.js';
-import { parseSource, readSources, REPO, type SourceFile } from './helpers/sources.js';
+import { otherScriptPaths, parseSource, readSources, REPO, type SourceFile } from './helpers/sources.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Layers
@@ -100,6 +100,10 @@ function layerViolations(files: readonly SourceFile[], exists: (path: string) =>
         out.push({ at, rule: 'imports name their module with a string literal (otherwise the layering cannot be checked)' });
         continue;
       }
+      if (ref.specifier.startsWith('#')) {
+        out.push({ at, rule: `"${ref.specifier}" is a package.json subpath import, which hides the file it names; import it by a relative path` });
+        continue;
+      }
       if (!ref.specifier.startsWith('.')) continue; // node builtins and npm packages: the runner's are checked below
       const target = resolveRelative(file.path, ref.specifier, exists);
       if (target === null) {
@@ -145,6 +149,13 @@ function layerViolations(files: readonly SourceFile[], exists: (path: string) =>
 
 const format = (vs: readonly Violation[]) => vs.map((v) => `${v.at}: ${v.rule}`);
 
+/** Script files in a layer that are not .ts: the checks read only .ts, so such a file could import anything. PURE. */
+function unreadScriptViolations(paths: readonly string[]): Violation[] {
+  return paths
+    .filter((p) => layerOf(p) !== null)
+    .map((p) => ({ at: `${p}:1`, rule: 'sources in a layer are .ts files (the layering check reads no other kind)' }));
+}
+
 describe('the layering check', () => {
   const known = new Set(['core/a.ts', 'core/b.ts', 'gated/g.ts', 'gateway/w.ts', 'crackbox/c.ts', 'images/build.ts', 'cli/x.ts', ...Object.keys(RUNNER_BUNDLES), `${RUNNER_DIR}main.ts`]);
   const exists = (p: string) => known.has(p);
@@ -178,6 +189,22 @@ describe('the layering check', () => {
     expect(check(path, text)).toEqual([finding]);
   });
 
+  it.each([
+    ['gated/g.ts', `import { w } from '#gateway/w.js';`, 'gated/g.ts:1: "#gateway/w.js" is a package.json subpath import, which hides the file it names; import it by a relative path'],
+    ['core/a.ts', `export * from '#x';`, 'core/a.ts:1: "#x" is a package.json subpath import, which hides the file it names; import it by a relative path'],
+  ])('reports %s hiding what it imports: %s', (path, text, finding) => {
+    expect(check(path, text)).toEqual([finding]);
+  });
+
+  it('reports a script in a layer that is not .ts (it is never read), and not one outside the layers', () => {
+    expect(format(unreadScriptViolations(['core/shim.js', 'gated/x.mjs', 'gateway/y.cts', 'cli/z.tsx', 'scripts/bundle-runner.mjs']))).toEqual([
+      'core/shim.js:1: sources in a layer are .ts files (the layering check reads no other kind)',
+      'gated/x.mjs:1: sources in a layer are .ts files (the layering check reads no other kind)',
+      'gateway/y.cts:1: sources in a layer are .ts files (the layering check reads no other kind)',
+      'cli/z.tsx:1: sources in a layer are .ts files (the layering check reads no other kind)',
+    ]);
+  });
+
   it('follows the runner through the modules it bundles', () => {
     const turn = parseSource('core/turn.ts', `import { z } from 'zod';\nimport { a } from './a.js';\nimport pino from 'pino';`);
     expect(format(layerViolations([turn], exists))).toEqual(
@@ -195,6 +222,10 @@ describe('the source tree', () => {
   it('keeps to the layers: core <- gated <- gateway / crackbox (never each other) <- cli', () => {
     expect(sources.length).toBeGreaterThan(100);
     expect(format(layerViolations(sources, (p) => existsSync(join(REPO, p))))).toEqual([]);
+  });
+
+  it('has no script in a layer that the checks cannot read', () => {
+    expect(format(unreadScriptViolations(otherScriptPaths()))).toEqual([]);
   });
 
   it('writes each table only from the component that owns it', () => {

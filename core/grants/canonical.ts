@@ -43,7 +43,14 @@ export function canonicalPath(raw: string): string | null {
  * anything else Unicode says to render invisibly. Each would make one chat look like another to a person while
  * comparing as different to a deny rule.
  */
-const INVISIBLE = /[\p{White_Space}\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}\p{Default_Ignorable_Code_Point}]/u;
+const INVISIBLE = /[\p{White_Space}\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}\p{Default_Ignorable_Code_Point}\u2800]/u;
+// U+2800 (braille blank) is a symbol, not a format character, but renders as nothing: a favourite invisible name.
+
+/**
+ * A combining mark on an ASCII letter or digit that NFKC leaves apart (no precomposed form: `1̣`, `0̸`)
+ * reads as the plain id with a speck or a stroke; no platform's ids are spelled that way.
+ */
+const MARK_ON_ASCII = /[\u0021-\u007e]\p{M}/u;
 
 const codePoint = (c: string) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 
@@ -51,7 +58,8 @@ const codePoint = (c: string) => `U+${c.codePointAt(0)!.toString(16).toUpperCase
  * Why `raw` (trimmed of ASCII spaces and tabs) is not a chat id, or null. The one chat-id rule: calls, rules, routes,
  * tokens and inbound messages all use it, so a value refused in one place is refused in all. A chat id is refused
  * when it is empty, contains an invisible character (above), contains `%` (percent-encoding would give one chat
- * two spellings), or changes under NFKC normalisation (full-width letters, ligatures, compatibility forms).
+ * two spellings), changes under NFKC normalisation (full-width letters, ligatures, compatibility forms), or has a
+ * combining mark on an ASCII character.
  */
 export function chatIdProblem(raw: string): string | null {
   if (typeof raw !== 'string') return 'is not text';
@@ -66,6 +74,9 @@ export function chatIdProblem(raw: string): string | null {
     if (odd === undefined) return `is not in Unicode normal form NFKC (that would be "${lower.normalize('NFKC')}")`;
     return `contains ${codePoint(odd)}, a compatibility form of "${odd.normalize('NFKC')}" (chat ids are in Unicode normal form NFKC)`;
   }
+  // After NFKC: a mark it would have composed (`e\u0301`) is reported as that.
+  const mark = MARK_ON_ASCII.exec(chat);
+  if (mark) return `contains ${codePoint(mark[0].slice(1))}, a combining mark on "${mark[0][0]}": a chat id has no marks on plain letters or digits`;
   return null;
 }
 

@@ -3,7 +3,7 @@
 import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { SocketTransport, type ConnectionBounds } from '../../core/socket-transport.js';
+import { FrameBudget, MAX_REQUEST_ID_CHARS, SocketTransport, type ConnectionBounds } from '../../core/socket-transport.js';
 
 function wire(maxFrameBytes = 64) {
   const written: string[] = [];
@@ -59,13 +59,15 @@ describe('SocketTransport framing', () => {
 });
 
 /** A stream whose peer takes written bytes only while `taking` (like a socket whose reader stopped reading). */
-function slowPeer(bounds?: Partial<ConnectionBounds>) {
+function slowPeer(bounds?: Partial<ConnectionBounds>, frameBudget?: FrameBudget) {
   const held: (() => void)[] = [];
   let taking = true;
+  const written: string[] = [];
   const stream = new Duplex({
     writableHighWaterMark: 16,
     read() {},
-    write(_chunk, _enc, done) {
+    write(chunk, _enc, done) {
+      written.push(String(chunk));
       if (taking) done();
       else held.push(done);
     },
@@ -75,6 +77,7 @@ function slowPeer(bounds?: Partial<ConnectionBounds>) {
   let closed = false;
   const transport = new SocketTransport(stream, {
     bounds: bounds && { maxInFlight: 100, partialFrameTimeoutMs: 60_000, replyBacklogTimeoutMs: 60_000, ...bounds },
+    frameBudget,
     onDrop: (reason) => drops.push(reason),
   });
   transport.onmessage = (m) => received.push((m as { id: number }).id);
@@ -83,6 +86,7 @@ function slowPeer(bounds?: Partial<ConnectionBounds>) {
     stream,
     transport,
     received,
+    written,
     drops,
     closed: () => closed,
     stopTaking: () => (taking = false),
@@ -165,5 +169,44 @@ describe('SocketTransport bounds', () => {
     expect(peer.closed()).toBe(true);
     expect(peer.drops).toEqual(['replies not taken for 100 ms']);
     await sent;
+  });
+
+  it("shares one budget for unfinished frames among a socket's connections, and closes the one that would exceed it", async () => {
+    // Each connection alone stays under its frame cap; together they would hold one nearly full frame each.
+    const budget = new FrameBudget(100);
+    const first = slowPeer({}, budget);
+    const second = slowPeer({}, budget);
+    await first.transport.start();
+    await second.transport.start();
+    first.stream.push(Buffer.from('{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"' + 'x'.repeat(30)));
+    await flush();
+    expect(budget.heldBytes).toBeGreaterThan(60);
+    second.stream.push(Buffer.from('{"jsonrpc":"2.0","id":2,"method":"ping","params":{"pad":"' + 'x'.repeat(30)));
+    await flush();
+    expect(second.closed()).toBe(true);
+    expect(second.drops).toEqual(['unfinished frames on this socket would exceed 100 bytes']);
+    // The first finishes its frame and gives its bytes back; a closed connection gives back what it held.
+    first.stream.push(Buffer.from('"}}\n'));
+    await flush();
+    expect(first.received).toEqual([1]);
+    expect(budget.heldBytes).toBe(0);
+    first.stream.push(Buffer.from(ping(3).slice(0, 20)));
+    await flush();
+    expect(budget.heldBytes).toBe(20);
+    await first.transport.close();
+    expect(budget.heldBytes).toBe(0);
+  });
+
+  it('refuses a request whose id is too long to echo, answering with id null', async () => {
+    const peer = slowPeer({});
+    await peer.transport.start();
+    const long = 'i'.repeat(MAX_REQUEST_ID_CHARS + 1);
+    const ok = 'i'.repeat(MAX_REQUEST_ID_CHARS);
+    peer.stream.push(Buffer.from([long, ok].map((id) => JSON.stringify({ jsonrpc: '2.0', id, method: 'ping' }) + '\n').join('')));
+    await flush();
+    expect(peer.received).toEqual([ok]);
+    expect(peer.written.map((w) => JSON.parse(w))).toEqual([
+      { jsonrpc: '2.0', id: null, error: { code: -32600, message: `request id is longer than ${MAX_REQUEST_ID_CHARS} characters` } },
+    ]);
   });
 });

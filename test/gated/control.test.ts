@@ -1,7 +1,7 @@
 // gated's operator control socket: private to the operator's uid, answers `tenants` and `explain` from the running
 // state, refuses anything else, and goes away with gated.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -124,6 +124,25 @@ describe('control socket', () => {
       try {
         expect(existsSync(dirname(controlSocketPath(data)))).toBe(false);
         expect(await askControl(data, 'tenants')).toBeNull();
+      } finally {
+        await gated.stop();
+      }
+    } finally {
+      tree.cleanup();
+    }
+  });
+
+  it.runIf(process.getuid?.() === 0)("opens no control socket in a DATA/control that another user created (they could swap it)", async () => {
+    // Only root can give a folder away; chmod 0700 alone would leave that user its owner.
+    const tree = standardTree();
+    try {
+      const dir = dirname(controlSocketPath(tree.data));
+      mkdirSync(dir, { recursive: true, mode: 0o777 });
+      chownSync(dir, 4242, 4242);
+      const gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger(), watch: false });
+      try {
+        expect(existsSync(controlSocketPath(tree.data))).toBe(false);
+        expect(await askControl(tree.data, 'tenants')).toBeNull();
       } finally {
         await gated.stop();
       }

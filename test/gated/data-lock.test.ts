@@ -1,6 +1,6 @@
 // One warren per data folder: DATA/warren.lock names its process by pid and start time; a second start refuses,
 // a stale lock (its process gone, or its pid reused) is taken over, and an unreadable one is never taken over.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -129,6 +129,30 @@ describe('DATA/warren.lock', () => {
     symlinkSync(target, file);
     expect(() => acquireDataLock(tree!.data, silentLogger())).toThrow(/warren\.lock cannot be read/);
     expect(existsSync(target)).toBe(false);
+  });
+
+  it('a folder in the lock\'s place is refused by name, and left alone', () => {
+    tree = treeWithData();
+    const file = join(tree.data, 'warren.lock');
+    mkdirSync(file);
+    expect(() => acquireDataLock(tree!.data, silentLogger())).toThrow(
+      new DataLockError(`${file} is not a regular file; if no warren is running there, remove it`),
+    );
+    expect(statSync(file).isDirectory()).toBe(true);
+  });
+
+  it('a FIFO in the lock\'s place makes `warren gated` exit at once naming it, instead of waiting for a writer', async () => {
+    // A real process: before the fix opening the FIFO blocks the whole process, which no test timeout interrupts.
+    tree = standardTree();
+    mkdirSync(tree.data);
+    const file = join(tree.data, 'warren.lock');
+    execFileSync('mkfifo', [file]);
+    const gated = spawnGated(tree.tenants, tree.data);
+    const late = setTimeout(() => gated.child.kill('SIGKILL'), 5000);
+    expect(await gated.exited).toBe(1);
+    clearTimeout(late);
+    expect(gated.stderr()).toContain(`warren gated: ${file} is not a regular file; if no warren is running there, remove it`);
+    expect(statSync(file).isFIFO()).toBe(true);
   });
 
   it('release leaves a lock that is no longer its own', () => {

@@ -1,7 +1,7 @@
 // Socket paths always fit a unix socket (107 bytes), every caller computes the same one, a tenant whose path cannot
 // fit is refused with a reason, and no socket or empty socket folder is left behind by a crash, a removal or a stop.
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -270,6 +270,37 @@ describe('nothing piles up under DATA/ipc', () => {
     await gated.settled();
     expect(existsSync(folder)).toBe(false);
     expect(existsSync(tenantIpcDirs(tree.data, 'acme').readable)).toBe(true);
+  });
+
+  it("binds no socket through a symlink or into another user's folder placed under DATA/ipc, and serves the others", async () => {
+    // Whoever can write to a socket's folder can swap the socket for their own; gated would bind there today.
+    tree = standardTree();
+    const ipc = join(tree.data, 'ipc');
+    const elsewhere = join(tree.root, 'elsewhere');
+    mkdirSync(elsewhere, { mode: 0o777 });
+    mkdirSync(ipc, { recursive: true });
+    symlinkSync(elsewhere, join(ipc, 'acme'));
+    // Each with a file in it, so that the start's sweep of emptied folders leaves them.
+    mkdirSync(join(ipc, 'globex'));
+    writeFileSync(join(ipc, 'globex', 'notes.txt'), '');
+    const foreign = process.getuid?.() === 0 ? 4242 : undefined; // only root can give a folder away
+    if (foreign !== undefined) chownSync(join(ipc, 'globex'), foreign, foreign);
+    mkdirSync(join(ipc, 'root'));
+    writeFileSync(join(ipc, 'root', 'notes.txt'), '');
+    chmodSync(join(ipc, 'root'), 0o777);
+    const { log, lines } = capturingLogger();
+    gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: tree.data, log, watch: false });
+    expect(readdirSync(elsewhere)).toEqual([]);
+    expect(lines()).toContainEqual(expect.objectContaining({ tenant: 'acme', msg: 'could not open tenant socket', err: expect.objectContaining({ message: `${join(ipc, 'acme')} is a symlink; socket folders are never followed (remove it)` }) }));
+    if (foreign !== undefined) {
+      expect(existsSync(join(ipc, 'globex', 'gated.sock'))).toBe(false);
+      expect(lines()).toContainEqual(expect.objectContaining({ tenant: 'globex', msg: 'could not open tenant socket', err: expect.objectContaining({ message: expect.stringContaining(`${join(ipc, 'globex')} belongs to uid ${foreign}`) }) }));
+    }
+    // A folder of gated's own user that others may write to is closed up, then used.
+    expect(statSync(join(ipc, 'root')).mode & 0o777).toBe(0o755);
+    const client = await connectClient(tenantSocketPath(tree.data, 'acme/support'));
+    expect(JSON.parse(textOf(await client.callTool({ name: 'whoami', arguments: {} }))).tenant).toBe('acme/support');
+    await client.close();
   });
 
   it('stop leaves no socket and no socket folder, and keeps files that are not sockets', async () => {

@@ -31,6 +31,15 @@ export interface SourceFile {
 
 /** Every .ts file of the repository outside test/ (and build output), repository-relative, sorted. */
 export function sourcePaths(root = REPO): string[] {
+  return filePaths(root, (name) => name.endsWith('.ts') && !name.endsWith('.d.ts'));
+}
+
+/** Script files in the same places that are not .ts (JavaScript, or TypeScript the checks do not read). */
+export function otherScriptPaths(root = REPO): string[] {
+  return filePaths(root, (name) => /\.(?:[cm]?js|jsx|tsx|[cm]ts)$/.test(name) && !name.endsWith('.d.ts') && !name.endsWith('.d.mts') && !name.endsWith('.d.cts'));
+}
+
+function filePaths(root: string, wanted: (name: string) => boolean): string[] {
   const out: string[] = [];
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -40,7 +49,7 @@ export function sourcePaths(root = REPO): string[] {
         if (dir === root && SKIPPED.has(entry.name)) continue;
         if (entry.name === 'node_modules') continue;
         walk(full);
-      } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
+      } else if (wanted(entry.name)) {
         out.push(relative(root, full).split(sep).join('/'));
       }
     }

@@ -100,7 +100,7 @@ describe('chatIdProblem: the one chat-id rule', () => {
     expect(canonicalArgGlob('chat', id)).toMatchObject({ ok: false, error: expect.stringMatching(names) });
   });
 
-  it.each(['tg:100', 'slack:c0123', 'slack:#general', 'local:ops', 'tg:-100123', 'mail:a.b+c@example.com', 'tg:*', 'été:caf\u00e9'])(
+  it.each(['tg:100', 'slack:c0123', 'slack:#general', 'local:ops', 'tg:-100123', 'mail:a.b+c@example.com', 'tg:*', 'été:caf\u00e9', 'local:\u0928\u092e\u0938\u094d\u0924\u0947'])(
     'accepts %j',
     (id) => expect(chatIdProblem(id)).toBeNull(),
   );
