@@ -15,6 +15,8 @@ export interface DashboardFixture {
   api: ApiFixture;
   sessions: DashboardSessions;
   url: string;
+  /** Cuts every open connection (a network blip): EventSource reconnects with Last-Event-ID. */
+  dropConnections(): void;
   stop(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ export async function startDashboard(): Promise<DashboardFixture> {
     api,
     sessions,
     url: `http://127.0.0.1:${address.port}`,
+    dropConnections: () => server.closeAllConnections(),
     async stop() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
