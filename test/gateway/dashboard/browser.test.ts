@@ -23,6 +23,8 @@ let context: BrowserContext;
 let page: Page;
 let profile: string;
 let dialogs: string[];
+/** What Chromium said about the Content-Security-Policy: a page that needed inline script or style would show here. */
+let cspReports: string[];
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -37,6 +39,10 @@ beforeEach(async () => {
   });
   page = context.pages()[0] ?? (await context.newPage());
   dialogs = [];
+  cspReports = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspReports.push(m.text());
+  });
   page.on('dialog', (dialog) => {
     dialogs.push(dialog.message());
     void dialog.dismiss();
@@ -44,6 +50,7 @@ beforeEach(async () => {
 }, 60_000);
 afterEach(async () => {
   expect(dialogs).toEqual([]); // no hostile string ever ran
+  expect(cspReports).toEqual([]); // and every page works under the strict policy
   await context?.close();
   rmSync(profile, { recursive: true, force: true });
 });
