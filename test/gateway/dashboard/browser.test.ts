@@ -88,9 +88,14 @@ describe('the dashboard in Chromium', () => {
     await Promise.all([page.waitForURL(`${d.url}/tenants/globex/explain`), page.click('form.explain button')]);
     expect(await page.textContent('#explain-result strong')).toBe('denied');
     await shot('explain');
-    await page.goto(`${d.url}/audit?decision=deny`);
+    await page.goto(`${d.url}/audit`);
+    await page.selectOption('form.filters select[name=decision]', 'deny');
+    await page.fill('form.filters input[name=tenant]', 'acme');
+    await Promise.all([page.waitForURL(/\/audit\?/), page.click('form.filters button')]);
+    expect(await page.locator('table.audit tbody tr td:nth-child(3)').allTextContents()).toEqual(['acme/support']);
     await shot('audit');
     await page.goto(`${d.url}/egress`);
+    expect(await page.textContent('main')).toContain(`not allowed ${HOSTILE}`);
     await shot('egress');
     await page.goto(`${d.url}/workers`);
     expect(await page.textContent('main')).toContain('issue 12');

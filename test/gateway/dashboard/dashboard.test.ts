@@ -68,8 +68,6 @@ beforeAll(async () => {
   runId = new RunStore(d.api.db, 'test', store).tryStart('acme/support', `topic ${HOSTILE}`, 4)!.id;
   d.api.live.store.begin(runId, 'acme/support');
   d.api.live.store.append(runId, 'log', { text: `line ${HOSTILE}` });
-  await d.api.gated.audit.record({ tenant: 'globex', run: null, tool: `tool${HOSTILE}`, decision: 'deny', rule: null, durationUs: 1, outcome: 'denied', args: { [HOSTILE]: 1 }, reason: `no ${HOSTILE}` });
-  await d.api.gated.audit.flush();
   const login = await loginByHand(d.url, OPERATOR_TOKEN);
   operator = { cookie: login.cookie!, csrf: login.csrf! };
 });
@@ -165,6 +163,25 @@ describe('every page', () => {
     expect(seen.get('/audit')).toContain(`tool${escaped}`);
     expect(seen.get('/audit')).toContain(`no ${escaped}`);
     expect(seen.get('/')).toContain(`tool${escaped}`); // recent denials
+    expect(seen.get('/egress')).toContain(`not allowed ${escaped}`);
+  });
+
+  it('filters the audit log by tenant, tool and decision, and pages it with the before cursor', async () => {
+    for (let i = 0; i < 60; i++) {
+      void d.api.gated.audit.record({ tenant: 'acme', run: null, tool: 'paged', decision: i % 2 ? 'allow' : 'deny', rule: null, durationUs: 1, outcome: i % 2 ? 'ok' : 'denied', args: {} });
+    }
+    await d.api.gated.audit.flush();
+    const ids = (html: string) => [...html.matchAll(/<tr><td>(\d+)<\/td>/g)].map((m) => Number(m[1]));
+    const first = await (await get('/audit?tool=paged', operator.cookie)).text();
+    expect(ids(first)).toHaveLength(50);
+    const older = /id="older" href="([^"]+)"/.exec(first)![1]!.replaceAll('&amp;', '&');
+    const second = await (await get(older, operator.cookie)).text();
+    expect(ids(second)).toHaveLength(10);
+    expect(Math.max(...ids(second))).toBeLessThan(Math.min(...ids(first)));
+    expect(second).not.toContain('id="older"');
+    expect(ids(await (await get('/audit?tool=paged&decision=deny', operator.cookie)).text())).toHaveLength(30);
+    expect(ids(await (await get('/audit?tool=paged&tenant=globex', operator.cookie)).text())).toHaveLength(0);
+    expect(ids(await (await get('/audit?tenant=globex', operator.cookie)).text())).toHaveLength(1);
   });
 });
 

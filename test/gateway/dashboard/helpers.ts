@@ -1,6 +1,9 @@
 // The dashboard on the gateway's real HTTP server (a real gated, warren.db and secrets store, see
 // test/helpers/http-api.ts), mounted exactly as `warren up` mounts it, plus a tree with hostile tenant content.
 import type { Server } from 'node:http';
+import { migrate } from '../../../core/db.js';
+import { silentLogger } from '../../../core/log.js';
+import { EGRESS_MIGRATIONS, EgressLog } from '../../../crackbox/egress-log.js';
 import { createHttpApi, listen } from '../../../gateway/http.js';
 import { withDashboard } from '../../../gateway/dashboard/routes.js';
 import { DashboardSessions } from '../../../gateway/dashboard/sessions.js';
@@ -26,6 +29,15 @@ export async function startDashboard(): Promise<DashboardFixture> {
   tree.write('acme/support/skills/refunds/SKILL.md', '---\nname: refunds\ndescription: how to refund\n---\nSteps.\n');
   tree.write('globex/grants', `this is not a rule <b id="grants-markup">${HOSTILE}</b>\n`);
   const api = await startApi(tree);
+  // Hostile rows in the audit log and the egress log, as gated and crackbox would have written them.
+  await api.gated.audit.record({ tenant: 'globex', run: null, tool: `tool${HOSTILE}`, decision: 'deny', rule: null, durationUs: 1, outcome: 'denied', args: { [HOSTILE]: 1 }, reason: `no ${HOSTILE}` });
+  await api.gated.audit.record({ tenant: 'acme/support', run: null, tool: 'send_message', decision: 'deny', rule: null, durationUs: 1, outcome: 'denied', args: { to: 'x' }, reason: 'no grant for send_message' });
+  await api.gated.audit.flush();
+  migrate(api.db, EGRESS_MIGRATIONS);
+  const egress = new EgressLog(api.db, { now: () => Date.parse('2026-12-01T12:00:00Z'), log: silentLogger() });
+  egress.record({ tenant: 'globex', kind: 'dns', name: `evil.example`, port: null, allowed: false, rule: 'default deny', reason: `not allowed ${HOSTILE}`, time: Date.parse('2026-12-01T12:00:00Z') });
+  egress.record({ tenant: 'acme/support', kind: 'connect', name: 'api.example.com', port: 443, allowed: true, rule: 'allowlist:1', reason: 'listed', time: Date.parse('2026-12-01T12:00:01Z') });
+  egress.close();
   const sessions = new DashboardSessions();
   const server: Server = createHttpApi(withDashboard(api.deps, sessions));
   const address = await listen(server, '127.0.0.1', 0);
