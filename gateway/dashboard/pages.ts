@@ -82,6 +82,8 @@ export interface TenantView {
   secrets: string[] | null;
   runs: Page<RunRow>;
   topics: { topic: string; created_at: string }[];
+  /** Chats routed to this tenant (`warren routes`). */
+  routes: { chat: string; created_by: string; created_at: string }[];
   csrf: string;
   explained?: { tool: string; args: string; result: CallExplanation | { error: string } };
 }
@@ -111,7 +113,9 @@ ${fileBlock(ALLOWLIST_FILE, v.files.allowlist)}
 <section><h2>Skills</h2>${v.files.skills.length ? html`<ul>${v.files.skills.map((s) => html`<li>${s}</li>`)}</ul>` : html`<p class="empty">No skills.</p>`}</section>
 <section><h2>Secret names</h2>${v.secrets === null ? html`<p class="empty">No secrets store on this DATA folder.</p>`
     : v.secrets.length ? html`<ul>${v.secrets.map((s) => html`<li><code>${s}</code></li>`)}</ul>` : html`<p class="empty">No secrets.</p>`}</section>
-<section><h2>Channels and routes</h2><p class="empty">None listed: the API lists no channel adapters yet (GET /v1/channels); see <code>warren routes</code>.</p></section>
+<section><h2>Chats routed here</h2>${v.routes.length ? html`<table class="routes"><thead><tr><th>chat</th><th>routed by</th><th>since</th></tr></thead><tbody>
+${v.routes.map((r) => html`<tr><td><code>${r.chat}</code></td><td>${r.created_by}</td><td>${r.created_at}</td></tr>`)}</tbody></table>`
+    : html`<p class="empty">No chat is routed to this tenant (<code>warren routes</code>).</p>`}</section>
 <section><h2>Conversations</h2>${v.topics.length ? html`<ul>${v.topics.map((t) => html`<li><a href="${id}/conversation${query({ topic: t.topic })}">${t.topic}</a> <small>${t.created_at}</small></li>`)}</ul>` : html`<p class="empty">No conversations.</p>`}</section>
 <section><h2>Runs</h2>${runsTable(v.row.tenant, v.runs.items)}</section>`;
 }

@@ -151,6 +151,7 @@ export function dashboardRoutes(deps: DashboardDeps): Hono {
       secrets: api.secrets ? api.secrets.names(tenant) : null,
       runs: api.read.runs(tenant, { limit: 20 }),
       topics: api.read.topics(tenant),
+      routes: api.store.routes().filter((r) => r.tenant === tenant),
       csrf: session.csrf,
       explained,
     });

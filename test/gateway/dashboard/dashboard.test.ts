@@ -65,6 +65,7 @@ beforeAll(async () => {
   const store = d.api.gated.store;
   store.createTopic('acme/support', `topic ${HOSTILE}`, null, null);
   store.addMessage({ tenant: 'acme/support', topic: `topic ${HOSTILE}`, kind: 'chat', chat: 'tg:ann', sender: `ann ${HOSTILE}`, text: `hello ${HOSTILE}` });
+  store.setRoute(`web:${HOSTILE}`, 'acme/support', 'acme');
   runId = new RunStore(d.api.db, 'test', store).tryStart('acme/support', `topic ${HOSTILE}`, 4)!.id;
   d.api.live.store.begin(runId, 'acme/support');
   d.api.live.store.append(runId, 'log', { text: `line ${HOSTILE}` });
@@ -156,6 +157,7 @@ describe('every page', () => {
     }
     const escaped = escapeHtml(HOSTILE);
     expect(seen.get('/tenants/acme.support')).toContain(escaped); // persona
+    expect(seen.get('/tenants/acme.support')).toContain(`<code>web:${escaped}</code>`); // a chat routed to it
     expect(seen.get('/tenants/globex')).toContain(escapeHtml('<b id="grants-markup">')); // grants text and its error
     expect(seen.get('/tenants')).toContain(escapeHtml('<b id="grants-markup">')); // the error with file:line
     expect(seen.get('/tenants')).toMatch(/globex\/grants:1/);
