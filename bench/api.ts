@@ -2,7 +2,7 @@
 // real warren.db. p50/p99 of GET /v1/tenants and of a filtered audit page (operator and scoped token), each compared
 // in the same run with the query the facade runs, called in-process (the ratio is the API's own overhead: routing,
 // auth, validation, JSON, HTTP). Target: p99 <= 100 ms. `npm run bench:api`; BENCH_AUDIT_ROWS / BENCH_REQUESTS
-// shrink it. The dashboard's pages come later and will be measured here too.
+// shrink it. The dashboard's tenants page and a filtered audit page are measured the same way (a session cookie).
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,8 @@ import { silentLogger } from '../core/log.js';
 import { openWarrenDb } from '../core/warren-db.js';
 import { AuditLog, type AuditDecision } from '../gated/audit.js';
 import { Gated } from '../gated/broker.js';
+import { withDashboard } from '../gateway/dashboard/routes.js';
+import { DashboardSessions, SESSION_COOKIE } from '../gateway/dashboard/sessions.js';
 import { createHttpApi, listen } from '../gateway/http.js';
 import { ApiTokens } from '../gateway/http/api-tokens.js';
 import { Metrics } from '../gateway/http/metrics.js';
@@ -85,16 +87,24 @@ async function main(): Promise<void> {
       tenants: () => gated.describeTenants(),
       explain: (tenant, tool, args) => gated.explainCall(tenant, tool, args),
     });
-    const server = createHttpApi({
+    const sessions = new DashboardSessions();
+    const server = createHttpApi(withDashboard({
       token: TOKEN, tokens, store: gated.store, registry: gated.registry, outbox, read, files: new TenantFiles(tenantsDir),
       metrics: new Metrics(db, () => 0, gated.audit.db), secrets: null, log: silentLogger(), onAccepted: () => undefined, activeRuns: () => 0,
-    });
+    }, sessions));
     const address = await listen(server, '127.0.0.1', 0);
     const url = `http://127.0.0.1:${address.port}`;
     const scoped = tokens.issue({ scope: 'w3', access: 'read' }).token;
     const get = async (path: string, token: string) => {
       const res = await fetch(url + path, { headers: { authorization: `Bearer ${token}` } });
       if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
+    };
+    const operatorPages = `${SESSION_COOKIE}=${sessions.open({ kind: 'operator' }).id}`;
+    const scopedPages = `${SESSION_COOKIE}=${sessions.open({ kind: 'scoped', id: 'bench', scope: 'w3', access: 'read' }).id}`;
+    const page = async (path: string, cookie: string) => {
+      const res = await fetch(url + path, { headers: { cookie } });
+      if (res.status !== 200) throw new Error(`${path}: ${res.status}`);
       await res.arrayBuffer();
     };
     const auditFilter = { under: 'w3', decision: 'deny' as const, limit: 50 };
@@ -112,6 +122,17 @@ async function main(): Promise<void> {
         'GET /v1/audit?tool=delegate&since=…&until=… (one day)',
         await time(REQUESTS, () => get('/v1/audit?tool=delegate&since=2026-01-05T00:00:00.000Z&until=2026-01-06T00:00:00.000Z&limit=50', TOKEN)),
         await time(REQUESTS, () => audit.query({ tool: 'delegate', since: '2026-01-05T00:00:00.000Z', until: '2026-01-06T00:00:00.000Z', limit: 50 })),
+      ],
+      ['dashboard GET /tenants (operator, 1000 tenants)', await time(REQUESTS, () => page('/tenants', operatorPages)), await time(REQUESTS, () => read.tenants(null))],
+      [
+        'dashboard GET /audit?tenant=w3&decision=deny (scoped session)',
+        await time(REQUESTS, () => page('/audit?tenant=w3&decision=deny', scopedPages)),
+        await time(REQUESTS, () => audit.query(auditFilter)),
+      ],
+      [
+        'dashboard GET /audit?tool=delegate&before=… (operator, 10th page)',
+        await time(REQUESTS, () => page(`/audit?tool=delegate&before=${Math.floor(AUDIT_ROWS * 0.9)}`, operatorPages)),
+        await time(REQUESTS, () => audit.query({ tool: 'delegate', before: Math.floor(AUDIT_ROWS * 0.9), limit: 50 })),
       ],
     ];
     server.closeAllConnections();

@@ -13,6 +13,8 @@ agent image offline if it is missing, and runs until SIGINT/SIGTERM. Settings: s
     parse(argv, {}, false);
     const warren = await startWarren({ tenantsDir: common.tenants, dataDir: common.data });
     process.stderr.write(`warren is up: ${warren.gated.sockets().size} tenant socket(s), API ${warren.url ?? 'off'}\n`);
+    const link = warren.loginLink();
+    if (link) process.stderr.write(`dashboard: ${warren.url}/\none-time login link (single use, valid 5 minutes): ${link}\n`);
     const example = warren.gated.registry.list().find((t) => t.config && t.path !== 'root')?.path;
     if (example) process.stderr.write(`try: npx warren chat ${example}   (or: npx warren send ${example} "hello")\n`);
     await untilSignal();

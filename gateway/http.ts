@@ -14,7 +14,7 @@ import { HttpError } from './http/errors.js';
 import { openApiDocument } from './http/openapi.js';
 import { authorize, NO_TOKEN, type Principal } from './http/principals.js';
 import { route, type Route } from './http/route.js';
-import { apiRoutes, type ApiDeps } from './http/routes.js';
+import { apiRoutes, SESSION_COOKIE_ROUTES, type ApiDeps } from './http/routes.js';
 import { tokenMatches } from './operator-token.js';
 
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -28,6 +28,11 @@ export interface HttpDeps extends ApiDeps {
   log: Logger;
   /** Mounts more routes on the same server (web chat and webhooks: `channelRoutes(deps)`); they do their own auth. */
   extraRoutes?(app: Hono): void;
+  /**
+   * A dashboard session's principal from the Cookie header, for the routes in SESSION_COOKIE_ROUTES only (the SSE
+   * route: EventSource cannot send an Authorization header). A bearer token, when sent, always decides.
+   */
+  sessionPrincipal?(cookieHeader: string | undefined): Principal | null;
 }
 
 /** Every route the server serves, the OpenAPI document's own included. */
@@ -93,8 +98,11 @@ export function createApp(deps: HttpDeps): Hono {
   app.use('*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge }));
   for (const r of allRoutes(deps)) {
     const publicRoute = isPublic(r);
+    const cookieAuth = SESSION_COOKIE_ROUTES.has(r.path) && deps.sessionPrincipal !== undefined;
     app.on(r.method, r.path, async (c) => {
-      const principal = principalOf(c.req.header('authorization'), deps);
+      const authorization = c.req.header('authorization');
+      const principal =
+        cookieAuth && authorization === undefined ? deps.sessionPrincipal!(c.req.header('cookie')) : principalOf(authorization, deps);
       // Nobody learns anything about a request (not even that it is malformed) without a token.
       if (!publicRoute && !principal) throw new HttpError(401, NO_TOKEN);
       const params = parse(r.params, c.req.param(), 'path');

@@ -37,6 +37,8 @@ import { classroomCommands } from './channels/commands.js';
 import { ClassroomStore } from './channels/users.js';
 import { channelCredentials } from './channels/credentials.js';
 import { webChannels } from './channels/http-routes.js';
+import { withDashboard } from './dashboard/routes.js';
+import { DashboardSessions } from './dashboard/sessions.js';
 
 export interface WarrenOptions {
   tenantsDir: string;
@@ -94,7 +96,13 @@ export class Warren {
     /** Runs' live output: the capture (its store and hub inside). */
     readonly output: LiveOutput | null = null,
     private readonly outputRetention: NodeJS.Timeout | null = null,
+    private readonly dashboard: DashboardSessions | null = null,
   ) {}
+
+  /** A one-time link that logs the operator into the dashboard (null without the HTTP server). */
+  loginLink(): string | null {
+    return this.url && this.dashboard ? `${this.url}/login/${this.dashboard.loginCode({ kind: 'operator' })}` : null;
+  }
 
   static async start(options: WarrenOptions): Promise<Warren> {
     const log = options.log ?? makeLogger('warren');
@@ -180,9 +188,11 @@ export class Warren {
       const web = webChannels({ store: gated.store, outbox, log: componentLogger(log, 'channels') });
       let http: Server | null = null;
       let url: string | null = null;
+      let dashboard: DashboardSessions | null = null;
       if (options.http !== false) {
         const activeRuns = () => loop.activeRuns().length;
-        const server = createHttpApi({
+        dashboard = new DashboardSessions();
+        const server = createHttpApi(withDashboard({
           token,
           tokens: new ApiTokens(db),
           store: gated.store,
@@ -206,7 +216,7 @@ export class Warren {
             app.route('/', web.routes); // the public channel routes, /hook/* and /chat/*: their own credentials
             options.extraRoutes?.(app);
           },
-        });
+        }, dashboard));
         const address = await listen(server, config.http.host, config.http.port);
         undo.push(() => new Promise((resolve) => server.close(resolve)));
         http = server;
@@ -248,7 +258,7 @@ export class Warren {
       writeFileSync(gatewayInfoPath(options.dataDir), JSON.stringify(info) + '\n', { mode: 0o600 });
       log.info({ url, instance: config.instance, image, tenants: gated.sockets().size }, 'warren is up');
       return new Warren(
-        config, db, gated, runs, loop, outbox, url, http, options.dataDir, log, egress, secrets, inbound, hub, delivery, output, outputRetention,
+        config, db, gated, runs, loop, outbox, url, http, options.dataDir, log, egress, secrets, inbound, hub, delivery, output, outputRetention, dashboard,
       );
     } catch (error) {
       for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => undefined);

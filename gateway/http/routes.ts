@@ -39,6 +39,9 @@ export interface ApiDeps {
   liveOutput?: LiveHub;
 }
 
+/** Routes a dashboard session's cookie also authenticates (same `authorize`): EventSource cannot send headers. */
+export const SESSION_COOKIE_ROUTES: ReadonlySet<string> = new Set(['/v1/tenants/:tenant/runs/:run/output']);
+
 const tenantParams = z.object({ tenant: tenantId }).strict();
 /** The need of a route on the tenant named in its path. */
 const onTenant =
