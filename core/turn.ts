@@ -30,6 +30,11 @@ export const TurnInputSchema = z.object({
   topic: z.string(),
   /** Harness session state of this topic to resume (e.g. a Claude Code session id), if any. */
   session: sessionId.nullable(),
+  /**
+   * Resume `session` as a new session of this topic's own (a topic fork_topic made, on its first turn): the harness
+   * reports the new id, so the parent's session is never appended to.
+   */
+  forkSession: z.boolean().optional(),
   harness: z.enum(['script', 'claude-code', 'openai']),
   model: z.string().nullable(),
   /** The scripted harness's rules (PERSONA.md frontmatter `script:`), validated by the harness. */

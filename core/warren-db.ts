@@ -125,6 +125,12 @@ export const WARREN_MIGRATIONS: Migration[] = [
     name: 'core-004-token-hmac',
     sql: `ALTER TABLE tokens ADD COLUMN hmac TEXT;`,
   },
+  {
+    // The session a forked topic was started from (fork_topic): while its session is still that one, its next turn
+    // forks it into a session of its own instead of appending to the parent's.
+    name: 'core-005-topic-forked-from',
+    sql: `ALTER TABLE topics ADD COLUMN forked_from TEXT;`,
+  },
 ];
 
 export function warrenDbPath(dataDir: string): string {

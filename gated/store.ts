@@ -58,6 +58,12 @@ export interface TokenRow {
   revoked_at: string | null;
 }
 
+export interface TopicRecord {
+  session: string | null;
+  /** The parent's session a forked topic started from: while `session` is still it, the next turn forks it. */
+  forked_from: string | null;
+}
+
 /** A token as redeeming it needs: its owner, target and, for a signed webhook, the sealed HMAC key. */
 export interface TokenRecord extends TokenRow {
   hmac: string | null;
@@ -136,7 +142,7 @@ export class GatedStore {
       setCursor: p(`UPDATE observations SET cursor = ? WHERE observer = ? AND source = ?`),
       topic: p(`SELECT * FROM topics WHERE tenant = ? AND topic = ?`),
       topicUsed: p(`SELECT 1 FROM messages WHERE tenant = ? AND topic = ? LIMIT 1`),
-      insertTopic: p(`INSERT INTO topics (tenant, topic, parent, session, created_at) VALUES (?, ?, ?, ?, ?)`),
+      insertTopic: p(`INSERT INTO topics (tenant, topic, parent, session, forked_from, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
       insertToken: p(`INSERT INTO tokens (id, tenant, kind, target, hash, created_at, expires_at, hmac)
                       VALUES (@id, @tenant, @kind, @target, @hash, @created_at, @expires_at, @hmac)`),
       tokenByHash: p(`SELECT id, tenant, kind, target, created_at, expires_at, revoked_at, hmac FROM tokens WHERE hash = ?`),
@@ -275,8 +281,8 @@ export class GatedStore {
     return topic === 'main' || this.topic(tenant, topic) !== undefined || this.s.topicUsed.get(tenant, topic) !== undefined;
   }
 
-  topic(tenant: TenantPath, topic: string): { session: string | null } | undefined {
-    return this.s.topic.get(tenant, topic) as { session: string | null } | undefined;
+  topic(tenant: TenantPath, topic: string): TopicRecord | undefined {
+    return this.s.topic.get(tenant, topic) as TopicRecord | undefined;
   }
 
   /** Forgets a topic's harness session, so its next turn starts a fresh conversation; false when it had none. */
@@ -284,8 +290,9 @@ export class GatedStore {
     return this.s.clearSession.run(tenant, topic).changes > 0;
   }
 
+  /** A topic forked from `parent` starts with its session, recorded as the one it was forked from (see TopicRecord). */
   createTopic(tenant: TenantPath, topic: string, parent: string | null, session: string | null): void {
-    this.s.insertTopic.run(tenant, topic, parent, session, nowIso());
+    this.s.insertTopic.run(tenant, topic, parent, session, parent === null ? null : session, nowIso());
   }
 
   addToken(t: { id: string; tenant: TenantPath; kind: string; target: string; hash: string; expiresAt: Date; hmac?: string | null }): void {

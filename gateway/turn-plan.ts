@@ -98,6 +98,19 @@ export function planEffects(
 }
 
 /** A run found in flight at start-up: re-queue its messages once; a run that was itself a re-run fails instead. */
+/**
+ * The harness session a topic's turn resumes. A topic forked from another starts with the parent's session and must
+ * fork it (a new session id from that state) until it has one of its own; otherwise both topics would append to one
+ * conversation.
+ */
+export function sessionFor(topic: { session: string | null; forked_from: string | null } | undefined): {
+  session: string | null;
+  forkSession: boolean;
+} {
+  const session = topic?.session ?? null;
+  return { session, forkSession: session !== null && session === topic?.forked_from };
+}
+
 export function recoveryFor(run: { attempt: number }): 'requeue' | 'fail' {
   return run.attempt <= 1 ? 'requeue' : 'fail';
 }

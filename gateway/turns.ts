@@ -21,7 +21,7 @@ import { resolveMounts } from './mount-allowlist.js';
 import { removeContainersExcept } from './reconcile-containers.js';
 import type { LiveOutput } from './live/capture.js';
 import type { RunStore, StartedRun } from './run-store.js';
-import { planEffects, recoveryFor, turnOutcome } from './turn-plan.js';
+import { planEffects, recoveryFor, sessionFor, turnOutcome } from './turn-plan.js';
 
 export interface TurnLoopDeps {
   gated: Gated;
@@ -264,7 +264,7 @@ export class TurnLoop {
       tenant: run.tenant,
       run: run.id,
       topic: run.topic,
-      session: this.deps.gated.store.topic(run.tenant, run.topic)?.session ?? null,
+      ...sessionFor(this.deps.gated.store.topic(run.tenant, run.topic)),
       harness: fm.harness ?? this.deps.config.defaultHarness,
       model: fm.model ?? null,
       script: fm.script,

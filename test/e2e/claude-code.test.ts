@@ -90,11 +90,13 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
       'acme/support/PERSONA.md': SUPPORT,
       'acme/flaky/PERSONA.md': FLAKY,
       'acme/curious/PERSONA.md': SUPPORT,
+      // A world: fork_topic is a world's tool.
+      'labs/PERSONA.md': '---\nharness: claude-code\nlimits: { timeout_s: 120 }\n---\nYou are the labs team.\n',
     });
     const caDir = join(tree.root, 'ca');
     mkdirSync(caDir);
     const ca = makeTestCa(caDir, API_HOST);
-    for (const t of ['acme/support', 'acme/flaky', 'acme/curious']) tree.write(`${t}/home/${CA_IN_HOME.split('/').pop()}`, ca.caPem);
+    for (const t of ['acme/support', 'acme/flaky', 'acme/curious', 'labs']) tree.write(`${t}/home/${CA_IN_HOME.split('/').pop()}`, ca.caPem);
     // MCP servers the agent could add itself (project scope in its working directory, approved in its user
     // settings): never offered. This one would work (it is the runner's own bridge), so only the config keeps it out.
     const sideways = { type: 'stdio', command: '/usr/local/bin/node', args: ['/opt/warren/runner/main.js', 'bridge'], env: { WARREN_GATED_SOCKET: '/run/gated/gated.sock' } };
@@ -109,6 +111,8 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
       expect(cli(['secrets', 'set', tenant, name, ...common], { input: `${value}\n` }).status).toBe(0);
     set('acme', 'ANTHROPIC_API_KEY', KEY); // inherited by both teams
     set('acme', 'NODE_EXTRA_CA_CERTS', CA_IN_HOME);
+    set('labs', 'ANTHROPIC_API_KEY', KEY);
+    set('labs', 'NODE_EXTRA_CA_CERTS', CA_IN_HOME);
 
     api = await startStandIn({ host: API_ADDRESS, port: 443, tls: { key: ca.key, cert: ca.cert } });
     dns = await new FakeUpstream().start();
@@ -235,6 +239,45 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
     expect(JSON.stringify(body!.messages)).toContain('Hi Ann, looking into it.');
   });
 
+  it('fork_topic starts a new topic from a real session: the fork sees the parent’s history, the parent never sees the fork’s', async () => {
+    const sendOn = (topic: string, text: string) => {
+      const { id } = acceptMessage(warren.gated.store, warren.gated.registry, { tenant: 'labs', topic, text, sender: 'dee' });
+      warren.loop.wake();
+      return id;
+    };
+    const sessionOf = (topic: string) => warren.gated.store.topic('labs', topic)?.session ?? null;
+
+    api.script('case fork one', [{ text: 'Noted, Dee.' }]);
+    expect(await finished(sendOn('fork-a', 'case fork one: the oven runs hot'), 120_000)).toMatchObject({ status: 'done' });
+    const sessionA = sessionOf('fork-a');
+    expect(sessionA).not.toBeNull();
+
+    api.script('case fork two', [{ tool: 'mcp__warren__fork_topic', input: { parent: 'fork-a', child: 'fork-b' } }, { text: 'Forked.' }]);
+    expect(await finished(sendOn('fork-a', 'case fork two: try the other recipe on the side'), 120_000)).toMatchObject({ status: 'done' });
+    expect(toolResults(requestsWith('case fork two')[1]!)[0]!.text).toMatch(/forked topic fork-b from fork-a/);
+
+    api.script('case fork three', [{ text: 'Other recipe it is.' }]);
+    expect(await finished(sendOn('fork-b', 'case fork three: use less sugar'), 120_000)).toMatchObject({ status: 'done', topic: 'fork-b' });
+    // The fork started from the parent's conversation...
+    const [forkRequest] = requestsWith('case fork three');
+    expect(JSON.stringify(forkRequest!.messages)).toContain('case fork one: the oven runs hot');
+    expect(JSON.stringify(forkRequest!.messages)).toContain('case fork two');
+    // ...as a session of its own, which the parent does not share.
+    const sessionB = sessionOf('fork-b');
+    expect(sessionB).not.toBeNull();
+    expect(sessionB).not.toBe(sessionA);
+    expect(sessionOf('fork-a')).toBe(sessionA);
+
+    api.script('case fork four', [{ text: 'Back on the first recipe.' }]);
+    expect(await finished(sendOn('fork-a', 'case fork four: how is the oven?'), 120_000)).toMatchObject({ status: 'done', topic: 'fork-a' });
+    const parentHistory = JSON.stringify(requestsWith('case fork four')[0]!.messages);
+    expect(parentHistory).toContain('case fork one: the oven runs hot');
+    expect(parentHistory).not.toContain('case fork three');
+    expect(parentHistory).not.toContain('Other recipe it is.');
+    // The fork now has a session of its own, so its next turn resumes that one instead of forking again.
+    expect(warren.gated.store.topic('labs', 'fork-b')).toMatchObject({ session: sessionB, forked_from: sessionA });
+  });
+
   it('a model API that fails ends the turn with a clear status within the tenant’s timeout; the message is failed, not re-queued', async () => {
     const cases = [
       { marker: 'case 429', steps: [{ status: 429, headers: { 'retry-after': '1' }, error: { type: 'rate_limit_error', message: 'slow down' } }], expect: /HTTP 429/ },
@@ -280,7 +323,7 @@ describe('the real Claude Code CLI as a warren agent (real Docker, crackbox, TLS
     expect(logs.join('')).not.toContain(KEY);
     const walk = (dir: string): string[] =>
       readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.isFile() ? [join(dir, e.name)] : []));
-    for (const t of ['acme/support', 'acme/flaky']) {
+    for (const t of ['acme/support', 'acme/flaky', 'labs']) {
       const files = walk(join(tree.tenants, t, 'home'));
       expect(files.some((f) => f.includes('/.claude/'))).toBe(true); // Claude Code's own state is there...
       for (const f of files) expect(readFileSync(f, 'latin1'), f).not.toContain(KEY); // ...without the key

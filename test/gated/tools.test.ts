@@ -242,10 +242,12 @@ describe('gated tools', () => {
     expect((await call(acme, 'send_file', { path: '/etc/passwd', chat: 'tg:1' })).error).toBe(true);
   });
 
-  it('fork_topic copies the session state of the parent topic', async () => {
+  it('fork_topic copies the session state of the parent topic, recorded as the one to fork', async () => {
     gated.store.createTopic('acme', 'research', null, 'session-123');
     expect((await call(acme, 'fork_topic', { parent: 'research', child: 'research-b' })).error).toBe(false);
-    expect(gated.store.topic('acme', 'research-b')?.session).toBe('session-123');
+    // The child's first turn forks that session (gateway/turn-plan.ts sessionFor); the parent keeps resuming its own.
+    expect(gated.store.topic('acme', 'research-b')).toMatchObject({ session: 'session-123', forked_from: 'session-123' });
+    expect(gated.store.topic('acme', 'research')).toMatchObject({ session: 'session-123', forked_from: null });
     expect((await call(acme, 'fork_topic', { parent: 'nope', child: 'x' })).text).toMatch(/does not exist/);
     // A conversation's topic exists as soon as it has messages, before any session was saved for it.
     gated.store.addMessage({ tenant: 'acme', topic: 'tg:77', kind: 'chat', chat: 'tg:77', sender: 'zoe', text: 'hi' });

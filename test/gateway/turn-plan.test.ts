@@ -1,7 +1,7 @@
 // The turn loop's pure decisions, by table.
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../gateway/limits.js';
-import { planEffects, recoveryFor, turnOutcome, type Outcome, type RunEnd } from '../../gateway/turn-plan.js';
+import { planEffects, recoveryFor, sessionFor, turnOutcome, type Outcome, type RunEnd } from '../../gateway/turn-plan.js';
 import { fairOrder } from '../../gateway/turns.js';
 import { withinBudget } from '../../gateway/run-store.js';
 
@@ -81,6 +81,19 @@ describe('recoveryFor', () => {
   it('re-queues a first attempt exactly once and fails a re-run', () => {
     expect(recoveryFor({ attempt: 1 })).toBe('requeue');
     expect(recoveryFor({ attempt: 2 })).toBe('fail');
+  });
+});
+
+describe('sessionFor', () => {
+  it.each([
+    ['a topic with no record yet', undefined, { session: null, forkSession: false }],
+    ['a topic with no session yet', { session: null, forked_from: null }, { session: null, forkSession: false }],
+    ['a topic resuming its own session', { session: 's1', forked_from: null }, { session: 's1', forkSession: false }],
+    ['a forked topic still on its parent’s session', { session: 'p1', forked_from: 'p1' }, { session: 'p1', forkSession: true }],
+    ['a forked topic with a session of its own', { session: 'c1', forked_from: 'p1' }, { session: 'c1', forkSession: false }],
+    ['a topic forked from a parent without a session', { session: null, forked_from: null }, { session: null, forkSession: false }],
+  ])('%s', (_name, topic, expected) => {
+    expect(sessionFor(topic)).toEqual(expected);
   });
 });
 

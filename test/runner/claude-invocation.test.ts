@@ -76,6 +76,15 @@ describe('buildClaudeInvocation', () => {
     expect(flagValue(inv.args, '--tools')).not.toMatch(/Web|Task|Agent/);
   });
 
+  it.each<[string, Parameters<typeof turnInput>[0], string[]]>([
+    ['a forked topic’s first turn resumes the parent’s session as a new one', { session: 'parent-1', forkSession: true }, ['--resume=parent-1', '--fork-session']],
+    ['a topic’s own session is resumed in place', { session: 'own-1', forkSession: false }, ['--resume=own-1']],
+    ['no fork without a session to fork', { session: null, forkSession: true }, []],
+  ])('%s', (_name, extra, expected) => {
+    const args = buildClaudeInvocation({ ...base, ...extra }, '', paths).args;
+    expect(args.filter((a) => a.startsWith('--resume') || a === '--fork-session')).toEqual(expected);
+  });
+
   it('lays the turn env over the base env, and its own settings over both; none of it goes into the MCP config', () => {
     const turn = { ...base, env: { API_TOKEN: 'secret-1', HOME: '/elsewhere', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '0', ENABLE_TOOL_SEARCH: 'true' } };
     const inv = buildClaudeInvocation(turn, '', paths, { PATH: '/usr/bin', HOME: '/home/node', UNSET: undefined });

@@ -91,6 +91,8 @@ export function buildClaudeInvocation(
   if (turn.session) {
     if (!SESSION_ID.test(turn.session)) throw new Error(`refusing to resume a session with an unexpected id`);
     args.push(`--resume=${turn.session}`);
+    // A forked topic's first turn: a new session id from that state, so the parent's session is left as it was.
+    if (turn.forkSession) args.push('--fork-session');
   }
   if (turn.model) args.push(`--model=${turn.model}`);
 
