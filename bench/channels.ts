@@ -4,7 +4,9 @@
 // POST /v1/messages on 50 `local:` chats, the reply read back with GET /v1/messages.
 // - latency: BENCH_TURNS (default 20) sequential turns per path, alternating: Telegram = update pushed into the
 //   stand-in -> sendMessage of the reply received by it; HTTP = POST accepted -> the reply row read back from the
-//   outbox over HTTP (asked once the run has ended). p50/p99 and the overhead at p50.
+//   outbox over HTTP (asked once the run has ended). p50/p99 and the overhead at p50, end to end and in parts cut at
+//   two points both paths share (the message stored, the run ended): the parts leave out the turn, whose jitter on
+//   a busy host is far larger than what the channel costs.
 // - throughput: 50 chats at once, each sending BENCH_ROUNDS (default 2) messages one after the other (the next once
 //   the reply to the one before arrived): messages/s per path.
 // Target: channel overhead <= 10 ms at p50 over the HTTP path.
