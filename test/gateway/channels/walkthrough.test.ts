@@ -96,7 +96,11 @@ describe('wiring the example world to Telegram, a webhook and a web chat, as doc
     const events = await fetch(`${up.url}/chat/events`, { headers: { cookie }, signal: controller.signal });
     let stream = '';
     const reader = events.body!.getReader();
-    while (!/event: reply\n[\s\S]*?\n\n/.test(stream)) stream += new TextDecoder().decode((await reader.read()).value);
+    while (!/event: reply\n[\s\S]*?\n\n/.test(stream)) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error(`the page's stream ended without a reply:\n${stream}`);
+      stream += new TextDecoder().decode(value);
+    }
     controller.abort();
     expect(stream).toContain(OPENING_HOURS);
 
