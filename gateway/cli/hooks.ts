@@ -1,5 +1,5 @@
 // `warren hooks`: the operator issues, lists and revokes webhook tokens (agents use issue_token(kind=webhook)).
-import { hasTable, openDataReadOnly, parse, UsageError, type Command } from '../../core/command.js';
+import { parse, UsageError, type Command } from '../../core/command.js';
 import { silentLogger } from '../../core/log.js';
 import { parseTenantPath } from '../../core/tenant-path.js';
 import { TenantRegistry } from '../../core/tree/registry.js';
@@ -8,6 +8,7 @@ import { GatedStore } from '../../gated/store.js';
 import { MAX_TTL_S, mintToken, webhookTarget } from '../../gated/tools/tokens.js';
 import { ToolError } from '../../gated/tools/tool.js';
 import { findGateway } from './client.js';
+import { listTokens, revokeTokenOfKind } from './operator-tokens.js';
 
 const DEFAULT_TTL_S = 30 * 24 * 3600;
 
@@ -28,33 +29,13 @@ const command: Command = {
     const [sub, ...rest] = positionals;
     if (sub === 'list') {
       if (rest.length) throw new UsageError('list takes no arguments');
-      const db = openDataReadOnly(common.data);
-      try {
-        const rows = hasTable(db, 'tokens') ? new GatedStore(db).tokensOfKind('webhook') : [];
-        for (const t of rows) {
-          const state = t.revoked_at ? `revoked ${t.revoked_at}` : Date.parse(t.expires_at) <= Date.now() ? 'expired' : `expires ${t.expires_at}`;
-          if (values.json) process.stdout.write(JSON.stringify(t) + '\n');
-          else process.stdout.write(`${t.id}  ${t.tenant}  ${t.target}  ${state}\n`);
-        }
-        if (!rows.length && !values.json) process.stdout.write('no webhook tokens\n');
-        return 0;
-      } finally {
-        db.close();
-      }
+      listTokens(common.data, 'webhook', 'webhook', values.json);
+      return 0;
     }
     if (sub === 'revoke') {
       if (rest.length !== 1) throw new UsageError('give one token id (see "warren hooks list")');
-      const db = openWarrenDb(common.data);
-      try {
-        const store = new GatedStore(db);
-        const token = store.tokenById(rest[0]!);
-        if (!token || token.kind !== 'webhook') throw new Error(`no webhook token ${rest[0]}`);
-        if (!store.revokeToken(parseTenantPath(token.tenant), token.id)) throw new Error(`${token.id} is already revoked`);
-        process.stdout.write(`revoked ${token.id} (${token.target})\n`);
-        return 0;
-      } finally {
-        db.close();
-      }
+      revokeTokenOfKind(common.data, 'webhook', 'webhook', rest[0]!);
+      return 0;
     }
     if (sub === 'issue') {
       if (rest.length !== 2) throw new UsageError('give a tenant and a hook name');

@@ -10,7 +10,7 @@ import { telegramApiRoot, telegramFactory, type TelegramOptions } from '../../..
 import {
   deliveryOutcome, normaliseUpdate, pollingVerdict, splitText, MAX_INBOUND_TEXT,
 } from '../../../gateway/channels/telegram-updates.js';
-import { startTelegramStandIn, type TelegramStandIn } from '../../helpers/telegram-stand-in.js';
+import { startTelegramStandIn, type TelegramStandIn } from '../../../bench/telegram-stand-in.js';
 import { eventually } from '../../helpers/wait.js';
 
 const BOT = { id: 4242, username: 'warren_test_bot' };

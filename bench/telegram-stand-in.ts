@@ -3,7 +3,8 @@
 // {ok:true,result} or {ok:false,error_code,description,parameters?}. It keeps an update queue the way Telegram does:
 // getUpdates returns updates with update_id >= offset and a call with a higher offset confirms (forgets) the ones
 // below it; with none pending it holds the request up to `timeout` seconds. Tests push updates, script failures per
-// method, revoke the token, and read every call it received.
+// method, revoke the token, and read every call it received. It lives under bench/ so that both the tests and
+// `npm run bench:channels` can use it (tsconfig.json builds bench/, never test/).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -22,6 +23,8 @@ export interface StandInOptions {
   token: string;
   username?: string;
   botId?: number;
+  /** Told of every call as it arrives, before it is answered (the benchmark times deliveries with it). */
+  onCall?: (call: StandInCall) => void;
 }
 
 export interface TelegramStandIn {
@@ -120,6 +123,7 @@ export async function startTelegramStandIn(opts: StandInOptions): Promise<Telegr
 
   const handle = (method: string, p: Record<string, unknown>, res: ServerResponse): void => {
     calls.push({ method, params: p });
+    opts.onCall?.({ method, params: p });
     if (revoked) return error(res, 401, 'Unauthorized');
     const scripted = failures.get(method);
     const failure = scripted?.shift();
