@@ -93,6 +93,8 @@ export const personaSchema = z.strictObject({
   /** Validated by the scripted harness, not here. */
   script: z.unknown().optional(),
   always_on: z.boolean().optional(),
+  /** Seconds a coordinator (always_on) waits at a turn boundary with nothing queued before it stops. */
+  idle_timeout: z.number().int().positive().optional(),
   /** Extra mounts; the runner checks them against the operator's mount allowlist. */
   mounts: z.array(mountSchema).optional(),
   /** Chats wired to this tenant (gateway/channels/route-plan.ts decides what each message does). */

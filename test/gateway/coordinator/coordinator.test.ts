@@ -1,0 +1,109 @@
+// Coordinators with real containers (scripted harness): a warm container answers message after message, idles out,
+// loses no message that races the idle timeout, and a turn cut short by a kill is re-queued exactly once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acceptMessage } from '../../../gateway/inbound.js';
+import type { Warren } from '../../../gateway/warren.js';
+import { containersWithLabel, requireDocker } from '../../helpers/docker.js';
+import { tempTree, type TempTree } from '../../helpers/tree.js';
+import { eventually } from '../../helpers/wait.js';
+import { startWarren, waitForOutbox } from '../../helpers/warren.js';
+
+const persona = (idle: number) => `---
+harness: script
+always_on: true
+idle_timeout: ${idle}
+script:
+  - match: "^slow (.*)$"
+    work: { hold_ms: 4000 }
+    reply: "slow done: $1"
+  - match: ".*"
+    reply: "echo: $0"
+---
+`;
+
+describe('a coordinator (always_on: true)', () => {
+  let tree: TempTree;
+  let warren: Warren;
+  let raced = 0;
+
+  beforeAll(async () => {
+    tree = tempTree({ 'warm/PERSONA.md': persona(600), 'race/PERSONA.md': persona(1), 'crash/PERSONA.md': persona(600) });
+    warren = await startWarren(tree, {
+      coordinatorHooks: {
+        // Forces the race: a message is queued exactly as the idle timer fires, before the stop is decided.
+        beforeIdleDecision: (tenant) => {
+          if (tenant !== 'race' || raced++ > 0) return;
+          acceptMessage(warren.gated.store, warren.gated.registry, { tenant: 'race', text: 'raced', sender: 'ann' });
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    await warren?.stop();
+    tree?.cleanup();
+  });
+
+  const send = (tenant: string, text: string) => acceptMessage(warren.gated.store, warren.gated.registry, { tenant, text, sender: 'ann' });
+  const containersOf = async (tenant: string) =>
+    (await containersWithLabel(`warren.instance=${warren.config.instance}`)).filter((c) => c.Labels['warren.tenant'] === tenant);
+  const runsOf = (tenant: string) =>
+    warren.db.prepare(`SELECT status, attempt, container FROM runs WHERE tenant = ? ORDER BY started_at, rowid`).all(tenant) as {
+      status: string;
+      attempt: number;
+      container: string | null;
+    }[];
+
+  it('answers message after message from one warm container, without a container per message', async () => {
+    send('warm', 'one');
+    await waitForOutbox(warren, 'warm', (r) => r.text === 'echo: one');
+    const after1 = (await containersOf('warm')).map((c) => c.Id);
+    send('warm', 'two');
+    await waitForOutbox(warren, 'warm', (r) => r.text === 'echo: two');
+    send('warm', 'three');
+    await waitForOutbox(warren, 'warm', (r) => r.text === 'echo: three');
+    const after3 = (await containersOf('warm')).map((c) => c.Id);
+    expect(after1).toHaveLength(1);
+    expect(after3).toEqual(after1);
+    expect(runsOf('warm').map((r) => r.status)).toEqual(['done', 'done', 'done']);
+  });
+
+  it('stops after its idle timeout, and the next message starts a new one', async () => {
+    send('race', 'first');
+    await waitForOutbox(warren, 'race', (r) => r.text === 'echo: first');
+    // The hook queues "raced" as the 1 s idle timer fires: the same container must take it rather than stop.
+    await waitForOutbox(warren, 'race', (r) => r.text === 'echo: raced');
+    await eventually(async () => (await containersOf('race')).length === 0, 'the idle coordinator stopped', 30_000);
+    const runs = runsOf('race');
+    expect(runs.map((r) => r.status)).toEqual(['done', 'done']);
+    expect(runs[0]!.container).toBeTruthy();
+    expect(runs[1]!.container).toBe(runs[0]!.container);
+    expect(warren.outbox.list('race', { limit: 100 }).filter((r) => r.text === 'echo: raced')).toHaveLength(1);
+
+    send('race', 'again');
+    await waitForOutbox(warren, 'race', (r) => r.text === 'echo: again');
+    await eventually(async () => (await containersOf('race')).length === 0, 'stopped again', 30_000);
+    const third = runsOf('race')[2]!;
+    expect(third.status).toBe('done');
+    expect(third.container).not.toBe(runs[0]!.container);
+  });
+
+  it('a coordinator killed mid-turn: the turn is re-queued once, a new coordinator answers it, once', async () => {
+    send('crash', 'slow build');
+    await eventually(async () => (await containersOf('crash')).length === 1, 'coordinator running');
+    await eventually(() => runsOf('crash').some((r) => r.status === 'running'), 'turn running');
+    const docker = await requireDocker();
+    const [victim] = await containersOf('crash');
+    await docker.getContainer(victim!.Id).kill();
+    await waitForOutbox(warren, 'crash', (r) => r.text === 'slow done: build');
+    // Messages that came meanwhile are answered by the new coordinator too.
+    send('crash', 'after');
+    await waitForOutbox(warren, 'crash', (r) => r.text === 'echo: after');
+    const runs = runsOf('crash');
+    expect(runs.map(({ status, attempt }) => ({ status, attempt }))).toEqual([
+      { status: 'requeued', attempt: 1 },
+      { status: 'done', attempt: 2 },
+      { status: 'done', attempt: 1 },
+    ]);
+    expect(warren.outbox.list('crash', { limit: 100 }).filter((r) => r.text === 'slow done: build')).toHaveLength(1);
+  });
+});
