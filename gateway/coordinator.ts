@@ -103,7 +103,7 @@ export class Coordinator {
     this.current = null;
     clearTimeout(this.turnTimer);
     if (decision.unfinished === 'requeue') {
-      this.deps.runs.requeue([run.id]);
+      this.deps.runs.requeue([run.id], 'the coordinator died mid-turn; queued again');
       this.deps.output?.ended(run.id, 'interrupted');
       this.deps.log.warn({ run: run.id, exit }, 'coordinator died mid-turn: the turn is queued again');
     } else {

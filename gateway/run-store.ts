@@ -243,13 +243,13 @@ export class RunStore {
    * rows, and the work they handed on that nobody has started. All runs are put back before anything is withdrawn, so
    * work that one interrupted run was doing for another counts as not started, whatever the order.
    */
-  requeue(runIds: readonly string[]): void {
+  requeue(runIds: readonly string[], reason = 'interrupted by a gateway restart; queued again'): void {
     this.db.transaction(() => {
       const now = nowIso();
       for (const id of runIds) {
         this.inbox.dropUndeliveredOutboxOf(id);
         this.inbox.requeueMessagesOf(id);
-        this.s.markRun.run('requeued', 'interrupted by a gateway restart; queued again', now, id);
+        this.s.markRun.run('requeued', reason, now, id);
         this.s.deleteLease.run(id);
       }
       for (const id of runIds) {

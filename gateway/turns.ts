@@ -292,7 +292,8 @@ export class TurnLoop {
       log,
       limits,
       idleTimeoutS: fm.idle_timeout ?? config.idleTimeoutS,
-      turnInput: (run) => this.turnInput(run, tenantConfig),
+      // Each turn reads the tenant's configuration as it is now (a script or secrets edited while it idles).
+      turnInput: (run) => this.turnInput(run, gated.registry.config(first.tenant) ?? tenantConfig),
       beginTurn: (run) => socket?.beginTurn({ id: run.id, topic: run.topic, chat: run.chat, depth: run.depth }),
       kill: async () => {
         if (containerName) await this.deps.docker.getContainer(containerName).stop({ t: 5 });
