@@ -67,6 +67,8 @@ export class Coordinator {
 
   /** The runner's `warren/next_turn`: answered now, or held until a message or the idle timer. */
   nextTurn(): Promise<NextTurnResult> {
+    // One runner asks at a time; a second request (anything else in the container on the socket) is refused.
+    if (this.waiter) return Promise.reject(new Error('a warren/next_turn request is already waiting'));
     if (this.current) this.commit(null); // asked without a report: the turn ended without one
     const answer = this.apply({ type: 'boundary', pending: this.pending() });
     if (answer) return Promise.resolve(answer);
