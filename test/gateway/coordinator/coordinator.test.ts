@@ -1,9 +1,14 @@
 // Coordinators with real containers (scripted harness): a warm container answers message after message, idles out,
 // loses no message that races the idle timeout, and a turn cut short by a kill is re-queued exactly once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openWarrenDb } from '../../../core/warren-db.js';
 import { acceptMessage } from '../../../gateway/inbound.js';
+import { GATEWAY_MIGRATIONS } from '../../../gateway/migrations.js';
+import { OutboxView } from '../../../gateway/outbox-view.js';
 import type { Warren } from '../../../gateway/warren.js';
-import { containersWithLabel, requireDocker } from '../../helpers/docker.js';
+import { agentImage, containersWithLabel, requireDocker } from '../../helpers/docker.js';
+import { warren as cli } from '../../helpers/cli.js';
+import { startUp } from '../../helpers/up.js';
 import { tempTree, type TempTree } from '../../helpers/tree.js';
 import { eventually } from '../../helpers/wait.js';
 import { startWarren, waitForOutbox } from '../../helpers/warren.js';
@@ -105,5 +110,62 @@ describe('a coordinator (always_on: true)', () => {
       { status: 'done', attempt: 1 },
     ]);
     expect(warren.outbox.list('crash', { limit: 100 }).filter((r) => r.text === 'slow done: build')).toHaveLength(1);
+  });
+});
+
+describe('kill -9 of the gateway while a coordinator is inside a turn', () => {
+  let tree: TempTree;
+  beforeAll(() => {
+    tree = tempTree({ 'desk/PERSONA.md': persona(600) });
+  });
+  afterAll(() => tree.cleanup());
+
+  it('the restarted gateway leaves no orphan, answers the interrupted turn once and keeps every earlier answer', async () => {
+    const instance = `coord-crash-${process.pid}`;
+    const env = { WARREN_AGENT_IMAGE: (await agentImage()).tag, WARREN_INSTANCE: instance };
+    const containers = () => containersWithLabel(`warren.instance=${instance}`);
+    const send = (text: string) => expect(cli(['send', 'desk', text, '--tenants', tree.tenants, '--data', tree.data]).status).toBe(0);
+    const db = openWarrenDb(tree.data, GATEWAY_MIGRATIONS);
+    const view = new OutboxView(db);
+    const texts = () => view.list('desk', { limit: 100 }).map((r) => r.text);
+    try {
+      const first = await startUp(tree, env);
+      send('hello');
+      await eventually(() => texts().includes('echo: hello'), 'the warm reply');
+      send('slow report');
+      await eventually(
+        () => (db.prepare(`SELECT COUNT(*) AS n FROM runs WHERE status = 'running'`).get() as { n: number }).n === 1,
+        'the slow turn running in the coordinator',
+      );
+      first.child.kill('SIGKILL');
+      await new Promise((resolve) => first.child.once('exit', resolve));
+
+      const second = await startUp(tree, env);
+      await eventually(() => texts().includes('slow done: report'), 'the interrupted turn answered after the restart');
+      send('after');
+      await eventually(() => texts().includes('echo: after'), 'a new message answered');
+      expect(await second.stop()).toBe(0);
+      // Stopping the gateway stops its coordinator: nothing of this instance is left running.
+      expect(await containers()).toEqual([]);
+      const busy = db
+        .prepare(`SELECT (SELECT COUNT(*) FROM runs WHERE status = 'running') + (SELECT COUNT(*) FROM leases)
+                       + (SELECT COUNT(*) FROM messages WHERE run IS NULL) AS n`)
+        .get() as { n: number };
+      expect(busy.n).toBe(0);
+      expect(texts().sort()).toEqual(['echo: after', 'echo: hello', 'slow done: report']);
+      const runs = db.prepare(`SELECT status, attempt FROM runs ORDER BY started_at, rowid`).all();
+      expect(runs).toEqual([
+        { status: 'done', attempt: 1 },
+        { status: 'requeued', attempt: 1 },
+        { status: 'done', attempt: 2 },
+        { status: 'done', attempt: 1 },
+      ]);
+      // After the restart one coordinator took both the re-run and the next message.
+      const [rerun, after] = (db.prepare(`SELECT container FROM runs ORDER BY started_at, rowid`).all() as { container: string | null }[]).slice(2);
+      expect(rerun!.container).toBeTruthy();
+      expect(after!.container).toBe(rerun!.container);
+    } finally {
+      db.close();
+    }
   });
 });
