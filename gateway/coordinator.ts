@@ -95,7 +95,7 @@ export class Coordinator {
     this.answer({ stop: true });
     if (exit) for (const id of this.turns) this.deps.runs.setContainer(id, exit.containerId);
     const run = this.current;
-    if (run && (this.submitted || this.turnTimedOut || startError)) {
+    if (run && (this.submitted || startError)) {
       this.commit(exit, startError);
       return null;
     }
@@ -176,6 +176,10 @@ export class Coordinator {
       if (this.current?.id !== run.id) return;
       this.turnTimedOut = true;
       this.deps.log.warn({ run: run.id, timeout_s: this.deps.limits.timeout_s }, 'coordinator turn timed out; stopping it');
+      // Committed now, as out of time: whatever the runner still reports for it comes too late to count.
+      this.submitted = null;
+      this.commit(null);
+      this.state = 'stopping'; // a container on its way out is handed no further turn
       void this.deps.kill().catch((error: unknown) => this.deps.log.error({ err: error }, 'could not stop the coordinator'));
     }, this.deps.limits.timeout_s * 1000);
     this.turnTimer.unref();

@@ -32,7 +32,13 @@ describe('a coordinator (always_on: true)', () => {
   let raced = 0;
 
   beforeAll(async () => {
-    tree = tempTree({ 'warm/PERSONA.md': persona(600), 'race/PERSONA.md': persona(1), 'crash/PERSONA.md': persona(600) });
+    tree = tempTree({
+      'warm/PERSONA.md': persona(600),
+      'race/PERSONA.md': persona(1),
+      'crash/PERSONA.md': persona(600),
+      'queue/PERSONA.md': persona(600),
+      'late/PERSONA.md': persona(600).replace('idle_timeout: 600', 'idle_timeout: 600\nlimits: { timeout_s: 2 }'),
+    });
     warren = await startWarren(tree, {
       coordinatorHooks: {
         // Forces the race: a message is queued exactly as the idle timer fires, before the stop is decided.
@@ -70,6 +76,30 @@ describe('a coordinator (always_on: true)', () => {
     expect(after1).toHaveLength(1);
     expect(after3).toEqual(after1);
     expect(runsOf('warm').map((r) => r.status)).toEqual(['done', 'done', 'done']);
+  });
+
+  it('a message that arrives mid-turn waits for the boundary and is the next turn of the same container', async () => {
+    send('queue', 'slow work');
+    await eventually(() => runsOf('queue').some((r) => r.status === 'running'), 'the slow turn running');
+    send('queue', 'quick');
+    await waitForOutbox(warren, 'queue', (r) => r.text === 'echo: quick');
+    // Replies in turn order: the quick one was not let into the slow turn, nor run beside it.
+    expect(warren.outbox.list('queue', { limit: 100 }).map((r) => r.text)).toEqual(['slow done: work', 'echo: quick']);
+    const claimed = warren.db.prepare(`SELECT text, run FROM messages WHERE tenant = 'queue' ORDER BY id`).all() as { text: string; run: string }[];
+    expect(claimed).toHaveLength(2);
+    expect(claimed[0]!.run).not.toBe(claimed[1]!.run);
+    expect((await containersOf('queue')).length).toBe(1);
+  });
+
+  it('a turn past its time limit is reported as out of time, and the next message is still answered', async () => {
+    send('late', 'slow never');
+    await waitForOutbox(warren, 'late', (r) => /ran out of time \(limit 2 s\)/.test(r.text ?? ''));
+    send('late', 'next');
+    await waitForOutbox(warren, 'late', (r) => r.text === 'echo: next');
+    expect(runsOf('late').map(({ status, attempt }) => ({ status, attempt }))).toEqual([
+      { status: 'failed', attempt: 1 },
+      { status: 'done', attempt: 1 },
+    ]);
   });
 
   it('stops after its idle timeout, and the next message starts a new one', async () => {
