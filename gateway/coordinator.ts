@@ -102,9 +102,9 @@ export class Coordinator {
     const decision = decideCoordinator(this.state, { type: 'exited', unfinished: run ? { attempt: run.attempt } : null, pending: false });
     this.state = 'absent';
     if (!run || !decision.unfinished) return null;
-    this.current = null;
     clearTimeout(this.turnTimer);
     if (decision.unfinished === 'requeue') {
+      this.current = null;
       this.deps.runs.requeue([run.id], 'the coordinator died mid-turn; queued again');
       this.deps.output?.ended(run.id, 'interrupted');
       this.deps.log.warn({ run: run.id, exit }, 'coordinator died mid-turn: the turn is queued again');
@@ -147,7 +147,9 @@ export class Coordinator {
     this.idleTimer = setTimeout(() => {
       this.deps.hooks?.beforeIdleDecision?.(this.tenant);
       // Read in the same synchronous step as the decision: nothing can be queued in between.
-      this.answer(this.apply({ type: 'idle', pending: this.pending() }));
+      const answer = this.apply({ type: 'idle', pending: this.pending() });
+      if (answer) this.answer(answer);
+      else if (this.waiter) this.armIdle(); // the queue emptied before the claim: idle again from now
     }, this.deps.idleTimeoutS * 1000);
     this.idleTimer.unref();
   }

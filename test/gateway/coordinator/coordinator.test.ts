@@ -37,6 +37,7 @@ describe('a coordinator (always_on: true)', () => {
       'race/PERSONA.md': persona(1),
       'crash/PERSONA.md': persona(600),
       'queue/PERSONA.md': persona(600),
+      'twice/PERSONA.md': persona(600),
       'late/PERSONA.md': persona(600).replace('idle_timeout: 600', 'idle_timeout: 600\nlimits: { timeout_s: 2 }'),
     });
     warren = await startWarren(tree, {
@@ -120,6 +121,28 @@ describe('a coordinator (always_on: true)', () => {
     const third = runsOf('race')[2]!;
     expect(third.status).toBe('done');
     expect(third.container).not.toBe(runs[0]!.container);
+  });
+
+  it('a coordinator killed twice in the same turn: the turn fails, the sender is told once, and the next message is answered', async () => {
+    const docker = await requireDocker();
+    const killWhileRunning = async (attempt: number) => {
+      await eventually(() => runsOf('twice').some((r) => r.status === 'running' && r.attempt === attempt), `attempt ${attempt} running`);
+      await eventually(async () => (await containersOf('twice')).length === 1, 'its coordinator running');
+      const [victim] = await containersOf('twice');
+      await docker.getContainer(victim!.Id).kill();
+    };
+    send('twice', 'slow doomed');
+    await killWhileRunning(1);
+    await killWhileRunning(2);
+    await waitForOutbox(warren, 'twice', (r) => /stopped unexpectedly/.test(r.text ?? ''));
+    send('twice', 'after');
+    await waitForOutbox(warren, 'twice', (r) => r.text === 'echo: after');
+    expect(runsOf('twice').map(({ status, attempt }) => ({ status, attempt }))).toEqual([
+      { status: 'requeued', attempt: 1 },
+      { status: 'failed', attempt: 2 },
+      { status: 'done', attempt: 1 },
+    ]);
+    expect(warren.outbox.list('twice', { limit: 100 }).filter((r) => /stopped unexpectedly/.test(r.text ?? ''))).toHaveLength(1);
   });
 
   it('a coordinator killed mid-turn: the turn is re-queued once, a new coordinator answers it, once', async () => {
