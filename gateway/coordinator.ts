@@ -83,6 +83,21 @@ export class Coordinator {
     this.answer(this.apply({ type: 'message', pending: this.pending() }));
   }
 
+  /** Whether it has been told to stop and its container is on the way out. */
+  get stopping(): boolean {
+    return this.state === 'stopping';
+  }
+
+  /**
+   * Every container slot is taken and another turn waits for one: an idle coordinator gives its slot up, decided as
+   * its idle timeout would be (a message queued for it wins). Returns whether it is stopping now.
+   */
+  yieldSlot(): boolean {
+    if (this.state !== 'waiting') return false;
+    this.answer(this.apply({ type: 'idle', pending: this.pending() }));
+    return this.stopping;
+  }
+
   /** The gateway is stopping: the runner is told to stop at its next boundary (or now, if it waits). */
   shutdown(): void {
     if (this.state === 'waiting') this.answer({ stop: true });

@@ -155,7 +155,10 @@ export class TurnLoop {
         coordinator.poke();
         continue;
       }
-      if (this.active.size >= config.maxConcurrentContainers) return;
+      if (this.active.size >= config.maxConcurrentContainers) {
+        this.yieldIdleCoordinator();
+        return;
+      }
       if (!gated.registry.get(tenant)) {
         // The tenant left the tree. After a grace period (a folder renamed and back, a checkout) its messages are
         // answered as failed (delegators hear of it) rather than waiting at the head of the queue for ever.
@@ -188,6 +191,13 @@ export class TurnLoop {
       this.active.set(run.id, done);
       this.activeTenants.set(run.id, run.tenant);
     }
+  }
+
+  /** Every slot is taken and a turn waits: one idle coordinator (none already on its way out) gives its slot up. */
+  private yieldIdleCoordinator(): void {
+    const coordinators = [...this.coordinators.values()];
+    if (coordinators.some((c) => c.stopping)) return;
+    for (const c of coordinators) if (c.yieldSlot()) return;
   }
 
   /** Running turns per world (top-level tenant). */

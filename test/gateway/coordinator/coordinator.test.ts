@@ -222,3 +222,25 @@ describe('kill -9 of the gateway while a coordinator is inside a turn', () => {
     }
   });
 });
+
+describe('an idle coordinator when every container slot is taken', () => {
+  let tree: TempTree;
+  let warren: Warren;
+  beforeAll(async () => {
+    tree = tempTree({ 'idler/PERSONA.md': persona(600), 'other/PERSONA.md': `---\nharness: script\n---\n` });
+    warren = await startWarren(tree, { env: { MAX_CONCURRENT_CONTAINERS: '1' } });
+  });
+  afterAll(async () => {
+    await warren?.stop();
+    tree?.cleanup();
+  });
+
+  it('gives its slot up to a waiting turn instead of holding it until its idle timeout', async () => {
+    acceptMessage(warren.gated.store, warren.gated.registry, { tenant: 'idler', text: 'hi', sender: 'ann' });
+    await waitForOutbox(warren, 'idler', (r) => r.text === 'echo: hi');
+    acceptMessage(warren.gated.store, warren.gated.registry, { tenant: 'other', text: 'me too', sender: 'ann' });
+    await waitForOutbox(warren, 'other', (r) => r.text === 'echo: me too', 30_000);
+    acceptMessage(warren.gated.store, warren.gated.registry, { tenant: 'idler', text: 'back', sender: 'ann' });
+    await waitForOutbox(warren, 'idler', (r) => r.text === 'echo: back', 30_000);
+  });
+});
