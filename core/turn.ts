@@ -4,6 +4,13 @@
 import { z } from 'zod';
 
 export const SUBMIT_TURN_METHOD = 'warren/submit_turn';
+/**
+ * A coordinator's runner (TurnInput.coordinator) asks for its next turn with this request once it has submitted one;
+ * gated holds it open until a turn is there or the coordinator is to stop (idle). Also a protocol method, not a tool.
+ */
+export const NEXT_TURN_METHOD = 'warren/next_turn';
+/** How long the runner lets a `warren/next_turn` request stay open: well past any idle timeout an operator sets. */
+export const NEXT_TURN_WAIT_MS = 7 * 24 * 3600 * 1000;
 export const TURN_VERSION = 1;
 export const MAX_RESULT_CHARS = 64 * 1024;
 /**
@@ -42,6 +49,8 @@ export const TurnInputSchema = z.object({
   messages: z.array(TurnMessageSchema).min(1),
   /** Secrets for this run: set in the harness's environment in memory, never written to a file. */
   env: z.record(z.string(), z.string()).default({}),
+  /** Set for a coordinator (PERSONA.md `always_on: true`): after this turn, ask for the next with warren/next_turn. */
+  coordinator: z.boolean().optional(),
 });
 export type TurnInput = z.infer<typeof TurnInputSchema>;
 
@@ -57,3 +66,12 @@ export const SubmitTurnRequestSchema = z.object({
   method: z.literal(SUBMIT_TURN_METHOD),
   params: TurnResultSchema,
 });
+
+export const NextTurnRequestSchema = z.object({
+  method: z.literal(NEXT_TURN_METHOD),
+  params: z.object({}).passthrough().optional(),
+});
+
+/** The answer to `warren/next_turn`: the next turn, or `stop` (the runner exits 0). */
+export const NextTurnResultSchema = z.union([z.object({ turn: TurnInputSchema }), z.object({ stop: z.literal(true) })]);
+export type NextTurnResult = z.infer<typeof NextTurnResultSchema>;

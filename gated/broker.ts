@@ -26,7 +26,7 @@ import {
 } from './socket-paths.js';
 import { GatedStore } from './store.js';
 import type { RunContext } from './tools/tool.js';
-import type { TurnResult } from '../core/turn.js';
+import type { NextTurnResult, TurnResult } from '../core/turn.js';
 
 export interface GatedOptions {
   tenantsDir: string;
@@ -304,11 +304,16 @@ export class Gated {
 
   private listener(
     tenant: TenantPath,
-    run: RunContext | null,
+    run: (() => RunContext) | null,
     socketPath: string,
-    extra: { owner?: { uid: number; gid: number }; mode?: number; onSubmit?: (result: TurnResult) => void },
+    extra: {
+      owner?: { uid: number; gid: number };
+      mode?: number;
+      onSubmit?: (result: TurnResult) => void;
+      onNextTurn?: () => Promise<NextTurnResult>;
+    },
   ): SocketListener {
-    const log = this.log.child({ tenant, run: run?.id });
+    const log = this.log.child({ tenant, run: run?.().id });
     return new SocketListener({
       socketPath,
       maxConnections: this.options.maxConnectionsPerSocket ?? DEFAULTS.maxConnectionsPerSocket,
@@ -318,6 +323,7 @@ export class Gated {
       session: {
         log,
         onSubmit: extra.onSubmit,
+        onNextTurn: extra.onNextTurn,
         maxFrameBytes: this.options.maxFrameBytes ?? DEFAULTS.maxFrameBytes,
         bounds: { ...DEFAULT_CONNECTION_BOUNDS, ...this.options.connectionBounds },
         env: this.envFor(tenant, run, log),
@@ -326,11 +332,11 @@ export class Gated {
   }
 
   /** What every call on one socket shares is built once; only the policy and the redactor are looked up per call. */
-  private envFor(tenant: TenantPath, run: RunContext | null, log: Logger): () => CallEnv {
+  private envFor(tenant: TenantPath, runOf: (() => RunContext) | null, log: Logger): () => CallEnv {
     const context: CallEnv['context'] = {
       tenant,
       tier: tierOf(tenant),
-      run,
+      run: null,
       tenantsDir: this.options.tenantsDir,
       filesDir: join(this.options.dataDir, 'files', tenantId(tenant)),
       registry: this.registry,
@@ -345,6 +351,8 @@ export class Gated {
     };
     return () => {
       const policy = this.policies.get(tenant);
+      // The run as of this call: a coordinator's socket moves from turn to turn (openRunSocket's beginTurn).
+      const run = runOf?.() ?? null;
       // Once a run has reported its result, its turn is over: nothing it does afterwards would be part of it.
       const ended = run !== null && this.reportedRuns.has(run.id);
       return {
@@ -352,7 +360,7 @@ export class Gated {
         policy: ended && policy ? { ...policy, closedBecause: 'this turn has already reported its result; it can make no more calls' } : policy,
         redact: this.options.redactorFor?.(tenant),
         onCall: run ? this.options.onRunCall : undefined,
-        context,
+        context: run ? { ...context, run } : context,
       };
     };
   }
@@ -360,21 +368,36 @@ export class Gated {
   /**
    * A socket for one container run, bound to (tenant, run): its own identity, closed when the run ends. The owner
    * lets the container's non-root user connect while the file stays 0600.
+   *
+   * A coordinator's socket (`onNextTurn`) outlives its turns: `beginTurn` moves it to the next one, so every call is
+   * still made as exactly one turn (the gateway's single writer hands them out one at a time).
    */
   async openRunSocket(
     tenant: TenantPath,
     run: RunContext,
-    options: { owner?: { uid: number; gid: number }; onSubmit?: (result: TurnResult) => void } = {},
-  ): Promise<{ socketPath: string; close(): Promise<void> }> {
+    options: {
+      owner?: { uid: number; gid: number };
+      onSubmit?: (result: TurnResult) => void;
+      onNextTurn?: () => Promise<NextTurnResult>;
+    } = {},
+  ): Promise<{ socketPath: string; close(): Promise<void>; beginTurn(next: RunContext): void }> {
     if (!this.registry.config(tenant)) throw new Error(`tenant ${tenant} has no valid configuration`);
     if (this.runSockets.has(run.id)) throw new Error(`run ${run.id} already has a socket`);
     const socketPath = placedPath(this.checkedPlace(runSocketPlace(this.options.dataDir, tenant, run.id)));
-    const { owner, onSubmit } = options;
+    const { owner, onSubmit, onNextTurn } = options;
+    const socketId = run.id;
+    // The calls' view of the run; a coordinator's is a new one per turn (per-turn counters are keyed by it).
+    let current: RunContext = { ...run };
     const reported = (result: TurnResult) => {
-      this.reportedRuns.add(run.id);
+      this.reportedRuns.add(current.id);
       onSubmit?.(result);
     };
-    const listener = this.listener(tenant, run, socketPath, { owner, mode: owner ? 0o600 : 0o660, onSubmit: onSubmit && reported });
+    const listener = this.listener(tenant, () => current, socketPath, {
+      owner,
+      mode: owner ? 0o600 : 0o660,
+      onSubmit: onSubmit && reported,
+      onNextTurn,
+    });
     this.livePaths.add(socketPath);
     try {
       await listener.listen();
@@ -383,15 +406,19 @@ export class Gated {
       await listener.close().catch(() => undefined);
       throw error;
     }
-    this.runSockets.set(run.id, { tenant, listener });
+    this.runSockets.set(socketId, { tenant, listener });
     return {
       socketPath,
+      beginTurn: (next) => {
+        this.reportedRuns.delete(current.id);
+        current = { ...next };
+      },
       close: async () => {
-        if (this.runSockets.get(run.id)?.listener === listener) {
-          this.runSockets.delete(run.id);
+        if (this.runSockets.get(socketId)?.listener === listener) {
+          this.runSockets.delete(socketId);
           this.livePaths.delete(socketPath);
         }
-        this.reportedRuns.delete(run.id);
+        this.reportedRuns.delete(current.id);
         await listener.close();
       },
     };

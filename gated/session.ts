@@ -7,7 +7,7 @@ import {
   ListToolsRequestSchema,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import { SubmitTurnRequestSchema, type TurnResult } from '../core/turn.js';
+import { NextTurnRequestSchema, SubmitTurnRequestSchema, type NextTurnResult, type TurnResult } from '../core/turn.js';
 import type { Socket } from 'node:net';
 import { SocketTransport, type ConnectionBounds, type FrameBudget } from '../core/socket-transport.js';
 import type { Logger } from '../core/log.js';
@@ -25,6 +25,8 @@ export interface SessionDeps {
   frameBudget?: FrameBudget;
   /** Run sockets only: receives the runner's `warren/submit_turn` report. */
   onSubmit?: (result: TurnResult) => void;
+  /** Coordinator run sockets only: answers `warren/next_turn` (held open until there is a turn or a stop). */
+  onNextTurn?: () => Promise<NextTurnResult>;
 }
 
 /** Methods a client may call before it has sent `initialize` (MCP lifecycle: only pings may precede it). */
@@ -84,6 +86,10 @@ export class Session {
           return {};
         }),
       );
+    }
+    const onNextTurn = deps.onNextTurn;
+    if (onNextTurn) {
+      this.server.setRequestHandler(NextTurnRequestSchema, (_request, extra) => this.settled(extra, () => onNextTurn()));
     }
     // The SDK does not tie the protocol's life to the socket's: do it here, both ways.
     this.server.onclose = () => this.finish();

@@ -19,6 +19,8 @@ export interface GatewayConfig {
   pollMs: number;
   /** How long messages wait for a tenant that vanished from the tree (renamed and back?) before they are failed. */
   goneGraceMs: number;
+  /** How long a coordinator (PERSONA.md `always_on: true`) idles before it stops, unless its `idle_timeout` says. */
+  idleTimeoutS: number;
   http: { host: string; port: number };
   // Egress (WARREN_EGRESS*) is crackbox's to read (crackbox/egress-config.ts); cli/start-warren.ts hands the
   // gateway the started service.
@@ -55,6 +57,7 @@ export function gatewayConfig(dataDir: string, env: NodeJS.ProcessEnv = process.
     },
     pollMs: int(env, 'WARREN_POLL_MS', 250, 10),
     goneGraceMs: int(env, 'WARREN_GONE_GRACE_MS', 30_000, 0),
+    idleTimeoutS: int(env, 'WARREN_IDLE_TIMEOUT_S', 300, 1),
     http: { host: env.WARREN_HTTP_HOST ?? '127.0.0.1', port: int(env, 'WARREN_HTTP_PORT', 7380, 0) },
   };
 }

@@ -57,6 +57,9 @@ export class RunStore {
       pendingTopics: p(`SELECT tenant, topic, MIN(id) AS first FROM messages
                         WHERE run IS NULL AND engaged = 1 AND tenant NOT IN (SELECT tenant FROM paused)
                         GROUP BY tenant, topic ORDER BY first LIMIT 200`),
+      pendingTopicsOf: p(`SELECT topic, MIN(id) AS first FROM messages
+                          WHERE tenant = ? AND run IS NULL AND engaged = 1 AND tenant NOT IN (SELECT tenant FROM paused)
+                          GROUP BY topic ORDER BY first LIMIT 200`),
       paused: p(`SELECT 1 FROM paused WHERE tenant = ?`),
       leaseCount: p(`SELECT COUNT(*) AS n FROM leases`),
       leaseFor: p(`SELECT run FROM leases WHERE tenant = ? AND topic = ?`),
@@ -89,6 +92,11 @@ export class RunStore {
   /** Topics with messages no run has claimed yet, oldest first. */
   pendingTopics(): { tenant: string; topic: string }[] {
     return this.s.pendingTopics.all() as { tenant: string; topic: string }[];
+  }
+
+  /** One tenant's topics with messages a turn can take, oldest first (what a coordinator looks at). */
+  pendingTopicsOf(tenant: string): string[] {
+    return (this.s.pendingTopicsOf.all(tenant) as { topic: string }[]).map((r) => r.topic);
   }
 
   /**
@@ -235,13 +243,13 @@ export class RunStore {
    * rows, and the work they handed on that nobody has started. All runs are put back before anything is withdrawn, so
    * work that one interrupted run was doing for another counts as not started, whatever the order.
    */
-  requeue(runIds: readonly string[]): void {
+  requeue(runIds: readonly string[], reason = 'interrupted by a gateway restart; queued again'): void {
     this.db.transaction(() => {
       const now = nowIso();
       for (const id of runIds) {
         this.inbox.dropUndeliveredOutboxOf(id);
         this.inbox.requeueMessagesOf(id);
-        this.s.markRun.run('requeued', 'interrupted by a gateway restart; queued again', now, id);
+        this.s.markRun.run('requeued', reason, now, id);
         this.s.deleteLease.run(id);
       }
       for (const id of runIds) {

@@ -22,6 +22,10 @@ import { removeContainersExcept } from './reconcile-containers.js';
 import type { LiveOutput } from './live/capture.js';
 import type { RunStore, StartedRun } from './run-store.js';
 import { planEffects, recoveryFor, sessionFor, turnOutcome } from './turn-plan.js';
+import { Coordinator, type CoordinatorHooks } from './coordinator.js';
+
+/** A coordinator's container may live this long at most; its turns keep the tenant's own time limit each. */
+const COORDINATOR_MAX_LIFE_MS = 24 * 3600 * 1000;
 
 export interface TurnLoopDeps {
   gated: Gated;
@@ -45,6 +49,8 @@ export interface TurnLoopDeps {
   output?: LiveOutput;
   /** Called when a run ends (tests and the benchmark observe turns through it). */
   onRunEnd?: (run: StartedRun, outcome: ReturnType<typeof turnOutcome>) => void;
+  /** Tests force coordinator races through these. */
+  coordinatorHooks?: CoordinatorHooks;
 }
 
 const worldOf = (tenant: string) => tenant.split('/')[0]!;
@@ -97,6 +103,8 @@ export class TurnLoop {
   private readonly containerClocks = new Map<string, { startedAt: number; timeoutS: number }>();
   /** When each tenant with waiting messages was first seen missing from the tree. */
   private readonly goneSince = new Map<string, number>();
+  /** The live coordinator of each `always_on` tenant (at most one: the tenant's single writer). */
+  private readonly coordinators = new Map<string, Coordinator>();
 
   constructor(private readonly deps: TurnLoopDeps) {}
 
@@ -125,6 +133,7 @@ export class TurnLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    for (const coordinator of this.coordinators.values()) coordinator.shutdown();
     for (const [run, tenant] of this.activeTenants) {
       const clock = this.containerClocks.get(run);
       const leftS = clock ? Math.max(0, Math.ceil(clock.startedAt / 1000 + clock.timeoutS - Date.now() / 1000)) : null;
@@ -141,7 +150,16 @@ export class TurnLoop {
     if (this.stopped) return;
     const { runs, config, gated } = this.deps;
     for (const { tenant, topic } of fairOrder(runs.pendingTopics(), this.activeWorlds())) {
-      if (this.active.size >= config.maxConcurrentContainers) return;
+      // A live coordinator takes its tenant's messages itself, at its next turn boundary.
+      const coordinator = this.coordinators.get(tenant);
+      if (coordinator) {
+        coordinator.poke();
+        continue;
+      }
+      if (this.active.size >= config.maxConcurrentContainers) {
+        this.yieldIdleCoordinator();
+        return;
+      }
       if (!gated.registry.get(tenant)) {
         // The tenant left the tree. After a grace period (a folder renamed and back, a checkout) its messages are
         // answered as failed (delegators hear of it) rather than waiting at the head of the queue for ever.
@@ -162,7 +180,8 @@ export class TurnLoop {
       }
       if (!started) continue;
       const run = started;
-      const done = this.runTurn(run)
+      const asCoordinator = gated.registry.config(tenant)?.persona.frontmatter.always_on === true;
+      const done = (asCoordinator ? this.runCoordinator(run) : this.runTurn(run))
         .catch((error: unknown) => this.deps.log.error({ err: error, run: run.id }, 'turn failed unexpectedly'))
         .finally(() => {
           this.active.delete(run.id);
@@ -173,6 +192,13 @@ export class TurnLoop {
       this.active.set(run.id, done);
       this.activeTenants.set(run.id, run.tenant);
     }
+  }
+
+  /** Every slot is taken and a turn waits: one idle coordinator (none already on its way out) gives its slot up. */
+  private yieldIdleCoordinator(): void {
+    const coordinators = [...this.coordinators.values()];
+    if (coordinators.some((c) => c.stopping)) return;
+    for (const c of coordinators) if (c.yieldSlot()) return;
   }
 
   /** Running turns per world (top-level tenant). */
@@ -253,6 +279,76 @@ export class TurnLoop {
       await socket?.close().catch(() => undefined);
       runs.releaseLease(run.id);
       output?.ended(run.id, finalStatus); // after the container is gone: no line of it can follow
+    }
+  }
+
+  /**
+   * A coordinator: one container for the tenant, started with its first turn and handed the next ones over its run
+   * socket until it idles out or dies (gateway/coordinator.ts). It holds one container slot for its whole life.
+   */
+  private async runCoordinator(first: StartedRun): Promise<void> {
+    const { gated, config, log: baseLog } = this.deps;
+    const log = baseLog.child({ coordinator: first.id, tenant: first.tenant });
+    const tenantConfig = gated.registry.config(first.tenant)!;
+    const fm = tenantConfig.persona.frontmatter;
+    const resolved = resolveLimits(fm.limits, config.defaultLimits, config.maxLimits);
+    for (const w of resolved.warnings) log.warn(`PERSONA.md ${w}`);
+    const limits = resolved.limits;
+    const output = this.deps.output;
+    const redact = this.deps.redactorFor?.(first.tenant);
+    let socket: Awaited<ReturnType<Gated['openRunSocket']>> | null = null;
+    let containerName: string | undefined;
+    const coordinator = new Coordinator(first.tenant, first, {
+      runs: this.deps.runs,
+      log,
+      limits,
+      idleTimeoutS: fm.idle_timeout ?? config.idleTimeoutS,
+      // Each turn reads the tenant's configuration as it is now (a script or secrets edited while it idles).
+      turnInput: (run) => this.turnInput(run, gated.registry.config(first.tenant) ?? tenantConfig),
+      beginTurn: (run) => socket?.beginTurn({ id: run.id, topic: run.topic, chat: run.chat, depth: run.depth }),
+      kill: async () => {
+        if (containerName) await this.deps.docker.getContainer(containerName).stop({ t: 5 });
+      },
+      redact,
+      output,
+      hooks: this.deps.coordinatorHooks,
+      onTurnEnd: (run, outcome) => this.deps.onRunEnd?.(run, outcome),
+    });
+    this.coordinators.set(first.tenant, coordinator);
+    try {
+      socket = await gated.openRunSocket(
+        first.tenant,
+        { id: first.id, topic: first.topic, chat: first.chat, depth: first.depth },
+        {
+          owner: process.getuid?.() === 0 ? AGENT_OWNER : undefined,
+          onSubmit: (result) => coordinator.submit(result),
+          onNextTurn: () => coordinator.nextTurn(),
+        },
+      );
+      const egress = (await this.deps.egressFor?.(first.tenant)) ?? null;
+      const spec = this.containerOptions(first, tenantConfig, socket.socketPath, limits, egress, log);
+      containerName = spec.name;
+      log.info({ idle_timeout_s: fm.idle_timeout ?? config.idleTimeoutS }, 'coordinator starting');
+      const exit = await runContainer(this.deps.docker, spec, {
+        stdin: JSON.stringify({ ...this.turnInput(first, tenantConfig), coordinator: true }) + '\n',
+        timeoutMs: COORDINATOR_MAX_LIFE_MS,
+        log,
+        redact,
+        onLine: output
+          ? (line) => {
+              const run = coordinator.busyWith;
+              if (run) output.line(run, line); // between turns a line belongs to no run
+            }
+          : undefined,
+      });
+      log.info({ exit, turns: coordinator.turns.length }, 'coordinator exited');
+      coordinator.exited(exit, null);
+    } catch (error) {
+      log.error({ err: error }, 'coordinator could not run');
+      coordinator.exited(null, (error as Error).message);
+    } finally {
+      if (this.coordinators.get(first.tenant) === coordinator) this.coordinators.delete(first.tenant);
+      await socket?.close().catch(() => undefined);
     }
   }
 

@@ -51,6 +51,8 @@ export interface WarrenOptions {
   /** More routes on the HTTP server (web chat, webhooks). */
   extraRoutes?: HttpDeps['extraRoutes'];
   onRunEnd?: TurnLoopDeps['onRunEnd'];
+  /** Tests force coordinator races through these. */
+  coordinatorHooks?: TurnLoopDeps['coordinatorHooks'];
   secretsFor?: TurnLoopDeps['secretsFor'];
   /** Starts egress once gated is up; omitted: containers get no network at all. */
   egress?: EgressStarter;
@@ -182,6 +184,7 @@ export class Warren {
         redactorFor,
         egressFor: egress ? (tenant) => egress.egressFor(tenant) : undefined,
         output,
+        coordinatorHooks: options.coordinatorHooks,
       });
       const outbox = new OutboxView(db);
       // The web-facing channels (webhooks, web chat): their routes on the HTTP server, their adapters in the hub.

@@ -99,6 +99,8 @@ export const personaSchema = z.strictObject({
   always_on: z.boolean().optional(),
   /** false: the agent gets none of warren's built-in skills (images/agent/skills/). */
   builtin_skills: z.boolean().optional(),
+  /** Seconds a coordinator (always_on) waits at a turn boundary with nothing queued before it stops. */
+  idle_timeout: z.number().int().positive().optional(),
   /** Extra mounts; the runner checks them against the operator's mount allowlist. */
   mounts: z.array(mountSchema).optional(),
   /** Chats wired to this tenant (gateway/channels/route-plan.ts decides what each message does). */

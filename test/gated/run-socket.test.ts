@@ -2,7 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { SUBMIT_TURN_METHOD, type TurnResult } from '../../core/turn.js';
+import { NEXT_TURN_METHOD, NextTurnResultSchema, SUBMIT_TURN_METHOD, type TurnResult } from '../../core/turn.js';
 import type { ToolCallEvent } from '../../gated/call.js';
 import { connectClient, textOf } from '../helpers/mcp.js';
 import { useGated } from '../helpers/gated.js';
@@ -29,6 +29,33 @@ describe('run sockets', () => {
     await client.close();
     await sock.close();
     expect(existsSync(sock.socketPath)).toBe(false);
+  });
+
+  it("a coordinator's socket moves from turn to turn: a reported turn is closed, the next one is open and is who calls", async () => {
+    const sock = await f.gated.openRunSocket('acme', { id: 'c1', topic: 'main', chat: 'local:ann', depth: 0 }, {
+      onSubmit: () => undefined,
+      onNextTurn: async () => {
+        sock.beginTurn({ id: 'c2', topic: 'ops', chat: 'tg:9', depth: 1 });
+        return { stop: true };
+      },
+    });
+    const client = await connectClient(sock.socketPath);
+    await client.request({ method: SUBMIT_TURN_METHOD, params: { status: 'ok', result: 'one' } }, EmptyResultSchema);
+    const late = await client.callTool({ name: 'whoami', arguments: {} });
+    expect(textOf(late)).toMatch(/^denied: this turn has already reported its result/);
+    expect(await client.request({ method: NEXT_TURN_METHOD, params: {} }, NextTurnResultSchema)).toEqual({ stop: true });
+    const who = JSON.parse(textOf(await client.callTool({ name: 'whoami', arguments: {} })));
+    expect(who).toMatchObject({ tenant: 'acme', run: 'c2' });
+    await client.close();
+    await sock.close();
+  });
+
+  it('a run socket that is not a coordinator has no next_turn method', async () => {
+    const sock = await f.gated.openRunSocket('acme', { id: 'n1', topic: 'main', chat: null, depth: 0 }, { onSubmit: () => undefined });
+    const client = await connectClient(sock.socketPath);
+    await expect(client.request({ method: NEXT_TURN_METHOD, params: {} }, NextTurnResultSchema)).rejects.toThrow(/not found/i);
+    await client.close();
+    await sock.close();
   });
 
   it('the tenant socket has no submit_turn method and does not list it as a tool', async () => {

@@ -19,6 +19,16 @@ process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
+/** gateway.json, or null while it is missing or caught half-written (it is read again a moment later). */
+function readInfo(path: string): { pid: number; url: string } | null {
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
 export async function startUp(tree: TempTree, env: NodeJS.ProcessEnv): Promise<UpProcess> {
   const info = join(tree.data, 'gateway.json');
   const child = spawn(process.execPath, [requireBuilt(), 'up', '--tenants', tree.tenants, '--data', tree.data], {
@@ -32,8 +42,8 @@ export async function startUp(tree: TempTree, env: NodeJS.ProcessEnv): Promise<U
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (existsSync(info)) {
-      const parsed = JSON.parse(readFileSync(info, 'utf8'));
+    const parsed = readInfo(info);
+    if (parsed) {
       if (parsed.pid === child.pid) return { child, url: parsed.url, stderr: () => err, stop: async () => (child.kill('SIGTERM'), exited) };
     }
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`warren up did not come up:\n${err}`);

@@ -183,4 +183,64 @@ describe('runner: script harness over a real gated', () => {
     expect(out.code).toBe(2);
     expect(errorsLogged(out.stderr)).toMatch(/unknown mode "serve"/);
   });
+
+  it('a coordinator takes its turns one after another with warren/next_turn until told to stop, each call made as its own turn', async () => {
+    const script = [{ match: '^say (.*)$', calls: [{ tool: 'reply', args: { text: 'early $1' } }], reply: 'said $1' }];
+    const turns: TurnInput[] = [
+      turnInput({ run: 'coord-t2', script, messages: [message('say two', { id: 2 })] }),
+      turnInput({ run: 'coord-t3', script, messages: [message('say three', { id: 3 })] }),
+    ];
+    const submitted: TurnResult[] = [];
+    let asked = 0;
+    const sock = await f.gated.openRunSocket('acme', { id: 'coord-t1', topic: 'main', chat: 'local:ann', depth: 0 }, {
+      onSubmit: (result) => submitted.push(result),
+      onNextTurn: async () => {
+        asked += 1;
+        const next = turns.shift();
+        if (!next) return { stop: true };
+        // The boundary is explicit: the previous turn has been reported before the next one is asked for.
+        expect(submitted).toHaveLength(asked);
+        sock.beginTurn({ id: next.run, topic: 'main', chat: 'local:ann', depth: 0 });
+        return { turn: next };
+      },
+    });
+    try {
+      const first = turnInput({ run: 'coord-t1', coordinator: true, script, messages: [message('say one')] });
+      const out = await runRunner(r.runner.main, JSON.stringify(first), { env: { WARREN_GATED_SOCKET: sock.socketPath } });
+      expect(errorsLogged(out.stderr)).toBe('');
+      expect(out.code).toBe(0);
+      expect(submitted.map((s) => s.result)).toEqual(['said one', 'said two', 'said three']);
+      expect(asked).toBe(3);
+      const rows = f.gated.db.prepare(`SELECT run, text FROM outbox WHERE run LIKE 'coord-%' ORDER BY id`).all();
+      expect(rows).toEqual([
+        { run: 'coord-t1', text: 'early one' },
+        { run: 'coord-t2', text: 'early two' },
+        { run: 'coord-t3', text: 'early three' },
+      ]);
+    } finally {
+      await sock.close();
+    }
+  });
+
+  it('a run that is not a coordinator never asks for another turn', async () => {
+    let asked = 0;
+    const submitted: TurnResult[] = [];
+    const sock = await f.gated.openRunSocket('acme', { id: 'single-1', topic: 'main', chat: 'local:ann', depth: 0 }, {
+      onSubmit: (result) => submitted.push(result),
+      onNextTurn: async () => {
+        asked += 1;
+        return { stop: true };
+      },
+    });
+    try {
+      const out = await runRunner(r.runner.main, JSON.stringify(turnInput({ messages: [message('hi')] })), {
+        env: { WARREN_GATED_SOCKET: sock.socketPath },
+      });
+      expect(out.code).toBe(0);
+      expect(submitted).toHaveLength(1);
+      expect(asked).toBe(0);
+    } finally {
+      await sock.close();
+    }
+  });
 });

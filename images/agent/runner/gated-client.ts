@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { SocketTransport } from '../../../core/socket-transport.js';
-import { SUBMIT_TURN_METHOD, type TurnResult } from '../../../core/turn.js';
+import { NEXT_TURN_METHOD, NEXT_TURN_WAIT_MS, NextTurnResultSchema, SUBMIT_TURN_METHOD, type NextTurnResult, type TurnResult } from '../../../core/turn.js';
 import { toolResultText, type ToolCaller, type ToolLister, type ToolOutcome, type ToolSpec } from './tool-caller.js';
 
 export const CLIENT_INFO = { name: 'warren-runner', version: '0.1.0' };
@@ -47,6 +47,11 @@ export class GatedClient implements ToolCaller, ToolLister {
 
   async submit(result: TurnResult): Promise<void> {
     await this.client.request({ method: SUBMIT_TURN_METHOD, params: result }, EmptyResultSchema);
+  }
+
+  /** A coordinator's next turn, or stop; gated holds the request open until one of them (the SDK's 60 s default would cut it). */
+  async nextTurn(signal?: AbortSignal): Promise<NextTurnResult> {
+    return this.client.request({ method: NEXT_TURN_METHOD, params: {} }, NextTurnResultSchema, { timeout: NEXT_TURN_WAIT_MS, signal });
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,8 @@
 // file. Two modes:
 //   (no argument)  read one TurnInput on stdin, run its harness, report with `warren/submit_turn` on the gated
 //                  socket. Exit 0 once the report is accepted; 1 when it could not be made; 2 for a bad turn.
+//                  A coordinator's turn (TurnInput.coordinator) is followed by `warren/next_turn` requests, one
+//                  turn after another, until gated answers "stop" (exit 0).
 //   bridge         a byte pump between stdio and the gated socket (the MCP server Claude Code launches).
 // stdout and stderr are logs only (and, in bridge mode, stdout is the MCP stream); the result goes to gated.
 import { resolve } from 'node:path';
@@ -12,6 +14,7 @@ import { runnerLog } from './log.js';
 import { personaFile } from './persona.js';
 import { runTurn } from './run-turn.js';
 import { parseTurn, readAll } from './turn-input.js';
+import type { TurnInput } from '../../../core/turn.js';
 
 const log = runnerLog('runner');
 
@@ -58,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', stop).on('SIGINT', stop);
 
-  const result = await runTurn(turn, {
+  const deps = {
     tools: client,
     lister: client,
     socket,
@@ -66,17 +69,32 @@ async function main(argv: string[]): Promise<number> {
     personaFile: personaFile(),
     log,
     signal: abort.signal,
-  });
+  };
   try {
-    await client.submit(result);
-  } catch (error) {
-    log.error('gated did not accept the turn report', { ...about, err: error });
-    return 1;
+    // The turn boundary is explicit: a turn ends with its report, and only then is the next one asked for.
+    for (let next: TurnInput | null = turn; next; ) {
+      const thisTurn = { tenant: next.tenant, run: next.run, topic: next.topic, harness: next.harness, messages: next.messages.length };
+      const result = await runTurn(next, deps);
+      try {
+        await client.submit(result);
+      } catch (error) {
+        log.error('gated did not accept the turn report', { ...thisTurn, err: error });
+        return 1;
+      }
+      log.info('turn reported', { ...thisTurn, status: result.status, chars: result.result.length });
+      if (!turn.coordinator || abort.signal.aborted) return 0;
+      const answer = await client.nextTurn(abort.signal).catch((error: unknown) => {
+        if (abort.signal.aborted) return { stop: true as const };
+        throw error;
+      });
+      next = 'turn' in answer ? answer.turn : null;
+      if (next) log.info('turn received', { run: next.run, topic: next.topic, messages: next.messages.length });
+    }
+    log.info('coordinator told to stop');
+    return 0;
   } finally {
     await client.close();
   }
-  log.info('turn reported', { ...about, status: result.status, chars: result.result.length });
-  return 0;
 }
 
 main(process.argv).then(
