@@ -125,10 +125,14 @@ describe('a coordinator (always_on: true)', () => {
 
   it('a coordinator killed twice in the same turn: the turn fails, the sender is told once, and the next message is answered', async () => {
     const docker = await requireDocker();
+    const killed = new Set<string>();
     const killWhileRunning = async (attempt: number) => {
       await eventually(() => runsOf('twice').some((r) => r.status === 'running' && r.attempt === attempt), `attempt ${attempt} running`);
-      await eventually(async () => (await containersOf('twice')).length === 1, 'its coordinator running');
-      const [victim] = await containersOf('twice');
+      // The new coordinator, not the one killed before (it may still be listed while it is removed).
+      const live = async () => (await containersOf('twice')).filter((c) => c.State === 'running' && !killed.has(c.Id));
+      await eventually(async () => (await live()).length === 1, 'its coordinator running');
+      const [victim] = await live();
+      killed.add(victim!.Id);
       await docker.getContainer(victim!.Id).kill();
     };
     send('twice', 'slow doomed');
