@@ -20,6 +20,8 @@ export interface GatewayConfig {
   /** How long messages wait for a tenant that vanished from the tree (renamed and back?) before they are failed. */
   goneGraceMs: number;
   http: { host: string; port: number };
+  /** The web listener (docs/web.md): its own port, so published sites never share the API's origin. */
+  web: { host: string; port: number; quotaBytes: number };
   // Egress (WARREN_EGRESS*) is crackbox's to read (crackbox/egress-config.ts); cli/start-warren.ts hands the
   // gateway the started service.
 }
@@ -56,5 +58,10 @@ export function gatewayConfig(dataDir: string, env: NodeJS.ProcessEnv = process.
     pollMs: int(env, 'WARREN_POLL_MS', 250, 10),
     goneGraceMs: int(env, 'WARREN_GONE_GRACE_MS', 30_000, 0),
     http: { host: env.WARREN_HTTP_HOST ?? '127.0.0.1', port: int(env, 'WARREN_HTTP_PORT', 7380, 0) },
+    web: {
+      host: env.WARREN_WEB_HOST ?? '127.0.0.1',
+      port: int(env, 'WARREN_WEB_PORT', 7381, 0),
+      quotaBytes: int(env, 'WARREN_WEB_QUOTA_MB', 100, 1) * 1024 * 1024,
+    },
   };
 }

@@ -1,0 +1,73 @@
+// Opening a file inside a tenant's web/ without ever leaving it. The agent writes web/ from its container and may
+// race us, so the check is made on the open descriptor itself: no component may be a symlink (lstat), the last is
+// opened with O_NOFOLLOW, and the descriptor's real path (/proc/self/fd) must lie inside web/'s real path.
+import { constants, type Stats } from 'node:fs';
+import { lstat, open, readdir, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export type OpenResult = { ok: true; file: FileHandle; stat: Stats; name: string } | { ok: false; reason: string };
+
+/** Opens web/<segments> (or its index.html when `directory`), refusing anything that is not a plain file inside. */
+export async function openInside(webDir: string, segments: readonly string[], directory: boolean): Promise<OpenResult> {
+  let root: string;
+  try {
+    const st = await lstat(webDir);
+    if (st.isSymbolicLink() || !st.isDirectory()) return { ok: false, reason: 'web/ is not a plain folder' };
+    root = await realpath(webDir);
+  } catch {
+    return { ok: false, reason: 'no web/ folder' };
+  }
+  const names = directory ? [...segments, 'index.html'] : [...segments];
+  if (names.length === 0) names.push('index.html');
+  let path = root;
+  for (const name of names) {
+    path = join(path, name);
+    try {
+      if ((await lstat(path)).isSymbolicLink()) return { ok: false, reason: 'a symlink on the path' };
+    } catch {
+      return { ok: false, reason: 'not found' };
+    }
+  }
+  let file: FileHandle;
+  try {
+    file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return { ok: false, reason: 'cannot open' };
+  }
+  try {
+    const real = await readlink(`/proc/self/fd/${file.fd}`);
+    if (!real.startsWith(root + '/')) throw new Error('outside web/');
+    const stat = await file.stat();
+    if (stat.isDirectory()) {
+      await file.close();
+      // A folder named without its trailing "/": only served (as its index) when asked as a folder.
+      return { ok: false, reason: 'a folder' };
+    }
+    if (!stat.isFile()) throw new Error('not a plain file');
+    return { ok: true, file, stat, name: names[names.length - 1]! };
+  } catch (error) {
+    await file.close().catch(() => undefined);
+    return { ok: false, reason: (error as Error).message };
+  }
+}
+
+/** Bytes under a folder, counting files by their size, never following links; stops early past `limit`. */
+export async function folderBytes(dir: string, limit = Infinity): Promise<number> {
+  let total = 0;
+  const pending = [dir];
+  while (pending.length > 0 && total <= limit) {
+    const current = pending.pop()!;
+    let entries;
+    try {
+      entries = await readdir(current, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const p = join(current, entry.name);
+      if (entry.isDirectory()) pending.push(p);
+      else if (entry.isFile()) total += (await lstat(p).catch(() => ({ size: 0 }))).size;
+    }
+  }
+  return total;
+}
