@@ -6,7 +6,7 @@ import { builtinModules } from 'node:module';
 import { join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RESERVED_NAMES } from '../core/tenant-path.js';
-import { ALLOWLIST_FILE, GRANTS_FILE, HOME_DIR, SKILLS_DIR } from '../core/tree/layout.js';
+import { ALLOWLIST_FILE, GRANTS_FILE, HOME_DIR, SKILLS_DIR, WEB_DIR } from '../core/tree/layout.js';
 import { otherScriptPaths, parseSource, readSources, REPO, type SourceFile } from './helpers/sources.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -392,7 +392,7 @@ describe('one home per constant', () => {
   });
 
   it("keeps core/tenant-path.ts's reserved names equal to the tenant file and folder names of core/tree/layout.ts", () => {
-    expect([...RESERVED_NAMES].sort()).toEqual([ALLOWLIST_FILE, GRANTS_FILE, HOME_DIR, SKILLS_DIR].sort());
+    expect([...RESERVED_NAMES].sort()).toEqual([ALLOWLIST_FILE, GRANTS_FILE, HOME_DIR, SKILLS_DIR, WEB_DIR].sort());
   });
 });
 
