@@ -223,7 +223,7 @@ export class Warren {
         // Published sites get their own listener: never the API's origin (docs/web.md).
         webServer = createWebServer({
           sites: {
-            vhost: () => undefined,
+            vhost: (host) => gated.store.vhost(host),
             publishes: (tenant) => gated.registry.get(tenant)?.config?.persona.frontmatter.web === true,
             tenantDir: (tenant) => {
               const config = gated.registry.get(tenant)?.config;
