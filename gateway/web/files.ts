@@ -9,14 +9,8 @@ export type OpenResult = { ok: true; file: FileHandle; stat: Stats; name: string
 
 /** Opens web/<segments> (or its index.html when `directory`), refusing anything that is not a plain file inside. */
 export async function openInside(webDir: string, segments: readonly string[], directory: boolean): Promise<OpenResult> {
-  let root: string;
-  try {
-    const st = await lstat(webDir);
-    if (st.isSymbolicLink() || !st.isDirectory()) return { ok: false, reason: 'web/ is not a plain folder' };
-    root = await realpath(webDir);
-  } catch {
-    return { ok: false, reason: 'no web/ folder' };
-  }
+  const root = await webRoot(webDir);
+  if (root === null) return { ok: false, reason: 'web/ is missing or not a plain folder' };
   const names = directory ? [...segments, 'index.html'] : [...segments];
   if (names.length === 0) names.push('index.html');
   let path = root;
@@ -49,6 +43,28 @@ export async function openInside(webDir: string, segments: readonly string[], di
     await file.close().catch(() => undefined);
     return { ok: false, reason: (error as Error).message };
   }
+}
+
+const ROOT_CACHE_MS = 1000;
+const roots = new Map<string, { real: string | null; at: number }>();
+
+/**
+ * web/'s real path, or null when it is missing or not a plain folder. Cached for a second: only the operator can
+ * replace web/ itself (the agent writes inside it), and every file is still checked against it after opening.
+ */
+async function webRoot(webDir: string): Promise<string | null> {
+  const known = roots.get(webDir);
+  if (known && Date.now() - known.at < ROOT_CACHE_MS) return known.real;
+  let real: string | null = null;
+  try {
+    const st = await lstat(webDir);
+    if (!st.isSymbolicLink() && st.isDirectory()) real = await realpath(webDir);
+  } catch {
+    real = null;
+  }
+  if (roots.size > 10_000) roots.clear();
+  roots.set(webDir, { real, at: Date.now() });
+  return real;
 }
 
 /** Bytes under a folder, counting files by their size, never following links; stops early past `limit`. */

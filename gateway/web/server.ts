@@ -22,6 +22,8 @@ export interface WebServerOptions {
   quotaCacheMs?: number;
 }
 
+const SMALL_FILE_BYTES = 64 * 1024;
+
 const SECURITY_HEADERS = {
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
@@ -113,6 +115,19 @@ export function createWebServer(options: WebServerOptions): Server {
         await file.close();
         res.end();
         done(range ? 206 : 200);
+        return;
+      }
+      if (end - start + 1 <= SMALL_FILE_BYTES) {
+        // Small files in one read and one write: a stream costs more than the file.
+        const buffer = Buffer.alloc(end - start + 1);
+        const { bytesRead } = await file.read(buffer, 0, buffer.length, start);
+        await file.close();
+        if (bytesRead !== buffer.length) {
+          res.destroy(); // the file shrank under us: never send a body shorter than its Content-Length
+          return;
+        }
+        res.end(buffer);
+        done(range ? 206 : 200, { bytes: bytesRead });
         return;
       }
       const stream = file.createReadStream({ start, end, autoClose: true });
