@@ -1,11 +1,12 @@
 // Opening a file inside a tenant's web/ without ever leaving it. The agent writes web/ from its container and may
 // race us, so the check is made on the open descriptor itself: no component may be a symlink (lstat), the last is
 // opened with O_NOFOLLOW, and the descriptor's real path (/proc/self/fd) must lie inside web/'s real path.
-import { constants, type Stats } from 'node:fs';
-import { lstat, open, readdir, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, type Stats } from 'node:fs';
+import { lstat, readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 
-export type OpenResult = { ok: true; file: FileHandle; stat: Stats; name: string } | { ok: false; reason: string };
+/** `fd` is the caller's to close. */
+export type OpenResult = { ok: true; fd: number; stat: Stats; name: string } | { ok: false; reason: string };
 
 /** Opens web/<segments> (or its index.html when `directory`), refusing anything that is not a plain file inside. */
 export async function openInside(webDir: string, segments: readonly string[], directory: boolean): Promise<OpenResult> {
@@ -17,30 +18,31 @@ export async function openInside(webDir: string, segments: readonly string[], di
   for (const name of names) {
     path = join(path, name);
     try {
-      if ((await lstat(path)).isSymbolicLink()) return { ok: false, reason: 'a symlink on the path' };
+      // Synchronous (here, open and fstat): metadata of a local folder; a thread-pool trip costs more than the call.
+      if (lstatSync(path).isSymbolicLink()) return { ok: false, reason: 'a symlink on the path' };
     } catch {
       return { ok: false, reason: 'not found' };
     }
   }
-  let file: FileHandle;
+  let fd: number;
   try {
-    file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
     return { ok: false, reason: 'cannot open' };
   }
   try {
-    const real = await readlink(`/proc/self/fd/${file.fd}`);
+    const real = readlinkSync(`/proc/self/fd/${fd}`);
     if (!real.startsWith(root + '/')) throw new Error('outside web/');
-    const stat = await file.stat();
+    const stat = fstatSync(fd);
     if (stat.isDirectory()) {
-      await file.close();
+      closeSync(fd);
       // A folder named without its trailing "/": only served (as its index) when asked as a folder.
       return { ok: false, reason: 'a folder' };
     }
     if (!stat.isFile()) throw new Error('not a plain file');
-    return { ok: true, file, stat, name: names[names.length - 1]! };
+    return { ok: true, fd, stat, name: names[names.length - 1]! };
   } catch (error) {
-    await file.close().catch(() => undefined);
+    closeSync(fd);
     return { ok: false, reason: (error as Error).message };
   }
 }

@@ -1,5 +1,6 @@
 // The web listener: tenants' web/ folders as static sites, on their own port (WARREN_WEB_PORT), apart from the API
 // and dashboard. It only reads: GET and HEAD, no cookies set, no query strings logged at info level.
+import { closeSync, createReadStream, readSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from '../../core/log.js';
@@ -78,7 +79,12 @@ export function createWebServer(options: WebServerOptions): Server {
       done(404, { refused: opened.reason });
       return plain(res, 404, 'not found');
     }
-    const { file, stat, name } = opened;
+    const { fd, stat, name } = opened;
+    let held = true; // until closed here, or handed to the read stream
+    const close = () => {
+      if (held) closeSync(fd);
+      held = false;
+    };
     try {
       const etag = `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}-${stat.ino.toString(16)}"`;
       const headers: Record<string, string | number> = {
@@ -92,7 +98,7 @@ export function createWebServer(options: WebServerOptions): Server {
       };
       const inm = req.headers['if-none-match'];
       if (inm && inm.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}` || t.trim() === '*')) {
-        await file.close();
+        close();
         res.writeHead(304, headers);
         res.end();
         done(304);
@@ -102,6 +108,7 @@ export function createWebServer(options: WebServerOptions): Server {
       const ifRange = req.headers['if-range'];
       if (range && ifRange !== undefined && ifRange !== etag) range = null;
       if (range === 'unsatisfiable') {
+        close();
         done(416);
         return plain(res, 416, 'range not satisfiable', { 'Content-Range': `bytes */${stat.size}` });
       }
@@ -111,7 +118,7 @@ export function createWebServer(options: WebServerOptions): Server {
       if (range) headers['Content-Range'] = `bytes ${start}-${end}/${stat.size}`;
       res.writeHead(range ? 206 : 200, headers);
       if (method === 'HEAD' || stat.size === 0) {
-        await file.close();
+        close();
         res.end();
         done(range ? 206 : 200);
         return;
@@ -119,8 +126,8 @@ export function createWebServer(options: WebServerOptions): Server {
       if (end - start + 1 <= SMALL_FILE_BYTES) {
         // Small files in one read and one write: a stream costs more than the file.
         const buffer = Buffer.alloc(end - start + 1);
-        const { bytesRead } = await file.read(buffer, 0, buffer.length, start);
-        await file.close();
+        const bytesRead = readSync(fd, buffer, 0, buffer.length, start);
+        close();
         if (bytesRead !== buffer.length) {
           res.destroy(); // the file shrank under us: never send a body shorter than its Content-Length
           return;
@@ -129,7 +136,8 @@ export function createWebServer(options: WebServerOptions): Server {
         done(range ? 206 : 200, { bytes: bytesRead });
         return;
       }
-      const stream = file.createReadStream({ start, end, autoClose: true });
+      held = false;
+      const stream = createReadStream('', { fd, start, end, autoClose: true });
       stream.pipe(res);
       stream.on('error', (error) => {
         reqLog.warn({ err: error, path }, 'web read failed');
@@ -138,7 +146,7 @@ export function createWebServer(options: WebServerOptions): Server {
       done(range ? 206 : 200, { bytes: end - start + 1 });
       return; // the stream closes the file
     } catch (error) {
-      await file.close().catch(() => undefined);
+      close();
       throw error;
     }
   }

@@ -1,5 +1,5 @@
 // The web listener over real sockets and a real tenant folder: what it serves, and every way out it refuses.
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,6 +133,19 @@ describe('web listener', () => {
 
   it('refuses a mapped host whose tenant does not publish', async () => {
     expect((await getAs('quiet.example', '/')).status).toBe(404);
+  });
+
+  it('closes every file it opens, whatever it answers', async () => {
+    const open = () => readdirSync('/proc/self/fd').length;
+    const etag = (await get('/t/acme/index.html')).headers.get('etag')!;
+    const before = open();
+    for (let i = 0; i < 40; i++) {
+      await (await get('/t/acme/bytes.bin', { range: 'bytes=500-' })).text(); // 416
+      await (await get('/t/acme/index.html', { 'if-none-match': etag })).text(); // 304
+      await (await fetch(base + '/t/acme/index.html', { method: 'HEAD' })).text();
+      await (await get('/t/acme/escape.txt')).text(); // refused
+    }
+    expect(open() - before).toBeLessThan(20);
   });
 
   it('refuses writes', async () => {
