@@ -25,6 +25,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   tenants: lazy('list tenants, their tiers and any configuration errors', () => import('../gated/cli/tenants.js')),
   grants: lazy('show tier defaults or explain a grant decision', () => import('../gated/cli/grants.js')),
   audit: lazy('read the audit log of tool calls', () => import('../gated/cli/audit.js')),
+  vhosts: lazy("list, set and remove the web listener's virtual hosts (host name -> tenant web/)", () => import('../gated/cli/vhosts.js')),
   tokens: lazy('issue, list and revoke scoped API tokens', () => import('../gateway/cli/tokens.js')),
   secrets: lazy('manage sealed per-tenant secrets', () => import('../core/secrets/cli.js')),
   egress: lazy("read crackbox's egress log (DNS answers and proxy decisions)", () => import('../crackbox/cli/egress.js')),

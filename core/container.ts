@@ -18,6 +18,8 @@ const CONFIG_DIR = '/etc/warren';
 export const CONTAINER_PATHS = {
   /** The tenant's home/ folder: the one writable mount, and the agent's working directory. */
   home: HOME,
+  /** The tenant's web/ folder (PERSONA.md `web: true`): its published site, writable (docs/web.md). */
+  web: '/workspace/web',
   /** Holds the run's gated socket. */
   socketDir: SOCKET_DIR,
   socket: `${SOCKET_DIR}/gated.sock`,

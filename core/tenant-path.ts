@@ -10,7 +10,7 @@ export const MAX_SEGMENT_LENGTH = 64;
  * Names that are never tenants: a tenant's own folders and operator files (a folder called `grants` would be
  * confused with the file). Dot-folders are excluded by the name rule.
  */
-export const RESERVED_NAMES: ReadonlySet<string> = new Set(['home', 'skills', 'grants', 'allowlist']);
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(['home', 'web', 'skills', 'grants', 'allowlist']);
 
 const SEGMENT = /^[a-z0-9_-]+$/;
 

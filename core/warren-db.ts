@@ -131,6 +131,20 @@ export const WARREN_MIGRATIONS: Migration[] = [
     name: 'core-005-topic-forked-from',
     sql: `ALTER TABLE topics ADD COLUMN forked_from TEXT;`,
   },
+  {
+    // Virtual hosts of the web listener (docs/web.md): a host name serves a tenant's web/. Written by set_vhost and
+    // remove_vhost (tier 0) only.
+    name: 'core-006-vhosts',
+    sql: `
+      CREATE TABLE vhosts (
+        host TEXT PRIMARY KEY,          -- lowercase, no port, no trailing dot
+        tenant TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX vhosts_tenant ON vhosts (tenant);
+    `,
+  },
 ];
 
 export function warrenDbPath(dataDir: string): string {

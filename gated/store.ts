@@ -116,6 +116,13 @@ function channelStatementsOf(db: Db) {
 }
 type ChannelStatements = ReturnType<typeof channelStatementsOf>;
 
+export interface VhostRow {
+  host: string;
+  tenant: TenantPath;
+  created_by: TenantPath;
+  created_at: string;
+}
+
 export class GatedStore {
   private readonly s;
   private turnStatements: TurnStatements | undefined;
@@ -159,6 +166,12 @@ export class GatedStore {
                       created_at = excluded.created_at`),
       deleteRoute: p(`DELETE FROM routes WHERE chat = ?`),
       routes: p(`SELECT chat, tenant, created_by, created_at FROM routes ORDER BY chat`),
+      vhost: p(`SELECT tenant FROM vhosts WHERE host = ?`),
+      upsertVhost: p(`INSERT INTO vhosts (host, tenant, created_by, created_at) VALUES (?, ?, ?, ?)
+                      ON CONFLICT (host) DO UPDATE SET tenant = excluded.tenant, created_by = excluded.created_by,
+                      created_at = excluded.created_at`),
+      deleteVhost: p(`DELETE FROM vhosts WHERE host = ?`),
+      vhosts: p(`SELECT host, tenant, created_by, created_at FROM vhosts ORDER BY host`),
     };
   }
 
@@ -353,6 +366,23 @@ export class GatedStore {
 
   routes(): { chat: string; tenant: string; created_by: string; created_at: string }[] {
     return this.s.routes.all() as { chat: string; tenant: string; created_by: string; created_at: string }[];
+  }
+
+  /** The tenant a (canonical) host name serves, if it is mapped. */
+  vhost(host: string): TenantPath | undefined {
+    return (this.s.vhost.get(host) as { tenant: string } | undefined)?.tenant;
+  }
+
+  setVhost(host: string, tenant: TenantPath, by: TenantPath): void {
+    this.s.upsertVhost.run(host, tenant, by, nowIso());
+  }
+
+  deleteVhost(host: string): boolean {
+    return this.s.deleteVhost.run(host).changes > 0;
+  }
+
+  vhosts(): VhostRow[] {
+    return this.s.vhosts.all() as VhostRow[];
   }
 
   // The turn loop's side of the inbox (gateway/run-store.ts calls these inside its transactions).

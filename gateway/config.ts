@@ -22,6 +22,8 @@ export interface GatewayConfig {
   /** How long a coordinator (PERSONA.md `always_on: true`) idles before it stops, unless its `idle_timeout` says. */
   idleTimeoutS: number;
   http: { host: string; port: number };
+  /** The web listener (docs/web.md): its own port, so published sites never share the API's origin. */
+  web: { host: string; port: number; quotaBytes: number };
   // Egress (WARREN_EGRESS*) is crackbox's to read (crackbox/egress-config.ts); cli/start-warren.ts hands the
   // gateway the started service.
 }
@@ -59,5 +61,10 @@ export function gatewayConfig(dataDir: string, env: NodeJS.ProcessEnv = process.
     goneGraceMs: int(env, 'WARREN_GONE_GRACE_MS', 30_000, 0),
     idleTimeoutS: int(env, 'WARREN_IDLE_TIMEOUT_S', 300, 1),
     http: { host: env.WARREN_HTTP_HOST ?? '127.0.0.1', port: int(env, 'WARREN_HTTP_PORT', 7380, 0) },
+    web: {
+      host: env.WARREN_WEB_HOST ?? '127.0.0.1',
+      port: int(env, 'WARREN_WEB_PORT', 7381, 0),
+      quotaBytes: int(env, 'WARREN_WEB_QUOTA_MB', 100, 1) * 1024 * 1024,
+    },
   };
 }

@@ -7,7 +7,7 @@ import { isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { AGENT_USER, CONTAINER_PATHS, LABELS } from '../core/container.js';
 import { ROOT, segmentProblem, tenantId, tenantPathProblem, type TenantPath } from '../core/tenant-path.js';
 import { SECRET_LIKE_NAME } from '../core/tree/environment.js';
-import { HOME_DIR, PERSONA_FILE, SKILLS_DIR } from '../core/tree/layout.js';
+import { HOME_DIR, PERSONA_FILE, SKILLS_DIR, WEB_DIR } from '../core/tree/layout.js';
 import type { ResolvedLimits } from './limits.js';
 import { DOCKER_SOCKETS, containerTargetProblem, type ResolvedMount } from './mount-allowlist.js';
 
@@ -21,6 +21,8 @@ export interface ContainerSpecInput {
   tenantDir: string;
   /** Absolute host path of the tenant's home: must be <tenantDir>/home. */
   homeDir: string;
+  /** Absolute host path of the tenant's web/ (only for a tenant that publishes): must be <tenantDir>/web. */
+  webDir?: string;
   /** Host path of this run's gated socket. */
   socketPath: string;
   /** Host dir with the compiled runner (holds runner/main.js); mounted read-only at /opt/warren. */
@@ -106,6 +108,9 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
   if (!input.tenantDir.endsWith(suffix)) fail(`tenantDir ${input.tenantDir} is not the folder of tenant ${tenant}`);
   const tenantsRoot = input.tenantDir.slice(0, -suffix.length) || sep;
   if (input.homeDir !== join(input.tenantDir, HOME_DIR)) fail(`homeDir ${input.homeDir} is not ${tenant}'s own home`);
+  if (input.webDir !== undefined && input.webDir !== join(input.tenantDir, WEB_DIR)) {
+    fail(`webDir ${input.webDir} is not ${tenant}'s own web folder`);
+  }
 
   const files = input.tenantFiles ?? probeTenantFiles(input.tenantDir);
   const mounts: Docker.MountSettings[] = [
@@ -113,6 +118,7 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
     { Type: 'bind', Source: input.socketPath, Target: CONTAINER_PATHS.socket, ReadOnly: false },
     { Type: 'bind', Source: input.runnerDir, Target: CONTAINER_PATHS.runnerDir, ReadOnly: true },
   ];
+  if (input.webDir !== undefined) mounts.push({ Type: 'bind', Source: input.webDir, Target: CONTAINER_PATHS.web, ReadOnly: false });
   if (files.persona) mounts.push({ Type: 'bind', Source: join(input.tenantDir, PERSONA_FILE), Target: CONTAINER_PATHS.persona, ReadOnly: true });
   if (files.skills) {
     const skills = join(input.tenantDir, SKILLS_DIR);

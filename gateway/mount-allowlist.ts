@@ -40,7 +40,7 @@ export interface MountPolicy {
 }
 
 /** Targets the container spec owns: an extra mount may not sit on, under or over these. */
-export const FIXED_TARGETS = [CONTAINER_PATHS.socketDir, CONTAINER_PATHS.runnerDir, CONTAINER_PATHS.configDir, '/tmp', '/proc', '/sys', '/dev'];
+export const FIXED_TARGETS = [CONTAINER_PATHS.web, CONTAINER_PATHS.socketDir, CONTAINER_PATHS.runnerDir, CONTAINER_PATHS.configDir, '/tmp', '/proc', '/sys', '/dev'];
 export const MAX_EXTRA_MOUNTS = 16;
 
 /** Path parts that mark credentials; a request whose path (as written or resolved) has one is denied. */

@@ -16,7 +16,7 @@ import type { GatewayConfig } from './config.js';
 import { containerSpec } from './container-spec.js';
 import { runContainer, type RunResult } from './docker-runner.js';
 import { resolveLimits, type ResolvedLimits } from './limits.js';
-import { ensureHome } from './home.js';
+import { ensureHome, ensureWeb } from './home.js';
 import { resolveMounts } from './mount-allowlist.js';
 import { removeContainersExcept } from './reconcile-containers.js';
 import type { LiveOutput } from './live/capture.js';
@@ -380,6 +380,7 @@ export class TurnLoop {
     const { config } = this.deps;
     const tenantDir = realpathSync(tenant.dir);
     ensureHome(tenantDir);
+    const webDir = tenant.persona.frontmatter.web === true ? ensureWeb(tenantDir) : undefined;
     const mounts = resolveMounts(tenant.persona.frontmatter.mounts, {
       forbidden: [this.deps.tenantsDir, this.deps.dataDir],
     });
@@ -392,6 +393,7 @@ export class TurnLoop {
       image: this.deps.image,
       tenantDir,
       homeDir: join(tenantDir, HOME_DIR),
+      webDir,
       socketPath: realpathSync(socketPath),
       runnerDir: realpathSync(config.runnerDir),
       limits,

@@ -17,6 +17,7 @@ import { outputBounds } from './live/chunks.js';
 import { LiveHub } from './live/hub.js';
 import { RunOutputStore } from './live/output-store.js';
 import { createHttpApi, listen, type HttpDeps } from './http.js';
+import { createWebServer } from './web/server.js';
 import { ApiTokens } from './http/api-tokens.js';
 import { Metrics } from './http/metrics.js';
 import { ReadFacade } from './read/facade.js';
@@ -70,6 +71,8 @@ export interface WarrenOptions {
 export interface GatewayInfo {
   pid: number;
   url: string | null;
+  /** The web listener's base URL (published sites), when it runs. */
+  webUrl?: string | null;
   instance: string;
 }
 
@@ -99,6 +102,10 @@ export class Warren {
     readonly output: LiveOutput | null = null,
     private readonly outputRetention: NodeJS.Timeout | null = null,
     private readonly dashboard: DashboardSessions | null = null,
+    /** The web listener (published sites), when the HTTP side runs. */
+    private readonly web: Server | null = null,
+    /** Its base URL, e.g. http://127.0.0.1:7381 */
+    readonly webUrl: string | null = null,
   ) {}
 
   /** A one-time link that logs the operator into the dashboard (null without the HTTP server). */
@@ -192,6 +199,8 @@ export class Warren {
       let http: Server | null = null;
       let url: string | null = null;
       let dashboard: DashboardSessions | null = null;
+      let webServer: Server | null = null;
+      let webUrl: string | null = null;
       if (options.http !== false) {
         const activeRuns = () => loop.activeRuns().length;
         dashboard = new DashboardSessions();
@@ -224,6 +233,23 @@ export class Warren {
         undo.push(() => new Promise((resolve) => server.close(resolve)));
         http = server;
         url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+        // Published sites get their own listener: never the API's origin (docs/web.md).
+        webServer = createWebServer({
+          sites: {
+            vhost: (host) => gated.store.vhost(host),
+            publishes: (tenant) => gated.registry.get(tenant)?.config?.persona.frontmatter.web === true,
+            tenantDir: (tenant) => {
+              const config = gated.registry.get(tenant)?.config;
+              return config?.persona.frontmatter.web === true ? config.dir : undefined;
+            },
+          },
+          quotaBytes: config.web.quotaBytes,
+          log: componentLogger(log, 'web'),
+        });
+        const webAddress = await listen(webServer, config.web.host, config.web.port);
+        const started = webServer;
+        undo.push(() => new Promise((resolve) => started.close(resolve)));
+        webUrl = `http://${webAddress.family === 'IPv6' ? `[${webAddress.address}]` : webAddress.address}:${webAddress.port}`;
       }
       await loop.start();
       undo.push(() => loop.stop());
@@ -257,11 +283,12 @@ export class Warren {
       });
       delivery.start();
       undo.push(() => delivery?.stop());
-      const info: GatewayInfo = { pid: process.pid, url, instance: config.instance };
+      const info: GatewayInfo = { pid: process.pid, url, webUrl, instance: config.instance };
       writeFileSync(gatewayInfoPath(options.dataDir), JSON.stringify(info) + '\n', { mode: 0o600 });
       log.info({ url, instance: config.instance, image, tenants: gated.sockets().size }, 'warren is up');
       return new Warren(
         config, db, gated, runs, loop, outbox, url, http, options.dataDir, log, egress, secrets, inbound, hub, delivery, output, outputRetention, dashboard,
+        webServer, webUrl,
       );
     } catch (error) {
       for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => undefined);
@@ -271,9 +298,12 @@ export class Warren {
 
   async stop(): Promise<void> {
     const closed = new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
+    const webClosed = new Promise<void>((resolve) => (this.web ? this.web.close(() => resolve()) : resolve()));
+    this.web?.closeAllConnections();
     this.output?.hub.closeAll();
     this.http?.closeAllConnections(); // SSE streams would otherwise hold close() open
     await closed;
+    await webClosed;
     await this.delivery?.stop();
     await this.channels?.stop();
     await this.loop.stop();

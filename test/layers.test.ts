@@ -6,7 +6,7 @@ import { builtinModules } from 'node:module';
 import { join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RESERVED_NAMES } from '../core/tenant-path.js';
-import { ALLOWLIST_FILE, GRANTS_FILE, HOME_DIR, SKILLS_DIR } from '../core/tree/layout.js';
+import { ALLOWLIST_FILE, GRANTS_FILE, HOME_DIR, SKILLS_DIR, WEB_DIR } from '../core/tree/layout.js';
 import { otherScriptPaths, parseSource, readSources, REPO, type SourceFile } from './helpers/sources.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ describe('the source tree', () => {
 /** The component whose code writes each table (reads are free). */
 const TABLE_OWNER: Record<string, Layer> = {
   messages: 'gated', outbox: 'gated', delegations: 'gated', observations: 'gated', topics: 'gated', tokens: 'gated',
-  routes: 'gated', audit: 'gated',
+  routes: 'gated', audit: 'gated', vhosts: 'gated',
   runs: 'gateway', leases: 'gateway', approvals: 'gateway', run_output: 'gateway', run_output_state: 'gateway',
   users: 'gateway', memberships: 'gateway', pairings: 'gateway', paused: 'gateway',
   api_tokens: 'gateway',
@@ -392,7 +392,7 @@ describe('one home per constant', () => {
   });
 
   it("keeps core/tenant-path.ts's reserved names equal to the tenant file and folder names of core/tree/layout.ts", () => {
-    expect([...RESERVED_NAMES].sort()).toEqual([ALLOWLIST_FILE, GRANTS_FILE, HOME_DIR, SKILLS_DIR].sort());
+    expect([...RESERVED_NAMES].sort()).toEqual([ALLOWLIST_FILE, GRANTS_FILE, HOME_DIR, SKILLS_DIR, WEB_DIR].sort());
   });
 });
 

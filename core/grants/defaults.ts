@@ -29,7 +29,13 @@ const TIER1_TOOLS: readonly string[] = Object.freeze([
 ]);
 
 /** Every tool gated serves (a new tool is added here, and to a tier's defaults only deliberately). */
-export const ALL_TOOLS: readonly string[] = Object.freeze([...TIER1_TOOLS]);
+export const ALL_TOOLS: readonly string[] = Object.freeze([
+  ...TIER1_TOOLS,
+  // Tier 0 only (docs/web.md); a world may be granted list_vhosts for its subtree.
+  'set_vhost',
+  'remove_vhost',
+  'list_vhosts',
+]);
 
 /** The default rules of each tier, as text. */
 export const TIER_DEFAULT_TEXT: Readonly<Record<Tier, readonly string[]>> = Object.freeze({

@@ -25,6 +25,9 @@ export const TOOL_ARGS: ReadonlyMap<string, readonly string[]> = new Map<string,
   ['revoke', ['group', 'rule']],
   ['whoami', []],
   ['list_groups', []],
+  ['set_vhost', ['host', 'group']],
+  ['remove_vhost', ['host']],
+  ['list_vhosts', []],
 ]);
 
 

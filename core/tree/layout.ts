@@ -9,6 +9,8 @@ export const ALLOWLIST_FILE = 'allowlist';
 export const SKILLS_DIR = 'skills';
 export const SKILL_FILE = 'SKILL.md';
 export const HOME_DIR = 'home';
+/** The tenant's published site (PERSONA.md `web: true`), mounted at /workspace/web. */
+export const WEB_DIR = 'web';
 
 /** Files directly in a tenant folder that the loader reads. */
 export const OPERATOR_FILES: ReadonlySet<string> = new Set([PERSONA_FILE, GRANTS_FILE, ALLOWLIST_FILE]);

@@ -105,6 +105,8 @@ export const personaSchema = z.strictObject({
   mounts: z.array(mountSchema).optional(),
   /** Chats wired to this tenant (gateway/channels/route-plan.ts decides what each message does). */
   channels: channelsSchema.optional(),
+  /** true: the tenant's web/ is published on the web listener (docs/web.md). Off unless said. */
+  web: z.boolean().optional(),
 });
 
 export type PersonaFrontmatter = z.infer<typeof personaSchema>;

@@ -7,6 +7,7 @@ import { observeTools } from './observe.js';
 import { routeTools } from './routes.js';
 import { tokenTools } from './tokens.js';
 import { topicTools } from './topics.js';
+import { vhostTools } from './vhosts.js';
 import type { ToolDef } from './tool.js';
 
 export const TOOLS: readonly ToolDef[] = [
@@ -18,6 +19,7 @@ export const TOOLS: readonly ToolDef[] = [
   ...tokenTools,
   ...routeTools,
   ...grantTools,
+  ...vhostTools,
 ];
 
 export const TOOLS_BY_NAME: ReadonlyMap<string, ToolDef> = new Map(TOOLS.map((t) => [t.name, t]));

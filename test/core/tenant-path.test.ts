@@ -12,6 +12,7 @@ describe('tenant paths', () => {
     ['-', /may not start with "-"/],
     ['Acme', /lowercase letters/],
     ['home', /reserved/],
+    ['web', /reserved/],
     ['', /empty/],
   ])('segment %j', (name, problem) => {
     const found = segmentProblem(name);

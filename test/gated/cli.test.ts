@@ -233,3 +233,34 @@ describe('CLI hygiene', () => {
     expect(r.status).toBe(2);
   });
 });
+
+describe('warren vhosts', () => {
+  let tree: TempTree;
+  let gated: Gated;
+  const common = () => ['--tenants', tree.tenants, '--data', tree.data];
+
+  beforeAll(async () => {
+    tree = standardTree();
+    gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger(), watch: false });
+  });
+  afterAll(async () => {
+    await gated?.stop();
+    tree?.cleanup();
+  });
+
+  it('sets, lists and removes a host as root, through audited tool calls', async () => {
+    const set = await warrenAsync(['vhosts', 'set', 'Reports.Acme.Example', 'acme', ...common()]);
+    expect(set.status, set.stderr).toBe(0);
+    expect(set.stdout).toContain('reports.acme.example -> acme');
+    const listed = await warrenAsync(['vhosts', '--json', ...common()]);
+    expect(JSON.parse(listed.stdout.trim())).toMatchObject({ host: 'reports.acme.example', tenant: 'acme', created_by: 'root' });
+    const bad = await warrenAsync(['vhosts', 'set', '10.0.0.1', 'acme', ...common()]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/IP address/);
+    expect((await warrenAsync(['vhosts', 'remove', 'reports.acme.example', ...common()])).status).toBe(0);
+    expect(gated.store.vhost('reports.acme.example')).toBeUndefined();
+    await gated.audit.flush();
+    const tools = gated.audit.db.prepare("SELECT tool FROM audit WHERE tenant = 'root' ORDER BY id").pluck().all();
+    expect(tools).toEqual(['set_vhost', 'set_vhost', 'remove_vhost']);
+  });
+});

@@ -281,3 +281,82 @@ describe('handing work on', () => {
     await sock.close();
   });
 });
+
+describe('virtual hosts', () => {
+  let tree: TempTree;
+  let gated: Gated;
+  const clients: Client[] = [];
+  const call = async (c: Client, name: string, args: Record<string, unknown> = {}) => {
+    const r = await c.callTool({ name, arguments: args });
+    return { error: r.isError === true, text: textOf(r), data: r.structuredContent as any };
+  };
+  const as = async (tenant: string) => {
+    const c = await connectClient(gated.socketPath(tenant));
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    tree = standardTree();
+    // An operator who grants acme set_vhost still does not hand it host names; list_vhosts it may have.
+    tree.write('acme/grants', 'set_vhost\nremove_vhost\nlist_vhosts\n');
+    gated = await Gated.start({ tenantsDir: tree.tenants, dataDir: tree.data, log: silentLogger(), watch: false });
+  });
+  afterAll(async () => {
+    for (const c of clients) await c.close();
+    await gated.stop();
+    tree.cleanup();
+  });
+
+  it('root sets, lists and removes them; each change is audited', async () => {
+    const root = await as('root');
+    const set = await call(root, 'set_vhost', { host: 'Reports.Acme.Example.', group: 'acme/support' });
+    expect(set.error).toBe(false);
+    expect(set.data).toMatchObject({ host: 'reports.acme.example', group: 'acme/support', publishes: false });
+    expect(gated.store.vhost('reports.acme.example')).toBe('acme/support');
+    await call(root, 'set_vhost', { host: 'globex.example', group: 'globex' });
+    const listed = await call(root, 'list_vhosts');
+    expect(listed.data.vhosts.map((v: any) => [v.host, v.tenant, v.created_by])).toEqual([
+      ['globex.example', 'globex', 'root'],
+      ['reports.acme.example', 'acme/support', 'root'],
+    ]);
+    expect((await call(root, 'remove_vhost', { host: 'globex.example' })).data.removed).toBe(true);
+    expect(gated.store.vhost('globex.example')).toBeUndefined();
+    await gated.audit.flush();
+    const audited = gated.audit.db
+      .prepare("SELECT tool FROM audit WHERE tenant = 'root' AND tool IN ('set_vhost', 'remove_vhost') ORDER BY id")
+      .pluck()
+      .all();
+    expect(audited).toEqual(['set_vhost', 'set_vhost', 'remove_vhost']);
+  });
+
+  it('refuses host names that are not one, IP addresses, and tenants that do not exist', async () => {
+    const root = await as('root');
+    for (const host of ['localhost', '127.0.0.1', 'a..example', 'bad_host.example', '-x.example', 'a.example:80']) {
+      const r = await call(root, 'set_vhost', { host, group: 'acme' });
+      expect(r.error, host).toBe(true);
+    }
+    expect((await call(root, 'set_vhost', { host: 'x.example', group: 'nobody' })).text).toMatch(/does not exist/);
+    expect(gated.store.vhost('x.example')).toBeUndefined();
+  });
+
+  it('a world cannot set or remove one even when granted; by default a team cannot even list', async () => {
+    const acme = await as('acme');
+    const set = await call(acme, 'set_vhost', { host: 'mine.example', group: 'acme' });
+    expect(set.error).toBe(true);
+    expect(set.text).toMatch(/only root/);
+    expect(gated.store.vhost('mine.example')).toBeUndefined();
+    expect((await call(acme, 'remove_vhost', { host: 'reports.acme.example' })).error).toBe(true);
+    expect(gated.store.vhost('reports.acme.example')).toBe('acme/support');
+    const support = await as('acme/support');
+    expect((await call(support, 'set_vhost', { host: 'mine.example', group: 'acme/support' })).error).toBe(true);
+    expect((await call(support, 'list_vhosts')).error).toBe(true);
+  });
+
+  it('a world granted list_vhosts sees its own subtree only', async () => {
+    gated.store.setVhost('globex.example', 'globex', 'root');
+    const acme = await as('acme');
+    const listed = await call(acme, 'list_vhosts');
+    expect(listed.data.vhosts.map((v: any) => v.host)).toEqual(['reports.acme.example']);
+  });
+});

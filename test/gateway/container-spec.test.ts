@@ -111,6 +111,12 @@ describe('containerSpec: variations', () => {
   it('sizes /tmp from memory, with a floor', () => {
     expect(containerSpec(input({ limits: { memory_mb: 32, cpus: 1, pids: 16, timeout_s: 1 } })).HostConfig!.Tmpfs!['/tmp']).toMatch(/size=16m$/);
   });
+  it('mounts web/ read-write at /workspace/web only for a tenant that publishes', () => {
+    const without = containerSpec(input()).HostConfig!.Mounts!;
+    expect(without.some((m) => m.Target === '/workspace/web')).toBe(false);
+    const mounts = containerSpec(input({ webDir: `${T}/acme/support/web` })).HostConfig!.Mounts!;
+    expect(mounts).toContainEqual({ Type: 'bind', Source: `${T}/acme/support/web`, Target: '/workspace/web', ReadOnly: false });
+  });
   it('works for root (tier 0) and a world (tier 1)', () => {
     expect(containerSpec(input({ tenant: 'root' })).Labels!['warren.tenant']).toBe('root');
     expect(containerSpec(input({ tenant: 'acme' })).name).toBe('warren-prod-acme-r1');
@@ -122,6 +128,8 @@ describe('containerSpec: refusals', () => {
     ['another tenant as home', { homeDir: `${T}/other/home` }, /not acme\/support's own home/],
     ['the parent as home', { homeDir: `${T}/acme/home` }, /own home/],
     ['a home outside the tenant', { homeDir: '/srv/homes/acme' }, /own home/],
+    ["another tenant's web/", { webDir: `${T}/acme/web` }, /not acme\/support's own web folder/],
+    ['an extra mount over /workspace/web', { extraMounts: [{ source: '/srv/x', target: '/workspace/web', readonly: true }] }, /fixed mount/],
     ['a tenantDir that is not the tenant', { tenantDir: `${T}/other` }, /not the folder of tenant/],
     ['a relative path', { runnerDir: 'dist' }, /absolute, normalised/],
     ['a path with ..', { runnerDir: '/opt/../srv' }, /absolute, normalised/],

@@ -20,7 +20,7 @@ describe('Warren.start failing half-way', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as AddressInfo).port;
     const instance = `halfway-${process.pid}`;
-    await expect(startWarren(tree, { env: { WARREN_HTTP_PORT: String(port), WARREN_INSTANCE: instance } })).rejects.toThrow(/EADDRINUSE/);
+    await expect(startWarren(tree, { env: { WARREN_HTTP_PORT: String(port), WARREN_WEB_PORT: '0', WARREN_INSTANCE: instance } })).rejects.toThrow(/EADDRINUSE/);
     await new Promise<void>((resolve) => blocker.close(() => resolve()));
     expect(existsSync(tenantSocketPath(tree.data, 'acme'))).toBe(false);
     const rules = execFileSync('iptables', ['-S'], { encoding: 'utf8' });

@@ -32,7 +32,7 @@ function readInfo(path: string): { pid: number; url: string } | null {
 export async function startUp(tree: TempTree, env: NodeJS.ProcessEnv): Promise<UpProcess> {
   const info = join(tree.data, 'gateway.json');
   const child = spawn(process.execPath, [requireBuilt(), 'up', '--tenants', tree.tenants, '--data', tree.data], {
-    env: { ...process.env, WARREN_HTTP_PORT: '0', WARREN_POLL_MS: '50', WARREN_LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, WARREN_HTTP_PORT: '0', WARREN_WEB_PORT: '0', WARREN_POLL_MS: '50', WARREN_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.add(child);

@@ -17,6 +17,7 @@ export async function startWarren(tree: TempTree, extra: Partial<WarrenOptions> 
     ...extra,
     env: {
       WARREN_HTTP_PORT: '0',
+      WARREN_WEB_PORT: '0',
       WARREN_AGENT_IMAGE: image.tag,
       WARREN_INSTANCE: `test-${process.pid}-${Math.floor(Math.random() * 1e6)}`,
       WARREN_POLL_MS: '50',

@@ -11,6 +11,7 @@ const TIER1 = [
   'read_observed', 'fork_topic', 'create_group', 'set_route', 'list_routes', 'issue_token', 'revoke_token',
   'list_tokens', 'grant', 'revoke', 'whoami', 'list_groups',
 ];
+const TIER0_ONLY = ['set_vhost', 'remove_vhost', 'list_vhosts'];
 const TIER2 = ['reply', 'like', 'send_file', 'observe_group', 'unobserve_group', 'read_observed', 'escalate_group', 'whoami'];
 const routed = (chats: string[]): DecisionContext => ({ isRoutedChat: (c) => chats.includes(c) });
 
@@ -21,7 +22,15 @@ function allowedTools(tier: Tier, ctx: DecisionContext = NO_ROUTES, args: Record
 
 describe('tier defaults', () => {
   it('ALL_TOOLS is every tool, once', () => {
-    expect([...ALL_TOOLS].sort()).toEqual([...TIER1].sort());
+    expect([...ALL_TOOLS].sort()).toEqual([...TIER1, ...TIER0_ONLY].sort());
+  });
+
+  it('virtual hosts are tier 0 defaults only', () => {
+    for (const tool of TIER0_ONLY) {
+      expect(allowedTools(0)).toContain(tool);
+      expect(allowedTools(1)).not.toContain(tool);
+      expect(allowedTools(2)).not.toContain(tool);
+    }
   });
 
   it('every default carries its tier as source', () => {

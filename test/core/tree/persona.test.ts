@@ -205,3 +205,16 @@ describe('parsePersona: builtin_skills and harness openai', () => {
     expect(errors).toEqual([{ file: F, line: 3, message: expect.stringContaining('"builtin_skills"') }]);
   });
 });
+
+describe('parsePersona: web', () => {
+  it('accepts web: true', () => {
+    const { persona, errors } = parsePersona('---\nname: a\nweb: true\n---\n', F);
+    expect(errors).toEqual([]);
+    expect(persona?.frontmatter.web).toBe(true);
+  });
+  it('refuses a web that is not a boolean, with its line', () => {
+    const { persona, errors } = parsePersona('---\nname: a\nweb: yes please\n---\n', F);
+    expect(persona).toBeNull();
+    expect(errors).toEqual([{ file: F, line: 3, message: expect.stringContaining('"web"') }]);
+  });
+});

@@ -165,7 +165,7 @@ describe('kill -9 of warren up in the middle of a delivery', () => {
       const child = spawn(process.execPath, [script], {
         env: {
           ...process.env, DIST, PLATFORM_LOG: platformLog, TENANTS: tree.tenants, DATA: tree.data,
-          WARREN_HTTP_PORT: '0', WARREN_AGENT_IMAGE: image.tag, WARREN_INSTANCE: `test-kill-${process.pid}`, WARREN_LOG_LEVEL: 'silent',
+          WARREN_HTTP_PORT: '0', WARREN_WEB_PORT: '0', WARREN_AGENT_IMAGE: image.tag, WARREN_INSTANCE: `test-kill-${process.pid}`, WARREN_LOG_LEVEL: 'silent',
         },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
