@@ -80,13 +80,7 @@ async function main(): Promise<void> {
 
     const outbox = new OutboxView(db);
     const tokens = new ApiTokens(db);
-    const read = new ReadFacade({
-      db,
-      auditDb: gated.audit.db,
-      outbox,
-      tenants: () => gated.describeTenants(),
-      explain: (tenant, tool, args) => gated.explainCall(tenant, tool, args),
-    });
+    const read = ReadFacade.forGated(db, gated, outbox);
     const sessions = new DashboardSessions();
     const server = createHttpApi(withDashboard({
       token: TOKEN, tokens, store: gated.store, registry: gated.registry, outbox, read, files: new TenantFiles(tenantsDir),

@@ -5,6 +5,7 @@ import type { Db } from '../../core/db.js';
 import { queryEgressLog, type EgressLogRow } from '../../core/egress-log-query.js';
 import type { TenantPath } from '../../core/tenant-path.js';
 import { queryAudit, type AuditFilter, type AuditRow } from '../../gated/audit.js';
+import type { Gated } from '../../gated/broker.js';
 import type { CallExplanation, TenantsReport } from '../../gated/control.js';
 import type { MessageRow } from '../../gated/store.js';
 import { withinScope } from '../http/principals.js';
@@ -46,6 +47,17 @@ const under = (column: string) => `(@under IS NULL OR ${column} = @under OR subs
 
 export class ReadFacade {
   private readonly q;
+
+  /** The facade over a running gated: its audit log, and its live view of the tree and of decisions. */
+  static forGated(db: Db, gated: Gated, outbox: OutboxView): ReadFacade {
+    return new ReadFacade({
+      db,
+      auditDb: gated.audit.db,
+      outbox,
+      tenants: () => gated.describeTenants(),
+      explain: (tenant, tool, args) => gated.explainCall(tenant, tool, args),
+    });
+  }
 
   constructor(private readonly sources: ReadSources) {
     const db = sources.db;

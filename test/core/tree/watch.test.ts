@@ -101,7 +101,7 @@ describe('the inotify watch limit (pure)', () => {
 
 });
 
-describe('watchTree (real files, real chokidar)', () => {
+describe('watchTree (real files, real fs.watch)', () => {
   let fx: Fixture;
   let watcher: TreeWatcher | undefined;
   afterEach(async () => {
