@@ -151,10 +151,12 @@ describe('a coordinator (always_on: true)', () => {
 
   it('a coordinator killed mid-turn: the turn is re-queued once, a new coordinator answers it, once', async () => {
     send('crash', 'slow build');
-    await eventually(async () => (await containersOf('crash')).length === 1, 'coordinator running');
+    // Running, not only created: a container that has not started yet cannot be killed.
+    const running = async () => (await containersOf('crash')).filter((c) => c.State === 'running');
+    await eventually(async () => (await running()).length === 1, 'coordinator running');
     await eventually(() => runsOf('crash').some((r) => r.status === 'running'), 'turn running');
     const docker = await requireDocker();
-    const [victim] = await containersOf('crash');
+    const [victim] = await running();
     await docker.getContainer(victim!.Id).kill();
     await waitForOutbox(warren, 'crash', (r) => r.text === 'slow done: build');
     // Messages that came meanwhile are answered by the new coordinator too.
