@@ -188,17 +188,7 @@ export class GatedStore {
   }
 
   addMessage(m: NewMessage): number {
-    const r = this.s.insertMessage.run({
-      tenant: m.tenant,
-      topic: m.topic ?? 'main',
-      kind: m.kind,
-      chat: m.chat ?? null,
-      sender: m.sender,
-      text: m.text,
-      depth: m.depth ?? 0,
-      ref: m.ref ?? null,
-      created_at: m.at ?? nowIso(),
-    });
+    const r = this.s.insertMessage.run(messageRow(m));
     return Number(r.lastInsertRowid);
   }
 
@@ -423,15 +413,7 @@ export class GatedStore {
   /** Stores a message that came through a chat platform, with what the platform said about it. */
   addChannelMessage(m: NewMessage, c: ChannelFields): number {
     const r = this.channels.insertMessage.run({
-      tenant: m.tenant,
-      topic: m.topic ?? 'main',
-      kind: m.kind,
-      chat: m.chat ?? null,
-      sender: m.sender,
-      text: m.text,
-      depth: m.depth ?? 0,
-      ref: m.ref ?? null,
-      created_at: m.at ?? nowIso(),
+      ...messageRow(m),
       thread: c.thread,
       platform_id: c.platformId,
       sender_name: c.senderName,
@@ -462,4 +444,19 @@ export class GatedStore {
   reconcileInFlightDeliveries(): number {
     return this.channels.reconcileSending.run().changes;
   }
+}
+
+/** The columns every stored message has, with their defaults (channel messages add the platform's fields). */
+function messageRow(m: NewMessage) {
+  return {
+    tenant: m.tenant,
+    topic: m.topic ?? 'main',
+    kind: m.kind,
+    chat: m.chat ?? null,
+    sender: m.sender,
+    text: m.text,
+    depth: m.depth ?? 0,
+    ref: m.ref ?? null,
+    created_at: m.at ?? nowIso(),
+  };
 }
