@@ -1,14 +1,11 @@
 // `warren hooks`: the operator issues, lists and revokes webhook tokens (agents use issue_token(kind=webhook)).
 import { parse, UsageError, type Command } from '../../core/command.js';
-import { silentLogger } from '../../core/log.js';
-import { parseTenantPath } from '../../core/tenant-path.js';
-import { TenantRegistry } from '../../core/tree/registry.js';
 import { openWarrenDb } from '../../core/warren-db.js';
 import { GatedStore } from '../../gated/store.js';
 import { MAX_TTL_S, mintToken, webhookTarget } from '../../gated/tools/tokens.js';
 import { ToolError } from '../../gated/tools/tool.js';
 import { findGateway } from './client.js';
-import { listTokens, revokeTokenOfKind } from './operator-tokens.js';
+import { existingTenant, listOrRevoke, ttlSeconds } from './operator-tokens.js';
 
 const DEFAULT_TTL_S = 30 * 24 * 3600;
 
@@ -27,24 +24,12 @@ const command: Command = {
   async run(argv, common) {
     const { values, positionals } = parse(argv, { ttl: { type: 'string' }, hmac: { type: 'boolean' }, json: { type: 'boolean' } });
     const [sub, ...rest] = positionals;
-    if (sub === 'list') {
-      if (rest.length) throw new UsageError('list takes no arguments');
-      listTokens(common.data, 'webhook', 'webhook', values.json);
-      return 0;
-    }
-    if (sub === 'revoke') {
-      if (rest.length !== 1) throw new UsageError('give one token id (see "warren hooks list")');
-      revokeTokenOfKind(common.data, 'webhook', 'webhook', rest[0]!);
-      return 0;
-    }
+    const listed = listOrRevoke(sub, rest, { dataDir: common.data, kind: 'webhook', label: 'webhook', command: 'hooks', json: values.json });
+    if (listed !== null) return listed;
     if (sub === 'issue') {
       if (rest.length !== 2) throw new UsageError('give a tenant and a hook name');
-      const ttl = values.ttl === undefined ? DEFAULT_TTL_S : Number(values.ttl);
-      if (!Number.isInteger(ttl) || ttl < 60 || ttl > MAX_TTL_S) throw new UsageError(`--ttl takes whole seconds from 60 to ${MAX_TTL_S}`);
-      const tenant = parseTenantPath(rest[0]!);
-      const registry = new TenantRegistry(common.tenants, silentLogger());
-      registry.loadAll();
-      if (!registry.get(tenant)) throw new Error(`no tenant ${tenant} under ${common.tenants}`);
+      const ttl = ttlSeconds(values.ttl, DEFAULT_TTL_S);
+      const tenant = existingTenant(rest[0]!, common.tenants);
       const db = openWarrenDb(common.data);
       try {
         const store = new GatedStore(db);
