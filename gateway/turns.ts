@@ -23,6 +23,7 @@ import type { LiveOutput } from './live/capture.js';
 import type { RunStore, StartedRun } from './run-store.js';
 import { planEffects, recoveryFor, sessionFor, turnOutcome } from './turn-plan.js';
 import { Coordinator, type CoordinatorHooks } from './coordinator.js';
+import type { CoordinatorView } from './status.js';
 
 /** A coordinator's container may live this long at most; its turns keep the tenant's own time limit each. */
 const COORDINATOR_MAX_LIFE_MS = 24 * 3600 * 1000;
@@ -127,6 +128,11 @@ export class TurnLoop {
 
   activeRuns(): string[] {
     return [...this.active.keys()];
+  }
+
+  /** The tenant's live coordinator as /status shows it; null when none runs. */
+  coordinatorView(tenant: string): CoordinatorView | null {
+    return this.coordinators.get(tenant)?.view() ?? null;
   }
 
   /** Stops taking new turns and waits for the ones running (each bounded by its own timeout). */
