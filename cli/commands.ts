@@ -22,6 +22,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   approvals: lazy('list, approve or deny unknown senders waiting to reach an agent', () => import('../gateway/cli/approvals.js')),
   hooks: lazy('issue, list and revoke webhook tokens', () => import('../gateway/cli/hooks.js')),
   chatlinks: lazy('issue, list and revoke web chat links', () => import('../gateway/cli/chatlinks.js')),
+  workers: lazy('list coordinators and workers: state, age, brief, container', () => import('../gateway/cli/workers.js')),
   tenants: lazy('list tenants, their tiers and any configuration errors', () => import('../gated/cli/tenants.js')),
   grants: lazy('show tier defaults or explain a grant decision', () => import('../gated/cli/grants.js')),
   audit: lazy('read the audit log of tool calls', () => import('../gated/cli/audit.js')),

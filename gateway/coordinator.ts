@@ -47,6 +47,8 @@ export class Coordinator {
   private turnTimedOut = false;
   /** The turns this container has taken (the first included); they are marked with its id once it is gone. */
   readonly turns: string[] = [];
+  /** Its container's name, once the container is created (what `warren workers` shows). */
+  container: string | null = null;
 
   constructor(
     readonly tenant: string,
@@ -73,7 +75,7 @@ export class Coordinator {
   /** What /status shows of it (gateway/status.ts); null once its container is gone. */
   view(): CoordinatorView | null {
     if (this.state === 'absent') return null;
-    return { state: this.state, since: this.stateSince, busyWith: this.busyWith };
+    return { state: this.state, since: this.stateSince, busyWith: this.busyWith, container: this.container };
   }
 
   /** The runner's `warren/submit_turn`: the current turn is committed at once (the container stays). */

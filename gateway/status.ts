@@ -23,6 +23,8 @@ export interface CoordinatorView {
   since: number;
   /** The turn (run id) it is inside, if any. */
   busyWith: string | null;
+  /** Its container's name, once created. */
+  container?: string | null;
 }
 
 export interface StatusSnapshot {
@@ -41,7 +43,7 @@ export interface StatusSnapshot {
 export interface StatusJson {
   tenant: string;
   at: string;
-  coordinator: { state: string; since: string; for_s: number; busy_with: string | null } | null;
+  coordinator: { state: string; since: string; for_s: number; busy_with: string | null; container: string | null } | null;
   turns: { run: string; topic: string; started_at: string; for_s: number; last_line: string | null }[];
   workers: {
     id: string;
@@ -103,7 +105,13 @@ export function statusReport(s: StatusSnapshot): { text: string; json: StatusJso
     tenant: s.tenant,
     at: iso(s.now),
     coordinator: s.coordinator
-      ? { state: s.coordinator.state, since: iso(s.coordinator.since), for_s: age(s.coordinator.since), busy_with: s.coordinator.busyWith }
+      ? {
+          state: s.coordinator.state,
+          since: iso(s.coordinator.since),
+          for_s: age(s.coordinator.since),
+          busy_with: s.coordinator.busyWith,
+          container: s.coordinator.container ?? null,
+        }
       : null,
     turns: s.turns.map((t) => ({ run: t.run, topic: t.topic, started_at: iso(t.startedAt), for_s: age(t.startedAt), last_line: t.lastLine })),
     workers: workers.map((w) => {

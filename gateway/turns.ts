@@ -334,6 +334,7 @@ export class TurnLoop {
       const egress = (await this.deps.egressFor?.(first.tenant)) ?? null;
       const spec = this.containerOptions(first, tenantConfig, socket.socketPath, limits, egress, log);
       containerName = spec.name;
+      coordinator.container = spec.name ?? null;
       log.info({ idle_timeout_s: fm.idle_timeout ?? config.idleTimeoutS }, 'coordinator starting');
       const exit = await runContainer(this.deps.docker, spec, {
         stdin: JSON.stringify({ ...this.turnInput(first, tenantConfig), coordinator: true }) + '\n',

@@ -106,7 +106,7 @@ describe('statusReport json', () => {
   it('carries every worker with its age in seconds, its cut brief and its container', () => {
     const { json } = statusReport({
       ...base,
-      coordinator: { state: 'busy', since: ago(7), busyWith: 'run_c' },
+      coordinator: { state: 'busy', since: ago(7), busyWith: 'run_c', container: 'warren-x-run_c' },
       turns: [{ run: 'run_c', topic: 'main', startedAt: ago(7), lastLine: null }],
       workers: [worker('w-q', 'queued', 2, 'Later'), worker('w-a', 'running', 90, `Long brief ${'y'.repeat(100)}\nsecond line`, 'step 3/4')],
       waiting: 3,
@@ -114,7 +114,7 @@ describe('statusReport json', () => {
     expect(json).toEqual({
       tenant: 'acme',
       at: '2026-12-01T12:00:00.000Z',
-      coordinator: { state: 'busy', since: '2026-12-01T11:59:53.000Z', for_s: 7, busy_with: 'run_c' },
+      coordinator: { state: 'busy', since: '2026-12-01T11:59:53.000Z', for_s: 7, busy_with: 'run_c', container: 'warren-x-run_c' },
       turns: [{ run: 'run_c', topic: 'main', started_at: '2026-12-01T11:59:53.000Z', for_s: 7, last_line: null }],
       workers: [
         {
