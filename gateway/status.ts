@@ -80,6 +80,30 @@ export function firstLine(text: string, max = LINE_MAX): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
+/**
+ * A run's latest live-output chunk as one readable line: a runner's JSON log record says its `msg`, a tool call its
+ * tool (and a refusal); anything else is kept as written. PURE.
+ */
+export function liveLine(chunk: { kind: string; text: string | null; data: string | null }): string | null {
+  if (chunk.kind === 'tool' && chunk.data !== null) {
+    const call = parseRecord(chunk.data);
+    if (typeof call?.tool !== 'string') return null;
+    return call.decision === 'allow' || call.decision === undefined ? `called ${call.tool}` : `called ${call.tool} (${String(call.decision)})`;
+  }
+  if (chunk.text === null) return null;
+  const record = chunk.text.startsWith('{') ? parseRecord(chunk.text) : null;
+  return typeof record?.msg === 'string' ? record.msg : chunk.text;
+}
+
+function parseRecord(text: string): Record<string, unknown> | null {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /** Running first, then queued; oldest first within each. */

@@ -10,7 +10,7 @@ import type { CallExplanation, TenantsReport } from '../../gated/control.js';
 import type { MessageRow } from '../../gated/store.js';
 import { withinScope } from '../http/principals.js';
 import type { OutboxView } from '../outbox-view.js';
-import type { CoordinatorView, StatusSnapshot, StatusWorkerRow } from '../status.js';
+import { liveLine, type CoordinatorView, type StatusSnapshot, type StatusWorkerRow } from '../status.js';
 
 export interface ReadSources {
   db: Db;
@@ -86,7 +86,7 @@ export class ReadFacade {
         `SELECT r.id AS run, r.topic, r.started_at FROM leases l JOIN runs r ON r.id = l.run
          WHERE l.tenant = ? AND r.status = 'running' ORDER BY r.started_at, r.id`,
       ),
-      lastLogLine: db.prepare(`SELECT text FROM run_output WHERE run = ? AND kind = 'log' ORDER BY seq DESC LIMIT 1`),
+      lastLine: db.prepare(`SELECT kind, text, data FROM run_output WHERE run = ? AND kind IN ('log', 'tool') ORDER BY seq DESC LIMIT 1`),
       waiting: db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE run IS NULL AND engaged = 1 AND tenant = ?`),
       outboxState: db.prepare(
         `SELECT o.id, o.tenant, o.topic, o.kind, o.chat, o.run, o.created_at, o.delivered_at FROM outbox o
@@ -154,10 +154,13 @@ export class ReadFacade {
 
   /**
    * What /status reports about a tenant's work (gateway/status.ts words it): its running turns and workers with their
-   * latest live-output line, and the messages waiting. `coordinator` is the turn loop's live view, if one runs.
+   * latest live-output line (a log line or a tool call), and the messages waiting. `coordinator` is the turn loop's live view, if one runs.
    */
   status(tenant: TenantPath, coordinator: CoordinatorView | null, now = Date.now()): StatusSnapshot {
-    const lastLine = (run: string) => (this.q.lastLogLine.get(run) as { text: string | null } | undefined)?.text ?? null;
+    const lastLine = (run: string) => {
+      const chunk = this.q.lastLine.get(run) as { kind: string; text: string | null; data: string | null } | undefined;
+      return chunk ? liveLine(chunk) : null;
+    };
     const turns = (this.q.runningTurns.all(tenant) as { run: string; topic: string; started_at: string }[]).map((t) => ({
       run: t.run,
       topic: t.topic,

@@ -33,7 +33,8 @@ describe('the status read and GET /v1/tenants/:tenant/status', () => {
     output.begin(running, 'acme/support');
     output.append(running, 'log', { text: 'compiling 1/3' });
     output.append(running, 'log', { text: 'compiling 2/3' });
-    output.append(running, 'tool', { data: { tool: 'whoami' } });
+    output.append(running, 'tool', { data: { tool: 'whoami', decision: 'allow' } });
+    output.append(running, 'status', { data: { state: 'committing' } });
     add('acme/support', 'later', 'one');
     add('acme/support', 'later', 'two');
     // Another tenant's turn and messages: never in acme/support's status.
@@ -51,13 +52,13 @@ describe('the status read and GET /v1/tenants/:tenant/status', () => {
     return { status: res.status, body: (await res.json()) as any };
   };
 
-  it("reads the tenant's running turns with their latest log line, and its waiting messages", () => {
+  it("reads the tenant's running turns with their latest log line or tool call, and its waiting messages", () => {
     const snapshot = api.deps.read.status('acme/support', null, 1_000);
     expect(snapshot).toEqual({
       tenant: 'acme/support',
       now: 1_000,
       coordinator: null,
-      turns: [{ run: running, topic: 'main', startedAt: expect.any(Number), lastLine: 'compiling 2/3' }],
+      turns: [{ run: running, topic: 'main', startedAt: expect.any(Number), lastLine: 'called whoami' }],
       workers: [],
       waiting: 2,
     });
@@ -68,7 +69,7 @@ describe('the status read and GET /v1/tenants/:tenant/status', () => {
       id: 'w-abc', tenant: 'acme/support', brief: 'Build the site', state: 'running', createdAt: 1, startedAt: 2, container: 'c1',
     };
     output.begin('w-abc', 'acme/support');
-    output.append('w-abc', 'log', { text: 'vite build' });
+    output.append('w-abc', 'log', { text: '{"level":"info","msg":"vite build","component":"runner"}' });
     const asked: string[] = [];
     const read = new ReadFacade({
       db: api.db, auditDb: api.gated.audit.db, outbox: api.deps.outbox,
@@ -91,11 +92,11 @@ describe('the status read and GET /v1/tenants/:tenant/status', () => {
       expect(body).toMatchObject({
         tenant: 'acme/support',
         coordinator: { state: 'busy', busy_with: running, since: new Date(since).toISOString() },
-        turns: [{ run: running, topic: 'main', last_line: 'compiling 2/3' }],
+        turns: [{ run: running, topic: 'main', last_line: 'called whoami' }],
         workers: [],
         waiting: 2,
       });
-      expect(body.text).toMatch(/^acme\/support: coordinator in a turn for \d+s; 2 messages waiting\n {2}> compiling 2\/3$/);
+      expect(body.text).toMatch(/^acme\/support: coordinator in a turn for \d+s; 2 messages waiting\n {2}> called whoami$/);
       expect(JSON.stringify(body)).not.toMatch(/globex|secret/);
     } finally {
       delete api.deps.coordinatorView;

@@ -1,6 +1,6 @@
 // statusReport: what "/status" says about a tenant's work, by table.
 import { describe, expect, it } from 'vitest';
-import { firstLine, formatAge, statusReport, TEXT_MAX_WORKERS, type StatusSnapshot } from '../../../gateway/status.js';
+import { firstLine, formatAge, liveLine, statusReport, TEXT_MAX_WORKERS, type StatusSnapshot } from '../../../gateway/status.js';
 
 const NOW = Date.parse('2026-12-01T12:00:00.000Z');
 const ago = (s: number) => NOW - s * 1000;
@@ -39,6 +39,19 @@ describe('firstLine', () => {
     ['nothing at all', '  \n ', ''],
   ];
   for (const [name, text, line] of cases) it(name, () => expect(firstLine(text)).toBe(line));
+});
+
+describe('liveLine', () => {
+  const cases: [string, { kind: string; text: string | null; data: string | null }, string | null][] = [
+    ['a plain log line, as written', { kind: 'log', text: 'npm run build', data: null }, 'npm run build'],
+    ["a runner's JSON record: its msg", { kind: 'log', text: '{"level":"info","msg":"script rule matched","rule":1}', data: null }, 'script rule matched'],
+    ['JSON without a msg: as written', { kind: 'log', text: '{"a":1}', data: null }, '{"a":1}'],
+    ['not JSON after all', { kind: 'log', text: '{oops', data: null }, '{oops'],
+    ['an allowed tool call', { kind: 'tool', text: null, data: '{"tool":"spawn_worker","decision":"allow"}' }, 'called spawn_worker'],
+    ['a refused tool call', { kind: 'tool', text: null, data: '{"tool":"send_message","decision":"deny"}' }, 'called send_message (deny)'],
+    ['a tool chunk without a tool', { kind: 'tool', text: null, data: '{"truncated":true}' }, null],
+  ];
+  for (const [name, chunk, line] of cases) it(name, () => expect(liveLine(chunk)).toBe(line));
 });
 
 describe('statusReport text', () => {
