@@ -13,7 +13,7 @@ import type { CallEnv, ToolCallEvent } from './call.js';
 import { ControlServer, controlSocketPath, describeTenants, explainCall, type CallExplanation, type TenantsReport } from './control.js';
 import { acquireDataLock, type DataLock } from './data-lock.js';
 import { SocketListener } from './listener.js';
-import { closedBecauseOf, PolicyCache } from './policy.js';
+import { closedBecauseOf, PolicyCache, type PolicyRole } from './policy.js';
 import {
   MAX_SOCKET_PATH_BYTES,
   clearSocketDir,
@@ -311,6 +311,7 @@ export class Gated {
       mode?: number;
       onSubmit?: (result: TurnResult) => void;
       onNextTurn?: () => Promise<NextTurnResult>;
+      role?: PolicyRole;
     },
   ): SocketListener {
     const log = this.log.child({ tenant, run: run?.().id });
@@ -326,13 +327,13 @@ export class Gated {
         onNextTurn: extra.onNextTurn,
         maxFrameBytes: this.options.maxFrameBytes ?? DEFAULTS.maxFrameBytes,
         bounds: { ...DEFAULT_CONNECTION_BOUNDS, ...this.options.connectionBounds },
-        env: this.envFor(tenant, run, log),
+        env: this.envFor(tenant, run, log, extra.role),
       },
     });
   }
 
   /** What every call on one socket shares is built once; only the policy and the redactor are looked up per call. */
-  private envFor(tenant: TenantPath, runOf: (() => RunContext) | null, log: Logger): () => CallEnv {
+  private envFor(tenant: TenantPath, runOf: (() => RunContext) | null, log: Logger, role: PolicyRole = 'tenant'): () => CallEnv {
     const context: CallEnv['context'] = {
       tenant,
       tier: tierOf(tenant),
@@ -350,7 +351,7 @@ export class Gated {
       },
     };
     return () => {
-      const policy = this.policies.get(tenant);
+      const policy = this.policies.get(tenant, role);
       // The run as of this call: a coordinator's socket moves from turn to turn (openRunSocket's beginTurn).
       const run = runOf?.() ?? null;
       // Once a run has reported its result, its turn is over: nothing it does afterwards would be part of it.
@@ -371,6 +372,8 @@ export class Gated {
    *
    * A coordinator's socket (`onNextTurn`) outlives its turns: `beginTurn` moves it to the next one, so every call is
    * still made as exactly one turn (the gateway's single writer hands them out one at a time).
+   *
+   * A worker's socket (`role: 'worker'`) decides each call by the tenant's rules and the workers' rules together.
    */
   async openRunSocket(
     tenant: TenantPath,
@@ -379,12 +382,13 @@ export class Gated {
       owner?: { uid: number; gid: number };
       onSubmit?: (result: TurnResult) => void;
       onNextTurn?: () => Promise<NextTurnResult>;
+      role?: PolicyRole;
     } = {},
   ): Promise<{ socketPath: string; close(): Promise<void>; beginTurn(next: RunContext): void }> {
     if (!this.registry.config(tenant)) throw new Error(`tenant ${tenant} has no valid configuration`);
     if (this.runSockets.has(run.id)) throw new Error(`run ${run.id} already has a socket`);
     const socketPath = placedPath(this.checkedPlace(runSocketPlace(this.options.dataDir, tenant, run.id)));
-    const { owner, onSubmit, onNextTurn } = options;
+    const { owner, onSubmit, onNextTurn, role } = options;
     const socketId = run.id;
     // The calls' view of the run; a coordinator's is a new one per turn (per-turn counters are keyed by it).
     let current: RunContext = { ...run };
@@ -397,6 +401,7 @@ export class Gated {
       mode: owner ? 0o600 : 0o660,
       onSubmit: onSubmit && reported,
       onNextTurn,
+      role,
     });
     this.livePaths.add(socketPath);
     try {

@@ -2,19 +2,11 @@
 // running turns and its workers, each with what it is doing and for how long. PURE: the snapshot is gathered by
 // gateway/read/status.ts (the database) and the turn loop (the live coordinator); this only words it, as short plain
 // text a person reads on a phone and as JSON for the API and `warren workers --json`.
+import type { WorkerRow } from '../gated/store.js';
 import type { CoordinatorState } from './coordinator-plan.js';
 
-/** A worker as the `workers` table holds it (GatedStore.listWorkers, the agreed row of issue 12): what status reads. */
-export interface StatusWorkerRow {
-  id: string;
-  tenant: string;
-  brief: string;
-  state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-  /** ms since epoch */
-  createdAt: number;
-  startedAt: number | null;
-  container: string | null;
-}
+/** What status reads of a worker (GatedStore.listWorkers' row). */
+export type StatusWorkerRow = Pick<WorkerRow, 'id' | 'tenant' | 'brief' | 'state' | 'createdAt' | 'startedAt' | 'container'>;
 
 /** The live coordinator of a tenant, as the turn loop knows it; null when none runs. */
 export interface CoordinatorView {

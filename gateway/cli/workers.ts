@@ -7,7 +7,7 @@ import type { Db } from '../../core/db.js';
 import { silentLogger } from '../../core/log.js';
 import { parseTenantPath, tenantId, type TenantPath } from '../../core/tenant-path.js';
 import { TenantRegistry } from '../../core/tree/registry.js';
-import { GatedStore } from '../../gated/store.js';
+import { GatedStore, type WorkerRow } from '../../gated/store.js';
 import { withinScope } from '../http/principals.js';
 import { OutboxView } from '../outbox-view.js';
 import { ReadFacade } from '../read/facade.js';
@@ -38,7 +38,7 @@ export interface WorkersListing {
 }
 
 /** A worker as listed: its age counts from its start when it has one, else from when it was queued. PURE. */
-export function workerLine(w: StatusWorkerRow & { endedAt?: number | null }, now: number): WorkerLine {
+export function workerLine(w: StatusWorkerRow & Pick<WorkerRow, 'endedAt'>, now: number): WorkerLine {
   const since = w.state === 'running' || w.state === 'queued' ? (w.startedAt ?? w.createdAt) : (w.endedAt ?? w.startedAt ?? w.createdAt);
   return {
     id: w.id,
@@ -74,12 +74,9 @@ export function listingText(l: WorkersListing, data: string): string {
 }
 
 /** The workers table through its one reader (GatedStore.listWorkers); none before the table exists. */
-function workersOf(db: Db, tenant: TenantPath | null, all: boolean): (StatusWorkerRow & { endedAt?: number | null })[] {
+function workersOf(db: Db, tenant: TenantPath | null, all: boolean): WorkerRow[] {
   if (!hasTable(db, 'workers')) return [];
-  const store = new GatedStore(db) as GatedStore & {
-    listWorkers?: (opts: { tenant?: TenantPath; subtree?: boolean; active?: boolean }) => (StatusWorkerRow & { endedAt: number | null })[];
-  };
-  return store.listWorkers?.({ tenant: tenant ?? undefined, subtree: true, active: !all }) ?? [];
+  return new GatedStore(db).listWorkers({ tenant: tenant ?? undefined, subtree: true, active: !all });
 }
 
 /** Live coordinators: the gateway's status of every tenant it serves in the subtree. */

@@ -59,6 +59,7 @@ export class ReadFacade {
       outbox,
       tenants: () => gated.describeTenants(),
       explain: (tenant, tool, args) => gated.explainCall(tenant, tool, args),
+      activeWorkers: (tenant) => gated.store.listWorkers({ tenant, active: true }),
     });
   }
 

@@ -4,9 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outputBounds } from '../../../gateway/live/chunks.js';
 import { RunOutputStore } from '../../../gateway/live/output-store.js';
-import { ReadFacade } from '../../../gateway/read/facade.js';
 import { RunStore } from '../../../gateway/run-store.js';
-import type { StatusWorkerRow } from '../../../gateway/status.js';
 import { OPERATOR_TOKEN, startApi, type ApiFixture } from '../../helpers/http-api.js';
 import { standardTree, type TempTree } from '../../helpers/tree.js';
 
@@ -64,23 +62,22 @@ describe('the status read and GET /v1/tenants/:tenant/status', () => {
     });
   });
 
-  it('reads workers from the source it is given, each with its own latest line', () => {
-    const worker: StatusWorkerRow = {
-      id: 'w-abc', tenant: 'acme/support', brief: 'Build the site', state: 'running', createdAt: 1, startedAt: 2, container: 'c1',
-    };
-    output.begin('w-abc', 'acme/support');
-    output.append('w-abc', 'log', { text: '{"level":"info","msg":"vite build","component":"runner"}' });
-    const asked: string[] = [];
-    const read = new ReadFacade({
-      db: api.db, auditDb: api.gated.audit.db, outbox: api.deps.outbox,
-      tenants: () => api.gated.describeTenants(), explain: () => { throw new Error('unused'); },
-      activeWorkers: (tenant) => {
-        asked.push(tenant);
-        return [worker];
-      },
-    });
-    expect(read.status('acme/support', null).workers).toEqual([{ ...worker, lastLine: 'vite build' }]);
-    expect(asked).toEqual(['acme/support']);
+  it("reads the tenant's queued and running workers from the workers table, each with its own latest line", () => {
+    const store = api.gated.store;
+    const spawn = (tenant: string, brief: string) => store.addWorker({ tenant, topic: 'main', spawnedBy: running, brief });
+    const built = spawn('acme/support', 'Build the site\nwith vite');
+    expect(store.startWorker(built.id, 'c0ffee')).toBe(true);
+    output.begin(built.id, 'acme/support');
+    output.append(built.id, 'log', { text: '{"level":"info","msg":"vite build","component":"runner"}' });
+    const queued = spawn('acme/support', 'Write the docs');
+    const cancelled = spawn('acme/support', 'Never mind');
+    expect(store.cancelWorker('acme/support', cancelled.id)).toBe(true);
+    spawn('globex', 'Secret plans');
+    const { workers } = api.deps.read.status('acme/support', null);
+    expect(workers.map((w) => [w.id, w.state, w.container, w.lastLine])).toEqual([
+      [built.id, 'running', 'c0ffee', 'vite build'],
+      [queued.id, 'queued', null, null],
+    ]);
   });
 
   it('serves the text and the JSON, with the live coordinator, for the tenant named only', async () => {
@@ -93,11 +90,16 @@ describe('the status read and GET /v1/tenants/:tenant/status', () => {
         tenant: 'acme/support',
         coordinator: { state: 'busy', busy_with: running, since: new Date(since).toISOString() },
         turns: [{ run: running, topic: 'main', last_line: 'called whoami' }],
-        workers: [],
+        workers: [
+          { state: 'running', brief: 'Build the site', last_line: 'vite build', container: 'c0ffee' },
+          { state: 'queued', brief: 'Write the docs', last_line: null, container: null },
+        ],
         waiting: 2,
       });
-      expect(body.text).toMatch(/^acme\/support: coordinator in a turn for \d+s; 2 messages waiting\n {2}> called whoami$/);
-      expect(JSON.stringify(body)).not.toMatch(/globex|secret/);
+      expect(body.text).toMatch(
+        /^acme\/support: coordinator in a turn for \d+s; 2 messages waiting\n {2}> called whoami\nworkers: 1 running, 1 queued\n- w-\w+ running \d+s: Build the site\n {2}> vite build\n- w-\w+ queued \d+s: Write the docs$/,
+      );
+      expect(JSON.stringify(body)).not.toMatch(/globex|secret/i);
     } finally {
       delete api.deps.coordinatorView;
     }

@@ -38,6 +38,10 @@ describe('warren workers', () => {
         store.addMessage({ tenant, topic: 'main', kind: 'chat', chat: 'local:x', sender: 'ann', text: 'go' });
         runs.tryStart(tenant, 'main', 10);
       }
+      const spawn = (tenant: string, brief: string) => store.addWorker({ tenant, topic: 'main', spawnedBy: 'run_x', brief });
+      store.startWorker(spawn('acme', 'Build the backend\nthoroughly').id, 'c-backend');
+      spawn('acme/support', 'Triage the queue');
+      store.cancelWorker('globex', spawn('globex', 'Globex job').id);
     } finally {
       db.close();
     }
@@ -48,14 +52,27 @@ describe('warren workers', () => {
     // acme/support runs a container per message: its turn is no coordinator.
     expect(listing.coordinators.items.map((c: { tenant: string }) => c.tenant)).toEqual(['acme', 'globex']);
     expect(listing.coordinators.items[0]).toMatchObject({ state: 'running', busy_with: expect.stringMatching(/^run_/), container: null });
-    expect(listing.workers).toEqual([]);
+    // Queued and running workers of the whole tree; the cancelled one only with --all.
+    // (Spawned in the same millisecond: the store's order among them is its ids', so the test sorts.)
+    expect(listing.workers.map((w: { tenant: string; state: string; brief: string; container: string | null }) => [w.tenant, w.state, w.brief, w.container]).sort()).toEqual([
+      ['acme', 'running', 'Build the backend', 'c-backend'],
+      ['acme/support', 'queued', 'Triage the queue', null],
+    ]);
+    const every = JSON.parse(workers('--all', '--json').stdout);
+    expect(every.workers.map((w: { state: string }) => w.state).sort()).toEqual(['cancelled', 'queued', 'running']);
 
     const acme = workers('acme');
     expect(acme.status).toBe(0);
     const lines = acme.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe(`coordinators (no running gateway on ${tree.data}: turns of always_on tenants still marked running in the runs table):`);
     expect(lines[1]).toMatch(/^ {2}acme +running +\d+s {2}- {2}turn run_/);
-    expect(lines.slice(2)).toEqual(['workers (warren.db):', '  none']);
+    expect(lines[2]).toBe('workers (warren.db):');
+    expect(lines).toHaveLength(5);
+    expect(lines.slice(3)).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^ {2}w-[0-9a-f]{12} +acme +running +\d+s {2}c-backend +Build the backend$/),
+      expect.stringMatching(/^ {2}w-[0-9a-f]{12} +acme\/support +queued +\d+s {2}- +Triage the queue$/),
+    ]));
+    expect(workers('globex').stdout).toMatch(/workers \(warren.db\):\n {2}none\n$/);
   });
 });
 

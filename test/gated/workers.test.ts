@@ -1,0 +1,126 @@
+// spawn_worker / list_workers / cancel_worker over real run sockets, and a worker's own socket with the workers' rules:
+// what the tools record in the workers table (the gateway's pool acts on it; test/gateway/workers/ runs real ones).
+import { describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { MAX_SPAWNS_PER_RUN } from '../../gated/tools/workers.js';
+import { connectClient, textOf } from '../helpers/mcp.js';
+import { useGated } from '../helpers/gated.js';
+
+const call = async (client: Client, name: string, args: Record<string, unknown> = {}) => {
+  const r = await client.callTool({ name, arguments: args });
+  return { text: textOf(r), isError: r.isError === true, data: r.structuredContent as Record<string, unknown> | undefined };
+};
+
+describe('worker tools', () => {
+  const f = useGated({
+    before: (tree) => {
+      tree.write('acme/grants', 'worker: send_message(chat=tg:*)\n');
+      tree.write('acme/support/grants', 'spawn_worker\n');
+      tree.write('acme/sales/PERSONA.md', '---\nname: sales\n---\nSales team.\n');
+    },
+  });
+
+  async function turn(tenant: string, id: string, topic = 'main') {
+    const sock = await f.gated.openRunSocket(tenant, { id, topic, chat: 'tg:1', depth: 0 }, { onSubmit: () => undefined });
+    const client = await connectClient(sock.socketPath);
+    return { client, close: async () => (await client.close(), await sock.close()) };
+  }
+
+  it('spawn_worker returns a queued handle at once, recorded for the turn\'s tenant and topic', async () => {
+    const t = await turn('acme', 'run_a', 'build');
+    const r = await call(t.client, 'spawn_worker', { brief: 'Compile the report\nthen zip it' });
+    expect(r.isError).toBe(false);
+    expect(r.data).toMatchObject({ state: 'queued' });
+    const id = r.data!.worker as string;
+    expect(id).toMatch(/^w-[0-9a-f]{12}$/);
+    expect(f.gated.store.worker(id)).toMatchObject({
+      tenant: 'acme', topic: 'build', spawnedBy: 'run_a', brief: 'Compile the report\nthen zip it', state: 'queued', attempt: 0, result: null,
+    });
+    const listed = await call(t.client, 'list_workers');
+    expect(listed.text).toContain(`${id} queued, #1 in your queue`);
+    expect(listed.text).toContain('Compile the report');
+    expect(listed.text).not.toContain('zip it'); // the brief's first line only
+    await t.close();
+  });
+
+  it('list_workers shows only the tenant\'s own workers, queued ones with their place in the queue', async () => {
+    const a = await turn('acme', 'run_b');
+    const b = await turn('acme/support', 'run_c');
+    const mine = (await call(b.client, 'spawn_worker', { brief: 'support task' })).data!.worker as string;
+    const second = (await call(b.client, 'spawn_worker', { brief: 'second task' })).data!.worker as string;
+    const list = (await call(b.client, 'list_workers')).data!.workers as { worker: string; queue_position?: number }[];
+    expect(list.map((w) => [w.worker, w.queue_position])).toEqual([[mine, 1], [second, 2]]);
+    const acmes = (await call(a.client, 'list_workers')).data!.workers as { worker: string }[];
+    expect(acmes.map((w) => w.worker)).not.toContain(mine);
+    // Another tenant's worker reads as one that does not exist, and stays queued.
+    const foreign = await call(a.client, 'cancel_worker', { worker: mine });
+    expect(foreign).toMatchObject({ isError: true });
+    expect(foreign.text).toMatch(/you have no worker "w-/);
+    expect(f.gated.store.worker(mine)!.state).toBe('queued');
+    await a.close();
+    await b.close();
+  });
+
+  it('cancel_worker cancels a queued or running worker once; an ended one cannot be cancelled', async () => {
+    const t = await turn('acme', 'run_d');
+    const queued = (await call(t.client, 'spawn_worker', { brief: 'q' })).data!.worker as string;
+    const running = (await call(t.client, 'spawn_worker', { brief: 'r' })).data!.worker as string;
+    expect(f.gated.store.startWorker(running, 'warren-x-acme-' + running)).toBe(true);
+    expect((await call(t.client, 'cancel_worker', { worker: queued })).text).toMatch(/cancelled w-.*: it will not start/);
+    expect((await call(t.client, 'cancel_worker', { worker: running })).text).toMatch(/its container is being stopped/);
+    expect(f.gated.store.worker(queued)).toMatchObject({ state: 'cancelled', result: null });
+    expect(f.gated.store.worker(queued)!.endedAt).toBeTypeOf('number');
+    const again = await call(t.client, 'cancel_worker', { worker: queued });
+    expect(again).toMatchObject({ isError: true });
+    expect(again.text).toContain('has already ended (cancelled)');
+    // A cancelled queued worker can never be started by the pool.
+    expect(f.gated.store.startWorker(queued, 'c')).toBe(false);
+    await t.close();
+  });
+
+  it(`a turn spawns at most ${MAX_SPAWNS_PER_RUN} workers`, async () => {
+    const t = await turn('acme', 'run_e');
+    for (let i = 0; i < MAX_SPAWNS_PER_RUN; i++) expect((await call(t.client, 'spawn_worker', { brief: `job ${i}` })).isError).toBe(false);
+    const over = await call(t.client, 'spawn_worker', { brief: 'one too many' });
+    expect(over).toMatchObject({ isError: true });
+    expect(over.text).toContain('already spawned 10 workers');
+    await t.close();
+  });
+
+  it('a team spawns workers only once granted spawn_worker', async () => {
+    const sales = await turn('acme/sales', 'run_f');
+    const refused = await call(sales.client, 'spawn_worker', { brief: 'not granted' });
+    expect(refused.text).toMatch(/^denied: no rule allows "spawn_worker"/);
+    await sales.close();
+    const support = await turn('acme/support', 'run_g'); // acme/support/grants: spawn_worker
+    expect((await call(support.client, 'spawn_worker', { brief: 'granted' })).isError).toBe(false);
+    await support.close();
+  });
+
+  it("a worker's socket holds it to the workers' rules as well: no spawning, messaging only as `worker:` lines allow", async () => {
+    const sock = await f.gated.openRunSocket('acme', { id: 'w-aaaaaaaaaaaa', topic: 'main', chat: null, depth: 0 }, {
+      onSubmit: () => undefined,
+      role: 'worker',
+    });
+    const client = await connectClient(sock.socketPath);
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(['list_groups', 'list_workers', 'send_message', 'whoami']);
+    const spawn = await call(client, 'spawn_worker', { brief: 'recurse' });
+    expect(spawn.isError).toBe(true);
+    expect(spawn.text).toMatch(/^denied: a worker may not make this call: no rule allows "spawn_worker"/);
+    expect(spawn.text).toContain('You are a worker: say what should be done in your result');
+    const delegate = await call(client, 'delegate_group', { group: 'acme/support', prompt: 'x' });
+    expect(delegate.text).toMatch(/^denied: a worker may not make this call/);
+    // Widened by acme's `worker: send_message(chat=tg:*)`, within what acme itself may do.
+    expect((await call(client, 'send_message', { chat: 'tg:5', text: 'progress' })).isError).toBe(false);
+    expect((await call(client, 'send_message', { chat: 'local:ann', text: 'x' })).text).toMatch(/^denied: a worker may not/);
+    const [row] = f.gated.audit.query({ tenant: 'acme', limit: 1 });
+    expect(row).toMatchObject({ tool: 'send_message', decision: 'deny', run: 'w-aaaaaaaaaaaa' });
+    // The tenant's own turns are unaffected by the workers' rules.
+    const t = await turn('acme', 'run_h');
+    expect((await call(t.client, 'send_message', { chat: 'local:ann', text: 'x' })).isError).toBe(false);
+    await t.close();
+    await client.close();
+    await sock.close();
+  });
+});
