@@ -85,6 +85,7 @@ function turnStatementsOf(db: Db) {
                            (SELECT id FROM delegations WHERE from_run = ? AND status = 'queued')`),
     withdrawDelegations: p(`DELETE FROM delegations WHERE from_run = ? AND status = 'queued'
                               AND id NOT IN (SELECT ref FROM messages WHERE ref IS NOT NULL)`),
+    withdrawWorkers: p(`DELETE FROM workers WHERE spawned_by = ? AND state = 'queued'`),
     dropRunOutbox: p(`DELETE FROM outbox WHERE run = ? AND delivered_at IS NULL`),
   };
 }
@@ -527,10 +528,14 @@ export class GatedStore {
     this.turns.requeueMessages.run(run);
   }
 
-  /** Withdraws the delegations a run had queued that nobody has started, with their inbox messages. */
+  /**
+   * Withdraws the delegations a run had queued that nobody has started, with their inbox messages, and the workers it
+   * spawned that have not started (its re-run spawns them again; running ones go on and report as usual).
+   */
   withdrawQueuedWorkOf(run: string): void {
     this.turns.withdrawMessages.run(run);
     this.turns.withdrawDelegations.run(run);
+    this.turns.withdrawWorkers.run(run);
   }
 
   /** Drops what a run had put in the outbox but not yet delivered. */
