@@ -3,8 +3,8 @@
 // inside the container, and to the stored reply. Prints medians and p90s.
 // Then the "status?" round trip, answered by the gateway without a model: a chat `/status` through the inbound sink
 // (message in -> reply in hand) and GET /v1/tenants/:tenant/status over HTTP, BENCH_STATUS times each (default 300,
-// sequential), first with nothing running, then while the tenant has three long turns building in their own
-// containers. Prints p50/p99 and the ratio of the two p99s.
+// sequential), first with nothing running, then while the tenant (a coordinator) has three workers building in
+// their own containers. Prints p50/p99 and the ratio of the two p99s.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,10 +21,21 @@ import { startWarren } from '../cli/start-warren.js';
 
 const TURNS = Number(process.env.BENCH_TURNS ?? 20);
 const STATUS_ROUNDS = Number(process.env.BENCH_STATUS ?? 300);
-/** The tenant asked for its status; it builds in three conversations at once during the loaded phase. */
+/** The tenant asked for its status: a coordinator that spawns three workers, each building for minutes. */
 const BUILDER = `---
 harness: script
+always_on: true
+idle_timeout: 600
 script:
+  - match: "^spawn three$"
+    calls:
+      - tool: spawn_worker
+        args: { brief: "build frontend" }
+      - tool: spawn_worker
+        args: { brief: "build backend" }
+      - tool: spawn_worker
+        args: { brief: "build docs" }
+    reply: "spawned three"
   - match: "^build (.*)$"
     work: { hold_ms: 120000 }
     reply: "built $1"
@@ -72,7 +83,8 @@ async function main(): Promise<void> {
     dataDir: join(dir, 'data'),
     log: silentLogger(),
     docker,
-    env: { ...process.env, WARREN_AGENT_IMAGE: image, WARREN_HTTP_PORT: '0', WARREN_WEB_PORT: '0' },
+    // Room for both coordinators and the three workers at once.
+    env: { ...process.env, WARREN_AGENT_IMAGE: image, WARREN_HTTP_PORT: '0', WARREN_WEB_PORT: '0', MAX_CONCURRENT_CONTAINERS: '8' },
     onRunEnd: (run) => done.get(run.tenant)?.(),
   });
   const firstCall = warren.gated.audit.db.prepare(`SELECT MIN(time) AS t FROM audit WHERE run = ?`);
@@ -138,7 +150,7 @@ async function statusBench(warren: Warren, dataDir: string): Promise<string[]> {
   const rest = async () => {
     const res = await fetch(`${warren.url}/v1/tenants/builder/status`, { headers: { authorization: `Bearer ${token}` } });
     if (res.status !== 200) throw new Error(`GET status answered ${res.status}`);
-    return (await res.json()) as { turns: unknown[] };
+    return (await res.json()) as unknown;
   };
   const measure = async (f: () => unknown): Promise<number[]> => {
     const out: number[] = [];
@@ -150,31 +162,29 @@ async function statusBench(warren: Warren, dataDir: string): Promise<string[]> {
     return out;
   };
   const idle = { chat: await measure(chat), rest: await measure(rest) };
-  process.stderr.write('three long turns building...\n');
-  for (const part of ['frontend', 'backend', 'docs']) {
-    acceptMessage(warren.gated.store, warren.gated.registry, { tenant: 'builder', topic: part, text: `build ${part}` });
-  }
+  process.stderr.write('three workers building...\n');
+  acceptMessage(warren.gated.store, warren.gated.registry, { tenant: 'builder', text: 'spawn three' });
   warren.loop.wake();
   const deadline = Date.now() + 120_000;
-  while ((await rest()).turns.length < 3) {
-    if (Date.now() > deadline) throw new Error('the three builds did not start within 120 s');
+  const running = async () => ((await rest()) as { workers: { state: string }[] }).workers.filter((w) => w.state === 'running').length;
+  while ((await running()) < 3) {
+    if (Date.now() > deadline) throw new Error('the three workers did not start within 120 s');
     await new Promise((r) => setTimeout(r, 100));
   }
   const reply = chat();
-  if (!reply.includes('3 turns running')) throw new Error(`unexpected status while building: ${reply}`);
+  if (!reply.includes('workers: 3 running')) throw new Error(`unexpected status while building: ${reply}`);
   const busy = { chat: await measure(chat), rest: await measure(rest) };
-  // The builds have served their purpose: stopped now rather than waited for at shutdown.
-  const docker = new Docker();
-  const builds = await docker.listContainers({ filters: { label: [`warren.instance=${warren.config.instance}`, 'warren.tenant=builder'] } });
-  await Promise.all(builds.map((c) => docker.getContainer(c.Id).kill().catch(() => undefined)));
+  // The workers have served their purpose: cancelled now rather than waited for at shutdown.
+  for (const w of warren.gated.store.listWorkers({ tenant: 'builder', active: true })) warren.gated.store.cancelWorker('builder', w.id);
+  warren.loop.wake();
   const ms = (n: number) => `${n.toFixed(2)} ms`;
   const row = (label: string, values: number[]) => `| ${label} | ${ms(quantile(values, 0.5))} | ${ms(quantile(values, 0.99))} |`;
   const ratio = (a: number[], b: number[]) => (quantile(a, 0.99) / quantile(b, 0.99)).toFixed(2);
   return [
     row('chat /status, nothing running', idle.chat),
-    row('chat /status, three builds running', busy.chat),
+    row('chat /status, three workers building', busy.chat),
     row('REST status, nothing running', idle.rest),
-    row('REST status, three builds running', busy.rest),
+    row('REST status, three workers building', busy.rest),
     `| p99 ratio (building / idle): chat ${ratio(busy.chat, idle.chat)}x, REST ${ratio(busy.rest, idle.rest)}x | | |`,
   ];
 }
