@@ -124,3 +124,48 @@ describe('worker tools', () => {
     await sock.close();
   });
 });
+
+describe('GatedStore: workers', () => {
+  const f = useGated();
+  const message = (tenant: string, text: string) => ({ tenant, topic: 'main', kind: 'result' as const, sender: 'w', text });
+  const results = () => f.gated.db.prepare(`SELECT text FROM messages WHERE kind = 'result' ORDER BY id`).all() as { text: string }[];
+
+  it('listWorkers: one tenant, its subtree, or all; active only on request; oldest first', () => {
+    const s = f.gated.store;
+    const a = s.addWorker({ tenant: 'acme', topic: 'main', spawnedBy: 'r', brief: 'a' });
+    const b = s.addWorker({ tenant: 'acme/support', topic: 'main', spawnedBy: 'r', brief: 'b' });
+    const c = s.addWorker({ tenant: 'acmecorp', topic: 'main', spawnedBy: 'r', brief: 'c' });
+    s.startWorker(a.id, 'box-a');
+    s.finishWorker(a.id, 'done', 'ok', message('acme', 'ok'));
+    const ids = (rows: { id: string }[]) => rows.map((r) => r.id);
+    expect(ids(s.listWorkers({ tenant: 'acme' }))).toEqual([a.id]);
+    expect(ids(s.listWorkers({ tenant: 'acme', subtree: true }))).toEqual([a.id, b.id]); // not acmecorp
+    expect(ids(s.listWorkers({ tenant: 'acme', subtree: true, active: true }))).toEqual([b.id]);
+    expect(ids(s.listWorkers({ active: true }))).toEqual([b.id, c.id]);
+    expect(s.worker(a.id)).toMatchObject({ state: 'done', container: 'box-a', attempt: 1, result: 'ok' });
+    expect(s.worker(a.id)!.startedAt).toBeTypeOf('number');
+  });
+
+  it('a result is delivered once, whoever ends the worker: finish after a cancel delivers nothing', () => {
+    const s = f.gated.store;
+    const w = s.addWorker({ tenant: 'acme', topic: 'main', spawnedBy: 'r', brief: 'x' });
+    s.startWorker(w.id, 'box');
+    expect(s.cancelWorker('acme', w.id)).toBe(true);
+    const before = results().length;
+    expect(s.finishWorker(w.id, 'done', 'too late', message('acme', 'too late'))).toBe(false);
+    expect(s.undeliveredWorkers().map((u) => u.id)).toContain(w.id);
+    expect(s.deliverWorkerResult(w.id, 'cancelled', message('acme', 'cancelled'))).toBe(true);
+    expect(s.deliverWorkerResult(w.id, 'cancelled again', message('acme', 'cancelled again'))).toBe(false);
+    expect(results().slice(before).map((r) => r.text)).toEqual(['cancelled']);
+    expect(s.undeliveredWorkers().map((u) => u.id)).not.toContain(w.id);
+  });
+
+  it('requeueWorker puts a running worker back in the queue, keeping its attempt count', () => {
+    const s = f.gated.store;
+    const w = s.addWorker({ tenant: 'acme', topic: 'main', spawnedBy: 'r', brief: 'x' });
+    s.startWorker(w.id, 'box');
+    expect(s.requeueWorker(w.id)).toBe(true);
+    expect(s.worker(w.id)).toMatchObject({ state: 'queued', container: null, startedAt: null, attempt: 1 });
+    expect(s.requeueWorker(w.id)).toBe(false);
+  });
+});
