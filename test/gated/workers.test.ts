@@ -1,5 +1,7 @@
 // spawn_worker / list_workers / cancel_worker over real run sockets, and a worker's own socket with the workers' rules:
 // what the tools record in the workers table (the gateway's pool acts on it; test/gateway/workers/ runs real ones).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { MAX_SPAWNS_PER_RUN } from '../../gated/tools/workers.js';
@@ -95,6 +97,15 @@ describe('worker tools', () => {
     const support = await turn('acme/support', 'run_g'); // acme/support/grants: spawn_worker
     expect((await call(support.client, 'spawn_worker', { brief: 'granted' })).isError).toBe(false);
     await support.close();
+  });
+
+  it('grant and revoke hand a descendant worker: rules like any other, within what the granter holds', async () => {
+    const client = await connectClient(f.gated.socketPath('acme'));
+    expect((await call(client, 'grant', { group: 'acme/sales', rule: 'worker: !whoami' })).text).toBe('granted "worker: !whoami" to acme/sales');
+    expect(readFileSync(join(f.tree.tenants, 'acme/sales/grants'), 'utf8')).toContain('worker: !whoami');
+    expect((await call(client, 'grant', { group: 'acme/sales', rule: 'worker: set_vhost' })).text).toMatch(/cannot grant "worker: set_vhost"/);
+    expect((await call(client, 'revoke', { group: 'acme/sales', rule: 'worker: !whoami' })).text).toContain('(1 line(s))');
+    await client.close();
   });
 
   it("a worker's socket holds it to the workers' rules as well: no spawning, messaging only as `worker:` lines allow", async () => {
