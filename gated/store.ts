@@ -153,22 +153,22 @@ function workerStatementsOf(db: Db) {
     insert: p(`INSERT INTO workers (id, tenant, topic, spawned_by, brief, state, created_at, attempt)
                VALUES (@id, @tenant, @topic, @spawnedBy, @brief, 'queued', @createdAt, 0)`),
     byId: p(`SELECT ${WORKER_COLUMNS} FROM workers WHERE id = ?`),
-    all: p(`SELECT ${WORKER_COLUMNS} FROM workers ORDER BY created_at, id`),
-    active: p(`SELECT ${WORKER_COLUMNS} FROM workers WHERE state IN ('queued', 'running') ORDER BY created_at, id`),
-    ofTenant: p(`SELECT ${WORKER_COLUMNS} FROM workers WHERE tenant = @tenant ORDER BY created_at, id`),
+    all: p(`SELECT ${WORKER_COLUMNS} FROM workers ORDER BY created_at, rowid`),
+    active: p(`SELECT ${WORKER_COLUMNS} FROM workers WHERE state IN ('queued', 'running') ORDER BY created_at, rowid`),
+    ofTenant: p(`SELECT ${WORKER_COLUMNS} FROM workers WHERE tenant = @tenant ORDER BY created_at, rowid`),
     activeOfTenant: p(`SELECT ${WORKER_COLUMNS} FROM workers WHERE tenant = @tenant AND state IN ('queued', 'running')
-                       ORDER BY created_at, id`),
+                       ORDER BY created_at, rowid`),
     ofSubtree: p(`SELECT ${WORKER_COLUMNS} FROM workers WHERE (tenant = @tenant OR substr(tenant, 1, length(@tenant) + 1) = @tenant || '/')
-                  ORDER BY created_at, id`),
+                  ORDER BY created_at, rowid`),
     activeOfSubtree: p(`SELECT ${WORKER_COLUMNS} FROM workers
                         WHERE (tenant = @tenant OR substr(tenant, 1, length(@tenant) + 1) = @tenant || '/')
-                        AND state IN ('queued', 'running') ORDER BY created_at, id`),
+                        AND state IN ('queued', 'running') ORDER BY created_at, rowid`),
     cancel: p(`UPDATE workers SET state = 'cancelled', ended_at = ? WHERE id = ? AND tenant = ? AND state IN ('queued', 'running')`),
     start: p(`UPDATE workers SET state = 'running', started_at = ?, container = ?, attempt = attempt + 1 WHERE id = ? AND state = 'queued'`),
     end: p(`UPDATE workers SET state = ?, ended_at = ? WHERE id = ? AND state = ?`),
     requeue: p(`UPDATE workers SET state = 'queued', started_at = NULL, container = NULL WHERE id = ? AND state = 'running'`),
     deliver: p(`UPDATE workers SET result = ? WHERE id = ? AND result IS NULL AND ${ended}`),
-    undelivered: p(`SELECT ${WORKER_COLUMNS} FROM workers WHERE result IS NULL AND ${ended} ORDER BY ended_at, id`),
+    undelivered: p(`SELECT ${WORKER_COLUMNS} FROM workers WHERE result IS NULL AND ${ended} ORDER BY ended_at, rowid`),
   };
 }
 type WorkerStatements = ReturnType<typeof workerStatementsOf>;

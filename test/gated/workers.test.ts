@@ -1,5 +1,7 @@
 // spawn_worker / list_workers / cancel_worker over real run sockets, and a worker's own socket with the workers' rules:
 // what the tools record in the workers table (the gateway's pool acts on it; test/gateway/workers/ runs real ones).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { MAX_SPAWNS_PER_RUN } from '../../gated/tools/workers.js';
@@ -97,6 +99,15 @@ describe('worker tools', () => {
     await support.close();
   });
 
+  it('grant and revoke hand a descendant worker: rules like any other, within what the granter holds', async () => {
+    const client = await connectClient(f.gated.socketPath('acme'));
+    expect((await call(client, 'grant', { group: 'acme/sales', rule: 'worker: !whoami' })).text).toBe('granted "worker: !whoami" to acme/sales');
+    expect(readFileSync(join(f.tree.tenants, 'acme/sales/grants'), 'utf8')).toContain('worker: !whoami');
+    expect((await call(client, 'grant', { group: 'acme/sales', rule: 'worker: set_vhost' })).text).toMatch(/cannot grant "worker: set_vhost"/);
+    expect((await call(client, 'revoke', { group: 'acme/sales', rule: 'worker: !whoami' })).text).toContain('(1 line(s))');
+    await client.close();
+  });
+
   it("a worker's socket holds it to the workers' rules as well: no spawning, messaging only as `worker:` lines allow", async () => {
     const sock = await f.gated.openRunSocket('acme', { id: 'w-aaaaaaaaaaaa', topic: 'main', chat: null, depth: 0 }, {
       onSubmit: () => undefined,
@@ -122,5 +133,50 @@ describe('worker tools', () => {
     await t.close();
     await client.close();
     await sock.close();
+  });
+});
+
+describe('GatedStore: workers', () => {
+  const f = useGated();
+  const message = (tenant: string, text: string) => ({ tenant, topic: 'main', kind: 'result' as const, sender: 'w', text });
+  const results = () => f.gated.db.prepare(`SELECT text FROM messages WHERE kind = 'result' ORDER BY id`).all() as { text: string }[];
+
+  it('listWorkers: one tenant, its subtree, or all; active only on request; oldest first', () => {
+    const s = f.gated.store;
+    const a = s.addWorker({ tenant: 'acme', topic: 'main', spawnedBy: 'r', brief: 'a' });
+    const b = s.addWorker({ tenant: 'acme/support', topic: 'main', spawnedBy: 'r', brief: 'b' });
+    const c = s.addWorker({ tenant: 'acmecorp', topic: 'main', spawnedBy: 'r', brief: 'c' });
+    s.startWorker(a.id, 'box-a');
+    s.finishWorker(a.id, 'done', 'ok', message('acme', 'ok'));
+    const ids = (rows: { id: string }[]) => rows.map((r) => r.id);
+    expect(ids(s.listWorkers({ tenant: 'acme' }))).toEqual([a.id]);
+    expect(ids(s.listWorkers({ tenant: 'acme', subtree: true }))).toEqual([a.id, b.id]); // not acmecorp
+    expect(ids(s.listWorkers({ tenant: 'acme', subtree: true, active: true }))).toEqual([b.id]);
+    expect(ids(s.listWorkers({ active: true }))).toEqual([b.id, c.id]);
+    expect(s.worker(a.id)).toMatchObject({ state: 'done', container: 'box-a', attempt: 1, result: 'ok' });
+    expect(s.worker(a.id)!.startedAt).toBeTypeOf('number');
+  });
+
+  it('a result is delivered once, whoever ends the worker: finish after a cancel delivers nothing', () => {
+    const s = f.gated.store;
+    const w = s.addWorker({ tenant: 'acme', topic: 'main', spawnedBy: 'r', brief: 'x' });
+    s.startWorker(w.id, 'box');
+    expect(s.cancelWorker('acme', w.id)).toBe(true);
+    const before = results().length;
+    expect(s.finishWorker(w.id, 'done', 'too late', message('acme', 'too late'))).toBe(false);
+    expect(s.undeliveredWorkers().map((u) => u.id)).toContain(w.id);
+    expect(s.deliverWorkerResult(w.id, 'cancelled', message('acme', 'cancelled'))).toBe(true);
+    expect(s.deliverWorkerResult(w.id, 'cancelled again', message('acme', 'cancelled again'))).toBe(false);
+    expect(results().slice(before).map((r) => r.text)).toEqual(['cancelled']);
+    expect(s.undeliveredWorkers().map((u) => u.id)).not.toContain(w.id);
+  });
+
+  it('requeueWorker puts a running worker back in the queue, keeping its attempt count', () => {
+    const s = f.gated.store;
+    const w = s.addWorker({ tenant: 'acme', topic: 'main', spawnedBy: 'r', brief: 'x' });
+    s.startWorker(w.id, 'box');
+    expect(s.requeueWorker(w.id)).toBe(true);
+    expect(s.worker(w.id)).toMatchObject({ state: 'queued', container: null, startedAt: null, attempt: 1 });
+    expect(s.requeueWorker(w.id)).toBe(false);
   });
 });

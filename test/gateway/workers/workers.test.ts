@@ -209,3 +209,35 @@ describe('kill -9 of `warren up` with a coordinator and its workers running', ()
     }
   });
 });
+
+describe('a gateway stopped while a worker runs', () => {
+  let tree: TempTree;
+  beforeAll(() => {
+    tree = tempTree({ 'lead/PERSONA.md': persona(6) });
+  });
+  afterAll(() => tree.cleanup());
+
+  it('stops the worker without reporting it, and the next start runs it again and delivers its result once', async () => {
+    const env = { WARREN_INSTANCE: `workers-stop-${process.pid}` };
+    const containers = () => containersWithLabel(`warren.instance=${env.WARREN_INSTANCE}`);
+    let warren = await startWarren(tree, { env });
+    try {
+      acceptMessage(warren.gated.store, warren.gated.registry, { tenant: 'lead', text: 'spawn build eta', sender: 'ann' });
+      await eventually(() => warren.gated.store.listWorkers({ tenant: 'lead' })[0]?.state === 'running', 'the worker running', 30_000);
+      await eventually(async () => (await containers()).length === 2, 'its container and the coordinator running');
+      const [w] = warren.gated.store.listWorkers({ tenant: 'lead' });
+      await warren.stop();
+      expect(await containers()).toEqual([]);
+      const db = openWarrenDb(tree.data, GATEWAY_MIGRATIONS);
+      expect(new GatedStore(db).worker(w!.id)).toMatchObject({ state: 'running', attempt: 1, result: null });
+      db.close();
+
+      warren = await startWarren(tree, { env });
+      await eventually(() => warren.gated.store.worker(w!.id)?.state === 'done', 'the worker run again', 60_000);
+      expect(warren.gated.store.worker(w!.id)).toMatchObject({ attempt: 2, result: `result from worker ${w!.id}: built eta` });
+      await eventually(() => toldIn(warren.outbox.list('lead', { limit: 100 }).map((r) => r.text ?? '').join('\n'), w!.id) === 1, 'told once');
+    } finally {
+      await warren.stop();
+    }
+  });
+});
