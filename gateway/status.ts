@@ -6,7 +6,7 @@ import type { WorkerRow } from '../gated/store.js';
 import type { CoordinatorState } from './coordinator-plan.js';
 
 /** What status reads of a worker (GatedStore.listWorkers' row). */
-export type StatusWorkerRow = Pick<WorkerRow, 'id' | 'tenant' | 'brief' | 'state' | 'createdAt' | 'startedAt' | 'container'>;
+export type StatusWorkerRow = Pick<WorkerRow, 'id' | 'tenant' | 'topic' | 'brief' | 'state' | 'createdAt' | 'startedAt' | 'container'>;
 
 /** The live coordinator of a tenant, as the turn loop knows it; null when none runs. */
 export interface CoordinatorView {
@@ -111,6 +111,22 @@ const COORDINATOR_WORDS: Record<CoordinatorView['state'], string> = {
   waiting: 'idle, waiting for messages',
   stopping: 'stopping',
 };
+
+/** What stands for another conversation's turn or worker in a conversation-scoped status. */
+export const ANOTHER_CONVERSATION = 'another conversation';
+
+/**
+ * The snapshot as one conversation of the tenant may see it: its own turns and workers in full; another
+ * conversation's only as counted and timed, without topic, brief or output (a tenant wired to several chats must not
+ * show one chat's words in another). PURE.
+ */
+export function forConversation(s: StatusSnapshot, topic: string): StatusSnapshot {
+  return {
+    ...s,
+    turns: s.turns.map((t) => (t.topic === topic ? t : { ...t, topic: ANOTHER_CONVERSATION, lastLine: null })),
+    workers: s.workers.map((w) => (w.topic === topic ? w : { ...w, topic: ANOTHER_CONVERSATION, brief: `for ${ANOTHER_CONVERSATION}`, lastLine: null })),
+  };
+}
 
 /** The /status text and its JSON twin for one tenant. PURE. */
 export function statusReport(s: StatusSnapshot): { text: string; json: StatusJson } {

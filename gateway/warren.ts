@@ -41,7 +41,7 @@ import { channelCredentials } from './channels/credentials.js';
 import { webChannels } from './channels/http-routes.js';
 import { withDashboard } from './dashboard/routes.js';
 import { DashboardSessions } from './dashboard/sessions.js';
-import { statusReport } from './status.js';
+import { forConversation, statusReport } from './status.js';
 
 export interface WarrenOptions {
   tenantsDir: string;
@@ -265,7 +265,10 @@ export class Warren {
         groupExists: (tenant) => gated.registry.get(tenant) !== undefined,
         topicFor: (event, tenant) => inbound.topicOf(event, tenant),
         wake: () => loop.wake(),
-        workStatus: (tenant) => statusReport(read.status(tenant, loop.coordinatorView(tenant))).text,
+        workStatus: (tenant, topic) => {
+          const snapshot = read.status(tenant, loop.coordinatorView(tenant));
+          return statusReport(topic === null ? snapshot : forConversation(snapshot, topic)).text;
+        },
         log: channelsLog,
       });
       const inbound: ChannelInbound = new ChannelInbound({

@@ -91,8 +91,12 @@ export interface CommandDeps {
   vouchedSenderPrefixes?: readonly string[];
   /** Look at the queue again (after /resume). */
   wake?: () => void;
-  /** The tenant's work as /status says it (gateway/status.ts); without it /status is the classroom view alone. */
-  workStatus?: (tenant: TenantPath) => string;
+  /**
+   * The tenant's work as /status says it (gateway/status.ts): seen from `topic`, the asker's conversation (another
+   * conversation's turns and workers without their words), or in full (null, for an admin). Without it /status is
+   * the classroom view alone.
+   */
+  workStatus?: (tenant: TenantPath, topic: string | null) => string;
   log: Logger;
 }
 
@@ -127,8 +131,9 @@ export function classroomCommands(deps: CommandDeps): CommandsHook {
         log.info('command refused');
         return handled(decision.reason);
       case 'status': {
-        // Only the tenant the chat reaches is said; the classroom view (paused, waiting conversations) is an admin's.
-        const work = deps.workStatus?.(tenant);
+        // Only the tenant the chat reaches is said, and to a non-admin only its own conversation in words; the
+        // classroom view (paused, waiting conversations) is an admin's.
+        const work = deps.workStatus?.(tenant, decision.admin ? null : topicFor(event, tenant));
         const classroom = decision.admin ? describeStatus(tenant, deps.classroom.status(tenant)) : null;
         return handled([classroom, work].filter((part) => part !== null && part !== undefined).join('\n'));
       }

@@ -121,8 +121,8 @@ describe('classroom commands', () => {
     const hook = classroomCommands({
       classroom,
       groupExists: () => true,
-      workStatus: (tenant) => {
-        asked.push(tenant);
+      workStatus: (tenant, topic) => {
+        asked.push(`${tenant} seen from ${topic}`);
         return `${tenant}: work of ${tenant}`;
       },
       log: silentLogger(),
@@ -141,8 +141,9 @@ describe('classroom commands', () => {
       kind: 'handled',
       reply: `${GROUP}: 0 turns running, nothing waiting\n${GROUP}: work of ${GROUP}`,
     });
-    // Only the tenant the chat reaches was asked about, and nothing for the refused sender.
-    expect(asked).toEqual([GROUP, GROUP]);
+    // Only the tenant the chat reaches was asked about (from the asker's own conversation; in full for an admin), and
+    // nothing for the refused sender.
+    expect(asked).toEqual([`${GROUP} seen from ${topicForChat(CHAT)}`, `${GROUP} seen from null`]);
   });
 
   it('/pause stops turns being scheduled (messages wait) and /resume restarts them; refused users change nothing', () => {

@@ -1,13 +1,14 @@
 // statusReport: what "/status" says about a tenant's work, by table.
 import { describe, expect, it } from 'vitest';
-import { firstLine, formatAge, liveLine, statusReport, TEXT_MAX_WORKERS, type StatusSnapshot } from '../../../gateway/status.js';
+import { ANOTHER_CONVERSATION, firstLine, forConversation, formatAge, liveLine, statusReport, TEXT_MAX_WORKERS, type StatusSnapshot } from '../../../gateway/status.js';
 
 const NOW = Date.parse('2026-12-01T12:00:00.000Z');
 const ago = (s: number) => NOW - s * 1000;
 const base: StatusSnapshot = { tenant: 'acme', now: NOW, coordinator: null, turns: [], workers: [], waiting: 0 };
-const worker = (id: string, state: 'queued' | 'running', ageS: number, brief: string, lastLine: string | null = null) => ({
+const worker = (id: string, state: 'queued' | 'running', ageS: number, brief: string, lastLine: string | null = null, topic = 'main') => ({
   id,
   tenant: 'acme',
+  topic,
   brief,
   state,
   createdAt: ago(ageS + 5),
@@ -112,6 +113,44 @@ describe('statusReport text', () => {
     const lines = statusReport({ ...base, workers }).text.split('\n');
     expect(lines.filter((l) => l.startsWith('- w-'))).toHaveLength(TEXT_MAX_WORKERS);
     expect(lines.at(-1)).toBe('… and 3 more');
+  });
+});
+
+describe('forConversation', () => {
+  const snapshot: StatusSnapshot = {
+    ...base,
+    coordinator: { state: 'busy', since: ago(3), busyWith: 'run_dm' },
+    turns: [
+      { run: 'run_dm', topic: 'tg-555', startedAt: ago(3), lastLine: 'reading the private order' },
+      { run: 'run_mine', topic: 'tg--100', startedAt: ago(9), lastLine: 'ok' },
+    ],
+    workers: [
+      worker('w-dm', 'running', 30, 'Prepare the order report for bob: my address is 1 Elm St', 'address lookup', 'tg-555'),
+      worker('w-mine', 'queued', 2, 'Build the group poll', null, 'tg--100'),
+    ],
+  };
+  it("keeps its own conversation's words and hides another's: no topic, brief or output, only counts and ages", () => {
+    const seen = forConversation(snapshot, 'tg--100');
+    expect(seen.turns).toEqual([
+      { run: 'run_dm', topic: ANOTHER_CONVERSATION, startedAt: ago(3), lastLine: null },
+      snapshot.turns[1],
+    ]);
+    expect(seen.workers).toEqual([
+      { ...snapshot.workers[0], topic: ANOTHER_CONVERSATION, brief: `for ${ANOTHER_CONVERSATION}`, lastLine: null },
+      snapshot.workers[1],
+    ]);
+    const text = statusReport(seen).text;
+    expect(text).not.toMatch(/bob|Elm|private|address|tg-555/);
+    expect(text).toBe(
+      [
+        'acme: coordinator in a turn for 3s',
+        '- turn tg--100: 9s',
+        '  > ok',
+        'workers: 1 running, 1 queued',
+        '- w-dm running 30s: for another conversation',
+        '- w-mine queued 7s: Build the group poll',
+      ].join('\n'),
+    );
   });
 });
 

@@ -83,7 +83,7 @@ describe('workerLine and listingText', () => {
     ['queued: from when it was queued', { state: 'queued' as const, createdAt: now - 5_000, startedAt: null, endedAt: null }, 5],
     ['ended: from its end', { state: 'done' as const, createdAt: now - 90_000, startedAt: now - 60_000, endedAt: now - 1_000 }, 1],
   ])('%s', (_name, times, forS) => {
-    const line = workerLine({ id: 'w-1', tenant: 'acme', brief: '\nBuild it\nthen ship it', container: null, ...times }, now);
+    const line = workerLine({ id: 'w-1', tenant: 'acme', topic: 'main', brief: '\nBuild it\nthen ship it', container: null, ...times }, now);
     expect(line).toEqual({ id: 'w-1', tenant: 'acme', state: times.state, for_s: forS, brief: 'Build it', container: null });
   });
 
