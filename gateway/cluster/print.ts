@@ -37,10 +37,10 @@ export function formatClusterStatus(s: ClusterStatus): string {
     ...(s.note ? [s.note] : [`backend: swarm`]),
     `nodes: ${s.nodes.ready} ready, ${s.nodes.total - s.nodes.ready} not ready${s.nodes.notReady.length ? ` (${s.nodes.notReady.join(', ')})` : ''}`,
     `turns: ${s.turns.running} running, ${s.turns.done} completed, ${s.turns.failed} failed, ${s.turns.requeued} re-queued`,
-    '',
   ];
   return (
     lines.join('\n') +
+    '\n\n' +
     table(
       ['NODE', 'STATE', 'RUNNING', 'COMPLETED', 'FAILED', 'REQUEUED'],
       s.perNode.map((n) => [n.node, n.state, String(n.running), String(n.done), String(n.failed), String(n.requeued)]),
