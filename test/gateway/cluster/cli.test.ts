@@ -1,5 +1,6 @@
 // `warren nodes`, `warren runs`, `warren describe` and `warren cluster status` as an operator runs them (the built
-// CLI), on a real warren.db and the machine's real Docker daemon, which is not in a swarm: the local backend.
+// CLI), on a real warren.db and the machine's real Docker daemon, which is not in a swarm: the local backend; then
+// against a real swarm of separate dockerd (test/helpers/cluster), never the main daemon.
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openWarrenDb } from '../../../core/warren-db.js';
@@ -9,7 +10,10 @@ import { RunOutputStore } from '../../../gateway/live/output-store.js';
 import { GATEWAY_MIGRATIONS } from '../../../gateway/migrations.js';
 import { RunStore } from '../../../gateway/run-store.js';
 import { warren } from '../../helpers/cli.js';
-import { requireDocker } from '../../helpers/docker.js';
+import { instanceName } from '../../../core/instance.js';
+import { clusterUnsupportedReason, startCluster, type Cluster } from '../../helpers/cluster/index.js';
+import { jobServiceSpec, waitForTask } from '../../helpers/cluster/jobs.js';
+import { agentImage, requireDocker } from '../../helpers/docker.js';
 import { tempTree, type TempTree } from '../../helpers/tree.js';
 
 let tree: TempTree;
@@ -164,5 +168,93 @@ describe('read-only', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`^warren nodes: cannot reach the Docker daemon at DOCKER_HOST=unix://${tree.root}/no.sock: .*ENOENT`));
     expect(warren(['cluster', 'bogus', '--data', tree.data]).status).toBe(2);
+  });
+});
+
+const unsupported = clusterUnsupportedReason();
+
+describe.skipIf(unsupported !== null)(`on a real swarm (a manager and a GPU worker)${unsupported ? ` (skipped: ${unsupported})` : ''}`, () => {
+  let cluster: Cluster;
+  let swarmTree: TempTree;
+  let turn: string;
+  let taskId: string;
+  const onSwarm = (...args: string[]) => warren([...args, '--data', swarmTree.data], { env: { DOCKER_HOST: `unix://${cluster.manager.socketPath}` } });
+  const worker = () => cluster.workers[0]!;
+
+  beforeAll(async () => {
+    const image = (await agentImage()).tag;
+    cluster = await startCluster({ workers: 1, images: [image], labels: { worker1: { gpu: 'true' } } });
+    swarmTree = tempTree();
+    const db = openWarrenDb(swarmTree.data, GATEWAY_MIGRATIONS);
+    try {
+      const gated = new GatedStore(db);
+      const runs = new RunStore(db, 'test', gated);
+      gated.addMessage({ tenant: 'acme', topic: 'main', kind: 'chat', chat: 'local:ann', sender: 'ann', text: 'hi' });
+      turn = runs.tryStart('acme', 'main', 10)!.id;
+      // The turn's task, labelled the way warren labels its containers, placed by the GPU label; it exits 3.
+      const spec = jobServiceSpec({
+        name: 'cli-turn', image, command: ['/usr/local/bin/node', '-e', 'console.log("working"); process.exit(3)'], constraints: ['node.labels.gpu==true'],
+      }) as { TaskTemplate: { ContainerSpec: Record<string, unknown> } };
+      spec.TaskTemplate.ContainerSpec.Labels = { 'warren.instance': instanceName(swarmTree.data), 'warren.tenant': 'acme', 'warren.run': turn };
+      const { id } = (await cluster.manager.docker.createService(spec as never)) as { id: string };
+      const task = await waitForTask(cluster.manager.docker, id, 60_000);
+      taskId = task.ID;
+      runs.setPlacement(turn, { node: task.NodeID!, task: task.ID });
+    } finally {
+      db.close();
+    }
+  }, 240_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+    swarmTree?.cleanup();
+  });
+
+  it('warren nodes lists both nodes by hostname, the leader, the labels and the turn running on the worker', () => {
+    const r = onSwarm('nodes');
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    const rows = lines(r.stdout).slice(1).map((l) => l.split(/\s{2,}/).slice(0, 6));
+    expect(rows.sort()).toEqual([
+      [cluster.manager.hostname, 'ready', 'active', 'manager (leader)', '0', '-'],
+      [worker().hostname, 'ready', 'active', 'worker', '1', 'gpu=true'],
+    ].sort());
+  });
+
+  it("warren describe run names the worker and shows the task's end from the manager; warren runs names the node", () => {
+    const r = onSwarm('describe', 'run', turn);
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toMatch(new RegExp(`^Node:\\s+${worker().hostname}$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^Task:\\s+${taskId}  failed \\(desired shutdown\\) exit 3  run ${turn}`, 'm'));
+    expect(lines(onSwarm('runs').stdout)[1]!.split(/\s+/).slice(0, 5)).toEqual([turn, 'acme', 'main', worker().hostname, 'running']);
+  });
+
+  it('warren describe node shows the worker with its labels, running turn and task', () => {
+    const r = onSwarm('describe', 'node', worker().hostname);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Labels:\s+gpu=true$/m);
+    expect(r.stdout).toContain(`Running turns: ${turn}`);
+    expect(r.stdout).toContain(`  ${taskId}  failed (desired shutdown) exit 3  run ${turn}`);
+    expect(onSwarm('describe', 'node', worker().nodeId.slice(0, 6)).stdout).toContain(`Name:           ${worker().hostname}`);
+  });
+
+  it("says a worker's daemon cannot list the cluster", () => {
+    const r = warren(['nodes', '--data', swarmTree.data], { env: { DOCKER_HOST: `unix://${worker().socketPath}` } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('is a swarm worker');
+  });
+
+  it('shows a lost node as down and counts it not ready, its turn still on it', async () => {
+    await worker().stop();
+    await cluster.waitForNodeState(worker(), 'down', 30_000);
+    const r = onSwarm('cluster', 'status');
+    expect(r.status).toBe(0);
+    expect(lines(r.stdout).slice(0, 3)).toEqual([
+      'backend: swarm', `nodes: 1 ready, 1 not ready (${worker().hostname})`, 'turns: 1 running, 0 completed, 0 failed, 0 re-queued',
+    ]);
+    expect(lines(r.stdout).slice(5).map((l) => l.split(/\s{2,}/)).sort()).toEqual([
+      [cluster.manager.hostname, 'ready', '0', '0', '0', '0'],
+      [worker().hostname, 'down', '1', '0', '0', '0'],
+    ].sort());
+    expect(lines(onSwarm('nodes').stdout).find((l) => l.startsWith(worker().hostname))).toMatch(/^\S+\s+down\s+active\s+worker\s+1\s/);
   });
 });
