@@ -163,6 +163,23 @@ describe('read-only', () => {
     expect(existsSync(missing)).toBe(false);
   });
 
+  it('reads a database the gateway has not opened since placement was added (its runs were never placed)', () => {
+    const old = tempTree();
+    try {
+      const db = openWarrenDb(old.data, GATEWAY_MIGRATIONS.filter((m) => m.name !== 'gateway-003-run-placement'));
+      const gated = new GatedStore(db);
+      gated.addMessage({ tenant: 'acme', topic: 'main', kind: 'chat', chat: 'local:ann', sender: 'ann', text: 'hi' });
+      db.prepare(`INSERT INTO runs (id, instance, tenant, topic, status, attempt, depth, started_at) VALUES ('run_old', 'i', 'acme', 'main', 'done', 1, 0, ?)`)
+        .run(new Date().toISOString());
+      db.close();
+      const r = warren(['runs', '--data', old.data]);
+      expect([r.status, lines(r.stdout)[1]!.split(/\s+/).slice(0, 5)]).toEqual([0, ['run_old', 'acme', 'main', '-', 'done']]);
+      expect(warren(['cluster', 'status', '--data', old.data]).stdout).toContain('turns: 0 running, 1 completed');
+    } finally {
+      old.cleanup();
+    }
+  });
+
   it('says which daemon it could not reach', () => {
     const r = warren(['nodes', '--data', tree.data], { env: { DOCKER_HOST: `unix://${tree.root}/no.sock` } });
     expect(r.status).toBe(1);
