@@ -157,7 +157,7 @@ export const GATEWAY_MIGRATIONS: Migration[] = [
     // local backend, and until the cluster has placed the task. Written only by RunStore.setPlacement.
     name: 'gateway-003-run-placement',
     sql: `
-      ALTER TABLE runs ADD COLUMN node TEXT;          -- the Swarm node's ID
+      ALTER TABLE runs ADD COLUMN node TEXT;          -- the Swarm node: its hostname, or its ID when that is unknown
       ALTER TABLE runs ADD COLUMN task TEXT;          -- the Swarm task's ID
     `,
   },

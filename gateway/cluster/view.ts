@@ -124,7 +124,7 @@ export interface ClusterStatus {
 
 const nameOf = (n: SwarmNode): string => n.Description?.Hostname ?? n.Spec?.Name ?? n.ID;
 
-/** Whether a run's recorded node is this node (the runtime records the ID; a name is accepted as well). */
+/** Whether a run's recorded node is this node (the runtime records its hostname, or its ID when it has no name). */
 const isOn = (runNode: string | null, n: SwarmNode): boolean => runNode !== null && (runNode === n.ID || runNode === nameOf(n));
 
 const localId = 'local';
