@@ -14,22 +14,22 @@ import type { TenantConfig } from '../core/tree/types.js';
 import type { Gated } from '../gated/broker.js';
 import type { GatewayConfig } from './config.js';
 import { containerSpec } from './container-spec.js';
-import { runContainer, type RunResult } from './docker-runner.js';
 import { resolveLimits, type ResolvedLimits } from './limits.js';
 import { ensureHome, ensureWeb } from './home.js';
 import { resolveMounts } from './mount-allowlist.js';
-import { removeContainersExcept } from './reconcile-containers.js';
 import type { LiveOutput } from './live/capture.js';
 import type { RunStore, StartedRun } from './run-store.js';
 import { planEffects, recoveryFor, sessionFor, turnOutcome } from './turn-plan.js';
 import { Coordinator, type CoordinatorHooks } from './coordinator.js';
+import type { AgentRuntime, RunResult } from './runtime/runtime.js';
 
 /** A coordinator's container may live this long at most; its turns keep the tenant's own time limit each. */
 const COORDINATOR_MAX_LIFE_MS = 24 * 3600 * 1000;
 
 export interface TurnLoopDeps {
   gated: Gated;
-  docker: Docker;
+  /** What runs the containers: the local Docker daemon or a cluster (gateway/runtime/). */
+  runtime: AgentRuntime;
   runs: RunStore;
   config: GatewayConfig;
   image: string;
@@ -259,7 +259,7 @@ export class TurnLoop {
       const spec = this.containerOptions(run, tenantConfig, socket.socketPath, limits, egress, log);
       log.info({ attempt: run.attempt, messages: run.messages.length }, 'turn starting');
       this.containerClocks.set(run.id, { startedAt: Date.now(), timeoutS: limits.timeout_s });
-      const exited = runContainer(this.deps.docker, spec, {
+      const exited = this.deps.runtime.run(spec, {
         stdin: JSON.stringify(this.turnInput(run, tenantConfig)) + '\n',
         timeoutMs: limits.timeout_s * 1000,
         log,
@@ -307,7 +307,7 @@ export class TurnLoop {
       turnInput: (run) => this.turnInput(run, gated.registry.config(first.tenant) ?? tenantConfig),
       beginTurn: (run) => socket?.beginTurn({ id: run.id, topic: run.topic, chat: run.chat, depth: run.depth }),
       kill: async () => {
-        if (containerName) await this.deps.docker.getContainer(containerName).stop({ t: 5 });
+        if (containerName) await this.deps.runtime.stop(containerName, 5);
       },
       redact,
       output,
@@ -329,7 +329,7 @@ export class TurnLoop {
       const spec = this.containerOptions(first, tenantConfig, socket.socketPath, limits, egress, log);
       containerName = spec.name;
       log.info({ idle_timeout_s: fm.idle_timeout ?? config.idleTimeoutS }, 'coordinator starting');
-      const exit = await runContainer(this.deps.docker, spec, {
+      const exit = await this.deps.runtime.run(spec, {
         stdin: JSON.stringify({ ...this.turnInput(first, tenantConfig), coordinator: true }) + '\n',
         timeoutMs: COORDINATOR_MAX_LIFE_MS,
         log,
@@ -422,9 +422,9 @@ export class TurnLoop {
 
   /** Start-up: nothing of this instance is running yet, so every container of it is an orphan. */
   private async reconcile(): Promise<void> {
-    const { runs, docker, log } = this.deps;
+    const { runs, runtime, log } = this.deps;
     runs.clearInstanceLeases();
-    const removed = await removeContainersExcept(docker, this.deps.config.instance, [], log);
+    const removed = await runtime.removeExcept(this.deps.config.instance, [], log);
     if (removed.length) log.warn({ removed: removed.length }, 'removed orphan containers of this instance');
     const inFlight = runs.inFlight();
     // Their output stops here: a re-run is a new run with output of its own.

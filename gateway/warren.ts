@@ -27,6 +27,7 @@ import { ensureOperatorToken } from './operator-token.js';
 import { gatewaySecrets, type GatewaySecrets } from './secrets.js';
 import { OutboxView } from './outbox-view.js';
 import { RunStore } from './run-store.js';
+import { DockerRuntime } from './runtime/docker.js';
 import { TurnLoop, type TurnLoopDeps } from './turns.js';
 import type { AdapterFactory } from './channels/adapter.js';
 import { Delivery } from './channels/delivery.js';
@@ -176,7 +177,7 @@ export class Warren {
       let delivery: Delivery | null = null;
       const loop = new TurnLoop({
         gated,
-        docker,
+        runtime: new DockerRuntime(docker),
         runs,
         config,
         image,

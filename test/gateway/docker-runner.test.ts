@@ -12,6 +12,7 @@ import { silentLogger } from '../../core/log.js';
 import { containerSpec, type ContainerSpecInput } from '../../gateway/container-spec.js';
 import { runContainer } from '../../gateway/docker-runner.js';
 import { listRunContainers, removeContainersExcept } from '../../gateway/reconcile-containers.js';
+import { DockerRuntime } from '../../gateway/runtime/docker.js';
 import { agentImage, containersWithLabel, requireDocker } from '../helpers/docker.js';
 
 const PROBE = String.raw`
@@ -279,5 +280,18 @@ describe('runContainer with real Docker', () => {
     } finally {
       for (const id of ids) await docker.getContainer(id).remove({ force: true }).catch(() => {});
     }
+  });
+
+  it('the local runtime stops a run by its container name, and stopping one already gone is no error', async () => {
+    const runtime = new DockerRuntime(docker);
+    const polite = "process.on('SIGTERM', () => process.exit(42)); setInterval(() => {}, 1000);";
+    const { runId, options } = spec({ cmd: ['/usr/local/bin/node', '-e', polite] });
+    const running = runtime.run(options, { stdin: '', timeoutMs: 60_000, log: silentLogger() });
+    while ((await containersWithLabel(`warren.run=${runId}`)).length === 0) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500)); // node must have installed its SIGTERM handler
+    await runtime.stop(options.name!, 20);
+    expect(await running).toMatchObject({ exitCode: 42, timedOut: false });
+    await expect(runtime.stop(options.name!, 1)).resolves.toBeUndefined();
+    expect((await runtime.list(instance)).map((c) => c.runId)).not.toContain(runId);
   });
 });
