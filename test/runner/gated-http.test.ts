@@ -1,5 +1,6 @@
-// The bundled runner reaching gated over HTTPS, as a task on another node does: the turn names the endpoint, the run's
-// token and the CA to pin; there is no socket. Real gated, real listener, the runner as a child process.
+// The runner reaching gated over HTTPS, as a task on another node does: the turn names the endpoint, the run's token
+// and the CA to pin; there is no socket to mount, so the runner serves one itself and relays it (gated-relay.ts).
+// Real gated, real listener; the bundled runner as a child process, and the relay in-process.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { TurnResult } from '../../core/turn.js';
 import { ensureTls, parseSans } from '../../gated/tls.js';
 import { useGated } from '../helpers/gated.js';
+import { connectClient, textOf } from '../helpers/mcp.js';
+import { startRelay } from '../../images/agent/runner/gated-relay.js';
+import { runnerLog } from '../../images/agent/runner/log.js';
 import { logRecords, message, runRunner, turnInput, useBuiltRunner } from './helpers.js';
 
 describe('runner: gated over HTTPS', () => {
@@ -42,7 +46,7 @@ describe('runner: gated over HTTPS', () => {
     await ep.close();
     expect(out.code).toBe(1);
     expect(submitted).toEqual([]);
-    expect(logRecords(out.stderr).map((x) => JSON.stringify(x)).join('\n')).toMatch(/MCP handshake with gated at https:\/\/127\.0\.0\.1:\d+\/mcp failed: .*(certificate|verify)/i);
+    expect(logRecords(out.stderr).map((x) => JSON.stringify(x)).join('\n')).toMatch(/gated at https:\/\/127\.0\.0\.1:\d+\/mcp: unable to verify the first certificate/);
     expect(out.stderr).not.toContain(ep.token);
   });
 
@@ -56,3 +60,37 @@ describe('runner: gated over HTTPS', () => {
     expect(out.stderr).not.toContain(ep.token);
   });
 });
+
+describe('runner: the relay to gated over HTTPS', () => {
+  const f = useGated({ gated: { http: { listen: '127.0.0.1:0', bounds: { idleSessionMs: 300 } } } });
+  const log = runnerLog('test');
+
+  it("keeps a quiet session alive with pings, carries the run's identity, and ends the session when the client leaves", async () => {
+    const ep = await f.gated.openRunEndpoint('acme/support', { id: 'rl1', topic: 'main', chat: null, depth: 0 });
+    const relay = await startRelay({ url: ep.url, token: ep.token, ca: ep.caPem }, log, 100);
+    const client = await connectClient(relay.socketPath);
+    expect(f.gated.httpListener!.sessionCount).toBe(1);
+    await new Promise((r) => setTimeout(r, 1000)); // three idle timeouts with nothing but the relay's pings
+    expect(JSON.parse(textOf(await client.callTool({ name: 'whoami', arguments: {} })))).toMatchObject({ tenant: 'acme/support', run: 'rl1' });
+    await client.close();
+    await waitFor(() => f.gated.httpListener!.sessionCount === 0);
+    await relay.close();
+    await ep.close();
+  });
+
+  it("answers a client's request itself when gated cannot be reached, instead of leaving it waiting", async () => {
+    const ep = await f.gated.openRunEndpoint('acme', { id: 'rl2', topic: 'main', chat: null, depth: 0 });
+    await ep.close(); // revoked: every request is refused
+    const relay = await startRelay({ url: ep.url, token: ep.token, ca: ep.caPem }, log);
+    await expect(connectClient(relay.socketPath)).rejects.toThrow(/gated at https:\/\/127\.0\.0\.1:\d+\/mcp: .*a live run token is required/);
+    await relay.close();
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('condition not met within 5 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
