@@ -32,7 +32,7 @@ export type TurnMessage = z.infer<typeof TurnMessageSchema>;
 
 /**
  * Where a run reaches gated when it cannot use a unix socket (a task on another node): gated's HTTPS endpoint, the
- * run's bearer token and the CA the runner pins (PEM). It comes in the turn input (stdin or a per-run secret file),
+ * run's bearer token and the CA the runner pins (PEM). It comes in the turn input (the runner's stdin),
  * never in a service spec or the container's environment.
  */
 export const GatedEndpointSchema = z
