@@ -37,7 +37,11 @@ export class HttpListener {
 
   constructor(private readonly options: HttpListenerOptions) {
     this.server = createServer({ cert: options.certPem, key: options.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
-      void this.serve(req, res);
+      // Whatever goes wrong with one request is that request's 500, never gated's crash.
+      this.serve(req, res).catch((error: unknown) => {
+        options.log.error({ err: error }, 'HTTP request failed');
+        answerError(res, 500, null, -32603, 'internal error (see the gated log)');
+      });
     });
     this.server.maxConnections = options.bounds.maxConnections;
     // Slow clients are bounded while they send a request; answers (a held next_turn) may take as long as they take.
@@ -145,10 +149,13 @@ export class HttpListener {
       binding.log.debug({ session: session.id }, 'HTTP session closed');
     };
     binding.opening.add(session);
-    await session.start();
-    await session.handle(req, res, body);
-    // An initialize the SDK refused opened nothing: nothing of it is kept.
-    if (session.id === undefined || binding.sessions.get(session.id) !== session) await session.close();
+    try {
+      await session.start();
+      await session.handle(req, res, body);
+    } finally {
+      // An initialize the SDK refused (or that failed) opened nothing: nothing of it is kept.
+      if (session.id === undefined || binding.sessions.get(session.id) !== session) await session.close();
+    }
   }
 
   private reapIdle(): void {

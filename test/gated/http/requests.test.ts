@@ -10,6 +10,7 @@ import {
   sessionRoute,
   tokenHash,
 } from '../../../gated/http/requests.js';
+import { httpOptionsFromEnv } from '../../../gated/http/open.js';
 
 const { token, hash } = newRunToken();
 const live = (h: string) => h === hash;
@@ -95,5 +96,17 @@ describe('the listen address', () => {
     expect(advertisedUrl('0.0.0.0', 7443, 'gated.internal')).toBe('https://gated.internal:7443/mcp');
     expect(advertisedUrl('::', 7443, 'fd00::1')).toBe('https://[fd00::1]:7443/mcp');
     expect(advertisedUrl('0.0.0.0', 7443, undefined)).toBe('https://localhost:7443/mcp');
+  });
+});
+
+describe('httpOptionsFromEnv', () => {
+  it('is off unless WARREN_GATED_HTTP names an address, and takes the names from WARREN_GATED_HTTP_SANS', () => {
+    expect(httpOptionsFromEnv({})).toBeNull();
+    expect(httpOptionsFromEnv({ WARREN_GATED_HTTP: '  ' })).toBeNull();
+    expect(httpOptionsFromEnv({ WARREN_GATED_HTTP: '10.0.0.5:7443' })).toEqual({ listen: '10.0.0.5:7443', sans: undefined });
+    expect(httpOptionsFromEnv({ WARREN_GATED_HTTP: '0.0.0.0:7443', WARREN_GATED_HTTP_SANS: 'gated.internal,10.0.0.5' })).toEqual({
+      listen: '0.0.0.0:7443',
+      sans: 'gated.internal,10.0.0.5',
+    });
   });
 });
