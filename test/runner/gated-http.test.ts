@@ -1,7 +1,7 @@
 // The runner reaching gated over HTTPS, as a task on another node does: the turn names the endpoint, the run's token
 // and the CA to pin; there is no socket to mount, so the runner serves one itself and relays it (gated-relay.ts).
 // Real gated, real listener; the bundled runner as a child process, and the relay in-process.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { useGated } from '../helpers/gated.js';
 import { connectClient, textOf } from '../helpers/mcp.js';
 import { startRelay } from '../../images/agent/runner/gated-relay.js';
 import { runnerLog } from '../../images/agent/runner/log.js';
+import { installFakeClaude } from './fake-claude.js';
 import { logRecords, message, runRunner, turnInput, useBuiltRunner } from './helpers.js';
 
 describe('runner: gated over HTTPS', () => {
@@ -34,6 +35,34 @@ describe('runner: gated over HTTPS', () => {
     expect(submitted[0]!.status).toBe('ok');
     expect(JSON.parse(submitted[0]!.result)).toMatchObject({ tenant: 'acme/support', run: 'rh1' });
     expect(out.stderr).not.toContain(ep.token);
+  });
+
+  it("gives the claude-code harness's bridge the relayed socket: Claude Code's MCP calls reach gated over HTTPS as the run", async () => {
+    const submitted: TurnResult[] = [];
+    const root = mkdtempSync(join(tmpdir(), 'warren-claude-http-'));
+    try {
+      const bin = installFakeClaude(join(root, 'bin'));
+      const tmp = join(root, 'tmp');
+      mkdirSync(tmp);
+      const persona = join(root, 'PERSONA.md');
+      writeFileSync(persona, '---\nharness: claude-code\n---\n\nYou answer.\n');
+      const ep = await f.gated.openRunEndpoint('acme/support', { id: 'rhc', topic: 'main', chat: null, depth: 0 }, { onSubmit: (x) => submitted.push(x) });
+      const input = turnInput({ tenant: 'acme/support', harness: 'claude-code', messages: [message('hi')], gated: { url: ep.url, token: ep.token, ca: ep.caPem } });
+      const out = await runRunner(r.runner.main, JSON.stringify(input), { env: { ...noSocket, WARREN_PERSONA_FILE: persona, TMPDIR: tmp, PATH: bin } });
+      await ep.close();
+      expect(out.code).toBe(0);
+      expect(submitted).toHaveLength(1);
+      const report = JSON.parse(submitted[0]!.result);
+      expect(report.whoami).toMatchObject({ tenant: 'acme/support', run: 'rhc' });
+      expect(report.denied).toMatch(/^denied: /);
+      expect(report.bridgeExit).toBe(0);
+      // The token is in no file Claude Code reads and in no log; the relay's folder is gone with the turn.
+      expect(report.configText).not.toContain(ep.token);
+      expect(out.stdout + out.stderr).not.toContain(ep.token);
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('trusts only the CA the turn names: a server certificate of another CA is refused and nothing is reported', async () => {
