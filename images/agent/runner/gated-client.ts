@@ -5,14 +5,7 @@ import { connect } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { SocketTransport } from '../../../core/socket-transport.js';
-import {
-  NEXT_TURN_METHOD,
-  NEXT_TURN_WAIT_MS,
-  NextTurnResultSchema,
-  SUBMIT_TURN_METHOD,
-  type NextTurnResult,
-  type TurnResult,
-} from '../../../core/turn.js';
+import { NEXT_TURN_METHOD, NEXT_TURN_WAIT_MS, NextTurnResultSchema, SUBMIT_TURN_METHOD, type NextTurnResult, type TurnResult } from '../../../core/turn.js';
 import { toolResultText, type ToolCaller, type ToolLister, type ToolOutcome, type ToolSpec } from './tool-caller.js';
 
 export const CLIENT_INFO = { name: 'warren-runner', version: '0.1.0' };
