@@ -1,5 +1,7 @@
 // Run endpoints: gated's MCP over Streamable HTTPS, where the run's bearer token is the whole identity and the call
 // path is the run socket's.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { NEXT_TURN_METHOD, NextTurnResultSchema, SUBMIT_TURN_METHOD, type TurnResult } from '../../../core/turn.js';
@@ -147,7 +149,27 @@ describe('run endpoints over HTTPS', () => {
 });
 
 describe('run endpoints: the bounds of a token', () => {
-  const f = useGated({ gated: { http: { listen: '127.0.0.1:0', bounds: { maxSessionsPerToken: 2, idleSessionMs: 300, maxBodyBytes: 2048 } } } });
+  const f = useGated({ gated: { http: { listen: '127.0.0.1:0', bounds: { maxSessionsPerToken: 2, idleSessionMs: 300, maxBodyBytes: 2048, maxInFlight: 2 } } } });
+
+  it('refuses a request past maxInFlight unanswered requests of its session', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const ep = await f.gated.openRunEndpoint('acme', run('b0'), {
+      onNextTurn: async () => {
+        await held;
+        return { stop: true };
+      },
+    });
+    const c = await connectHttp(ep);
+    const waiting = [1, 2].map(() => c.client.request({ method: NEXT_TURN_METHOD, params: {} }, NextTurnResultSchema));
+    await waitFor(() => f.gated.httpListener!.requestsInFlight === 2);
+    await expect(c.client.callTool({ name: 'whoami', arguments: {} })).rejects.toThrow(/more than 2 requests in flight/);
+    release();
+    expect(await Promise.all(waiting)).toEqual([{ stop: true }, { stop: true }]);
+    expect(JSON.parse(textOf(await c.client.callTool({ name: 'whoami', arguments: {} })))).toMatchObject({ run: 'b0' });
+    await c.close();
+    await ep.close();
+  });
 
   it('holds at most maxSessionsPerToken sessions per token; other tokens are not affected', async () => {
     const ep = await f.gated.openRunEndpoint('acme', run('b1'));
@@ -222,6 +244,21 @@ describe('run endpoints: the bounds of a token', () => {
     await waitFor(() => started === 1 && f.gated.httpListener!.requestsInFlight === 1);
     req.destroy(); // the client vanishes with its call open
     await waitFor(() => f.gated.httpListener!.sessionCount === 0 && f.gated.httpListener!.requestsInFlight === 0);
+    await c.close();
+    await ep.close();
+  });
+});
+
+describe('run endpoints of a tenant that leaves the tree', () => {
+  const f = useGated({ gated: { http: { listen: '127.0.0.1:0' } } });
+  it('are revoked with its sockets: the token gets 401 and its session is gone', async () => {
+    const ep = await f.gated.openRunEndpoint('acme/support', run('t1'));
+    const c = await connectHttp(ep);
+    rmSync(join(f.tree.tenants, 'acme/support'), { recursive: true });
+    f.gated.registry.refresh('acme/support');
+    await f.gated.settled();
+    expect(f.gated.httpListener!.sessionCount).toBe(0);
+    expect((await raw(ep, { token: ep.token, body: INITIALIZE })).status).toBe(401);
     await c.close();
     await ep.close();
   });
