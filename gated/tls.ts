@@ -55,10 +55,13 @@ export function parseSans(text: string): San[] {
 export function defaultSans(host: string, listenHost: string): San[] {
   const sans: San[] = [{ kind: 'dns', value: 'localhost' }, { kind: 'ip', value: '127.0.0.1' }, { kind: 'ip', value: '::1' }];
   if (DNS_NAME.test(host)) sans.push({ kind: 'dns', value: host.toLowerCase() });
-  if (listenHost !== '0.0.0.0' && listenHost !== '::' && listenHost !== '') {
-    sans.push(isIP(listenHost) ? { kind: 'ip', value: listenHost } : { kind: 'dns', value: listenHost.toLowerCase() });
-  }
-  return dedupe(sans);
+  return withListenHost(sans, listenHost);
+}
+
+/** The configured names, and the listen address when it is a specific one: the URL runs get must be in the certificate. */
+export function withListenHost(sans: San[], listenHost: string): San[] {
+  if (listenHost === '0.0.0.0' || listenHost === '::' || listenHost === '') return dedupe(sans);
+  return dedupe([...sans, isIP(listenHost) ? { kind: 'ip', value: listenHost } : { kind: 'dns', value: listenHost.toLowerCase() }]);
 }
 
 function dedupe(sans: San[]): San[] {

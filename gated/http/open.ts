@@ -2,14 +2,17 @@
 // DATA/tls (tls.ts), the address it listens on, and the URL runs are given.
 import { hostname } from 'node:os';
 import type { Logger } from '../../core/log.js';
-import { defaultSans, ensureTls, parseSans } from '../tls.js';
+import { defaultSans, ensureTls, parseSans, withListenHost } from '../tls.js';
 import { HttpListener } from './listener.js';
 import { advertisedUrl, DEFAULT_HTTP_BOUNDS, parseListenAddress, type HttpBounds } from './requests.js';
 
 export interface HttpConfig {
   /** host:port (`[v6]:port`); port 0 picks a free one (tests). */
   listen: string;
-  /** The names in the server certificate, comma-separated; default: loopback, the host name, the listen address. */
+  /**
+   * The names in the server certificate, comma-separated (a specific listen address is always added); default:
+   * loopback, the host name, the listen address.
+   */
   sans?: string;
   bounds?: Partial<HttpBounds>;
 }
@@ -31,7 +34,7 @@ export function httpOptionsFromEnv(env: NodeJS.ProcessEnv): HttpConfig | null {
 export async function openHttpListener(dataDir: string, config: HttpConfig, log: Logger): Promise<OpenHttpListener> {
   const address = parseListenAddress(config.listen);
   if (!address) throw new Error('the HTTP listener needs an address (host:port)');
-  const sans = config.sans ? parseSans(config.sans) : defaultSans(hostname(), address.host);
+  const sans = config.sans ? withListenHost(parseSans(config.sans), address.host) : defaultSans(hostname(), address.host);
   const tls = ensureTls(dataDir, sans, log);
   const listener = new HttpListener({
     ...address,

@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultSans, ensureTls, parseSans, tlsPlan, TlsError, type TlsState } from '../../gated/tls.js';
+import { defaultSans, ensureTls, parseSans, tlsPlan, TlsError, withListenHost, type TlsState } from '../../gated/tls.js';
 
 const DAY = 24 * 3600 * 1000;
 const NOW = Date.parse('2026-12-01T00:00:00Z');
@@ -44,6 +44,12 @@ describe('names', () => {
     ]);
     expect(() => parseSans('ok.example,bad name')).toThrow(/"bad name" is neither a host name nor an IP address/);
     expect(() => parseSans(' , ')).toThrow(/names no host name or address/);
+  });
+
+  it('adds a specific listen address to configured names, never a wildcard', () => {
+    expect(withListenHost(parseSans('gated.internal'), '10.0.0.7').map((s) => s.value)).toEqual(['gated.internal', '10.0.0.7']);
+    expect(withListenHost(parseSans('gated.internal,10.0.0.7'), '10.0.0.7').map((s) => s.value)).toEqual(['gated.internal', '10.0.0.7']);
+    expect(withListenHost(parseSans('gated.internal'), '0.0.0.0').map((s) => s.value)).toEqual(['gated.internal']);
   });
 
   it('defaults to loopback, the host name and a specific listen address, never a wildcard', () => {
