@@ -1,11 +1,17 @@
 // The test cluster harness against real daemons: one manager and two workers, each its own dockerd in its own network
 // namespace on this machine, joined into one swarm. Skipped (with the reason) where the machine cannot run it.
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentImage } from '../helpers/docker.js';
 import { clusterUnsupportedReason, leftoversOf, startCluster, type Cluster } from '../helpers/cluster/index.js';
 import { runJob, demuxLogs, jobServiceSpec } from '../helpers/cluster/jobs.js';
-import { isStale, nodeNames, parseOwner, runIdOf, runPlan } from '../helpers/cluster/names.js';
-import { mountsUnder } from '../helpers/cluster/teardown.js';
+import { parseExternalConfig } from '../helpers/cluster/external.js';
+import { isStale, nodeNames, parseOwner, runDir, runIdOf, runPlan } from '../helpers/cluster/names.js';
+import { mountsUnder, sweepStaleRuns } from '../helpers/cluster/teardown.js';
 
 const NODE = '/usr/local/bin/node';
 
@@ -50,6 +56,24 @@ describe('cluster names (pure)', () => {
     expect(() => nodeNames(-1)).toThrow(/workers/);
     expect(() => nodeNames(1.5)).toThrow(/workers/);
     expect(nodeNames(0)).toEqual(['manager']);
+  });
+
+  it.each([
+    ['not json', '{', /cluster.json: not JSON/],
+    ['no hostAddress', '{"nodes":[{"docker":"unix:///s","address":"a"}]}', /hostAddress/],
+    ['no nodes', '{"hostAddress":"h","nodes":[]}', /nodes must be a non-empty array/],
+    ['an ssh url', '{"hostAddress":"h","nodes":[{"docker":"ssh://m","address":"a"}]}', /nodes\[0\]\.docker/],
+    ['a node without address', '{"hostAddress":"h","nodes":[{"docker":"tcp://m:2376"}]}', /nodes\[0\]\.address/],
+  ])('refuses a WARREN_TEST_CLUSTER file with %s, naming the file and field', (_what, text, message) => {
+    expect(() => parseExternalConfig(text, 'cluster.json')).toThrow(message);
+  });
+
+  it('reads a WARREN_TEST_CLUSTER file naming real machines', () => {
+    const text = '{"hostAddress":"10.1.0.4","nodes":[{"docker":"tcp://10.1.0.5:2376","certPath":"/c","address":"10.1.0.5"}]}';
+    expect(parseExternalConfig(text, 'f')).toEqual({
+      hostAddress: '10.1.0.4',
+      nodes: [{ docker: 'tcp://10.1.0.5:2376', certPath: '/c', address: '10.1.0.5' }],
+    });
   });
 
   it('demultiplexes docker log frames and builds a one-shot job spec', () => {
@@ -102,15 +126,33 @@ describe.skipIf(unsupported !== null)(`a swarm of three dockerd on this machine$
 
   it('runs a replicated job on the worker its constraint names; its output is readable from the manager', async () => {
     const worker = cluster.workers[0]!;
-    const job = await runJob(cluster.manager.docker, {
-      name: 'harness-hello',
-      image,
-      command: [NODE, '-e', 'console.log("hello from " + require("os").hostname())'],
-      constraints: ['node.labels.warren.test.zone==a'],
-    });
-    expect(job).toMatchObject({ state: 'complete', exitCode: 0, nodeId: worker.nodeId });
-    expect(job.logs).toContain('hello from ');
-    await cluster.manager.docker.getService(job.serviceId).remove();
+    // Tasks reach the host at cluster.hostAddress (where gated will listen) and nothing beyond the cluster network.
+    const host = createServer((_req, res) => res.end('hello from the host'));
+    await new Promise<void>((resolve) => host.listen(0, cluster.hostAddress, resolve));
+    const port = (host.address() as AddressInfo).port;
+    try {
+      const job = await runJob(cluster.manager.docker, {
+        name: 'harness-hello',
+        image,
+        constraints: ['node.labels.warren.test.zone==a'],
+        command: [NODE, '-e', `
+          console.log("hello from " + require("os").hostname());
+          fetch("http://${cluster.hostAddress}:${port}/").then((r) => r.text()).then((t) => console.log("host said: " + t))
+            .then(() => new Promise((done) => {
+              const s = require("net").connect(80, "203.0.113.1");
+              s.setTimeout(5000, () => { console.log("outside: timeout"); s.destroy(); done(); });
+              s.on("connect", () => { console.log("outside: connected"); s.destroy(); done(); });
+              s.on("error", (e) => { console.log("outside: " + e.code); done(); });
+            }));`],
+      });
+      expect(job).toMatchObject({ state: 'complete', exitCode: 0, nodeId: worker.nodeId });
+      expect(job.logs).toContain('hello from ');
+      expect(job.logs).toContain('host said: hello from the host');
+      expect(job.logs).toMatch(/outside: E(HOST|NET)UNREACH/);
+      await cluster.manager.docker.getService(job.serviceId).remove();
+    } finally {
+      host.close();
+    }
   });
 
   it('spans an internal overlay network across nodes: a task on worker1 reaches a task on worker2', async () => {
@@ -153,15 +195,46 @@ describe.skipIf(unsupported !== null)(`a swarm of three dockerd on this machine$
     await manager.getService(server.id).remove();
   });
 
-  it('reports a worker Down within seconds when its dockerd is killed', async () => {
+  it('reports a worker Down within seconds when its dockerd is killed, and Ready again after restart()', async () => {
+    if (cluster.external) return; // no faults on real machines
     const two = cluster.workers[1]!;
-    two.stop();
+    await two.stop();
+    await expect(two.docker.ping()).rejects.toThrow();
     await cluster.waitForNodeState(two, 'down', 30_000);
     const others = await Promise.all(cluster.nodes.filter((n) => n !== two).map((n) => n.docker.ping().then(() => n.name)));
     expect(others).toEqual(['manager', 'worker1']);
+    await two.restart();
+    expect((await cluster.manager.docker.getNode(two.nodeId).inspect()).Status.State).toBe('ready');
+  });
+
+  it('keeps the swarm across a restart of the manager: every node Ready again', async () => {
+    if (cluster.external) return;
+    await cluster.manager.restart();
+    for (const node of cluster.nodes) await cluster.waitForNodeState(node, 'ready', 30_000);
+    expect((await cluster.manager.docker.listNodes()).map((n) => n.Status?.State)).toEqual(['ready', 'ready', 'ready']);
+  });
+
+  it('sweeps a run whose owner died, processes and containers included, and leaves live runs alone', async () => {
+    if (cluster.external) return;
+    const orphan = await startCluster({ workers: 0, images: [image] });
+    const container = await orphan.manager.docker.createContainer({
+      Image: image,
+      Entrypoint: [NODE, '-e', 'setInterval(() => {}, 1000)'],
+      HostConfig: { NetworkMode: 'none' },
+    });
+    await container.start();
+    // The owner "dies": its owner line now names a process that has exited.
+    const dead = spawnSync('true').pid!;
+    writeFileSync(join(runDir(orphan.id), 'owner'), `${dead} 1\n`);
+    expect(sweepStaleRuns()).toEqual([orphan.id]);
+    expect(leftoversOf(orphan.id)).toEqual([]);
+    await orphan.close(); // nothing left to do, and no error
+    await cluster.manager.docker.ping(); // the test's own cluster was not touched
+    expect(leftoversOf(cluster.id).length).toBeGreaterThan(0);
   });
 
   it('close() leaves no process, netns, link, cgroup, mount or folder behind', async () => {
+    if (cluster.external) return;
     const { id } = cluster;
     expect(leftoversOf(id).some((what) => what.startsWith('netns '))).toBe(true);
     await cluster.close();
