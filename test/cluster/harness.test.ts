@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentImage } from '../helpers/docker.js';
 import { clusterUnsupportedReason, leftoversOf, startCluster, type Cluster } from '../helpers/cluster/index.js';
@@ -120,8 +121,9 @@ describe.skipIf(unsupported !== null)(`a swarm of three dockerd on this machine$
       expect(seen.Spec?.Role).toBe(node.role);
     }
     expect(byId.get(cluster.workers[0]!.nodeId)!.Spec?.Labels).toEqual({ 'warren.test.zone': 'a' });
-    // The main daemon is not part of it.
-    expect(new Set(cluster.nodes.map((n) => n.socketPath)).size).toBe(3);
+    // Separate engines, none of them the main daemon (each has its own trust key, hence its own engine ID).
+    const engineIds = await Promise.all([new Docker(), ...cluster.nodes.map((n) => n.docker)].map(async (d) => (await d.info()).ID));
+    expect(new Set(engineIds).size).toBe(4);
   });
 
   it('runs a replicated job on the worker its constraint names; its output is readable from the manager', async () => {
