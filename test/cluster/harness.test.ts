@@ -216,9 +216,12 @@ describe.skipIf(unsupported !== null)(`a swarm of three dockerd on this machine$
     expect((await cluster.manager.docker.listNodes()).map((n) => n.Status?.State)).toEqual(['ready', 'ready', 'ready']);
   });
 
-  it('sweeps a run whose owner died, processes and containers included, and leaves live runs alone', async () => {
+  it('starts a second cluster from the image seed; sweeps a run whose owner died, processes and containers included, and leaves live runs alone', async () => {
     if (cluster.external) return;
     const orphan = await startCluster({ workers: 0, images: [image] });
+    // The second cluster of this process gets its image from the process's seed, without loading it again.
+    expect(cluster.imageLoads.map((l) => l.node).sort()).toEqual(['manager', 'worker1', 'worker2']);
+    expect(orphan.imageLoads).toEqual([]);
     const container = await orphan.manager.docker.createContainer({
       Image: image,
       Entrypoint: [NODE, '-e', 'setInterval(() => {}, 1000)'],

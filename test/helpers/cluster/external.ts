@@ -117,7 +117,7 @@ export async function connectExternalCluster(file: string, opts: StartClusterOpt
   const waitState: Cluster['waitForNodeState'] = (node, state, timeoutMs = 30_000) =>
     waitForNodeState(manager, node.nodeId, state, timeoutMs, () => `node ${node.name} (${node.hostname})`);
   for (const node of nodes) await waitState(node, 'ready');
-  if (opts.images?.length) await loadImages(main, nodes, opts.images);
+  const imageLoads = opts.images?.length ? await loadImages(main, nodes, opts.images) : [];
   return {
     id: 'external',
     external: true,
@@ -126,6 +126,7 @@ export async function connectExternalCluster(file: string, opts: StartClusterOpt
     nodes,
     subnet: '',
     hostAddress: config.hostAddress,
+    imageLoads,
     waitForNodeState: waitState,
     close: async () => undefined,
   };

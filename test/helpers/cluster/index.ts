@@ -4,12 +4,13 @@
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import Docker from 'dockerode';
 import { killDockerd, logTail, spawnDockerd, waitForDockerd } from './daemon.js';
 import { processStartTime, waitFor } from './host.js';
 import { EXTERNAL_CLUSTER_ENV, connectExternalCluster } from './external.js';
 import { loadImages } from './images.js';
+import { captureSeed, plantSeed, seedHolds, type Seed } from './seed.js';
 import { NEW_RUN_PREFIX, SLOT_COUNT, STATE_ROOT, formatOwner, runDir, runPlan, slotLink, type NodePlan, type RunPlan } from './names.js';
 import { createNetwork, setNodeLink } from './network.js';
 import { addNodeLabels, initSwarm, joinSwarm, waitForNodeState, workerJoinToken, type NodeState } from './swarm.js';
@@ -57,6 +58,8 @@ export interface Cluster {
   /** The cluster network, and the host's address on it: where tasks reach services a test runs on the host. */
   subnet: string;
   hostAddress: string;
+  /** The images startCluster had to copy into nodes (none when this process's image seed already held them). */
+  imageLoads: Array<{ node: string; image: string }>;
   /** Waits (bounded) until the manager reports the node in that state. */
   waitForNodeState(node: ClusterNode, state: NodeState, timeoutMs?: number): Promise<void>;
   /** Leaves the swarm, kills every process of the cluster, removes its netns, links, cgroups, mounts and folders. */
@@ -92,21 +95,40 @@ export function clusterUnsupportedReason(): string | null {
 }
 
 const live = new Set<string>();
+let seed: Seed | undefined;
 let exitHookInstalled = false;
 
-/** A test process that exits without close() still removes its clusters (a killed one is swept by the next start). */
+function teardownLive(): void {
+  for (const id of live) {
+    try {
+      teardownRun(id);
+    } catch {
+      // the next start's sweep gets the rest
+    }
+  }
+  live.clear();
+  seed = undefined;
+}
+
+/**
+ * A test process that exits without close() still removes its clusters and its image seed: on 'exit', and on the
+ * signals a test runner ends its workers with (vitest sends SIGTERM), after which the signal is raised again so the
+ * process ends as it would have. A process killed outright is swept by the next start.
+ */
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const id of live) {
-      try {
-        teardownRun(id);
-      } catch {
-        // the next start's sweep gets the rest
+  process.on('exit', teardownLive);
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      teardownLive();
+      if (process.listenerCount(signal) === 1) {
+        process.removeListener(signal, onSignal);
+        process.kill(process.pid, signal);
       }
-    }
-  });
+    };
+    process.on(signal, onSignal);
+  }
 }
 
 /** Creates the run's folder with its owner line in one step (rename), so a sweeper never sees it ownerless. */
@@ -181,6 +203,7 @@ async function startNode(plan: NodePlan): Promise<NodeRuntime> {
 
 async function formCluster(plan: RunPlan, opts: StartClusterOptions, main: Docker): Promise<Cluster> {
   createNetwork(plan);
+  if (seed && opts.images?.length) for (const node of plan.nodes) plantSeed(seed, node.dataRoot);
   const runtimes = await Promise.all(plan.nodes.map(startNode));
   const [managerRt, ...workerRts] = runtimes as [NodeRuntime, ...NodeRuntime[]];
   const managerAddress = managerRt.plan.address;
@@ -197,7 +220,19 @@ async function formCluster(plan: RunPlan, opts: StartClusterOptions, main: Docke
     );
   for (const rt of runtimes) await waitState(rt, 'ready');
   for (const [name, labels] of Object.entries(opts.labels ?? {})) await addNodeLabels(managerRt.docker, nodeIds.get(name)!, labels);
-  if (opts.images?.length) await loadImages(main, runtimes.map((rt) => ({ name: rt.plan.name, docker: rt.docker })), opts.images);
+  const images = opts.images ?? [];
+  const imageLoads = images.length ? await loadImages(main, runtimes.map((rt) => ({ name: rt.plan.name, docker: rt.docker })), images) : [];
+  if (images.length && !seedHolds(seed, images)) {
+    // The manager's store holds nothing but images yet: it becomes the seed of this process's later clusters.
+    // A seed is only a shortcut: if making it fails, later clusters load their images instead.
+    try {
+      const dir = seed?.dir ?? runDir(claimRun());
+      live.add(basename(dir));
+      seed = captureSeed(dir, managerRt.plan.dataRoot, [...(seed?.images ?? []), ...images]);
+    } catch {
+      seed = undefined;
+    }
+  }
 
   const toNode = (rt: NodeRuntime): ClusterNode => ({
     name: rt.plan.name,
@@ -236,6 +271,7 @@ async function formCluster(plan: RunPlan, opts: StartClusterOptions, main: Docke
     nodes,
     subnet: plan.subnet,
     hostAddress: plan.hostAddress,
+    imageLoads,
     waitForNodeState: (node, state, timeoutMs = 30_000) => waitState(byName.get(node.name)!, state, timeoutMs),
     close: async () => {
       if (closed) return;
