@@ -37,6 +37,10 @@ export function teardownRun(id: string): void {
   for (const ns of netnsOfRun) removeNetns(ns);
   const dir = runDir(id);
   for (const point of mountsUnder(dir)) tryRun('umount', ['-l', point]);
+  // The owner line goes last, so a run being torn down still looks owned to everyone else.
+  for (const entry of existsSync(dir) ? readdirSync(dir) : []) {
+    if (entry !== 'owner') rmSync(join(dir, entry), { recursive: true, force: true });
+  }
   rmSync(dir, { recursive: true, force: true });
   releaseSlots(id);
   removeRootIfEmpty();
