@@ -20,6 +20,10 @@ export const CONTAINER_PATHS = {
   home: HOME,
   /** The tenant's web/ folder (PERSONA.md `web: true`): its published site, writable (docs/web.md). */
   web: '/workspace/web',
+  /** A worker's own scratch folder (writable) and working directory; a worker's home is read-only. */
+  scratch: '/workspace/scratch',
+  /** A worker's brief, read-only. */
+  brief: '/workspace/brief.md',
   /** Holds the run's gated socket. */
   socketDir: SOCKET_DIR,
   socket: `${SOCKET_DIR}/gated.sock`,

@@ -145,6 +145,30 @@ export const WARREN_MIGRATIONS: Migration[] = [
       CREATE INDEX vhosts_tenant ON vhosts (tenant);
     `,
   },
+  {
+    // Workers (gated/tools/workers.ts, docs/coordinator.md#workers): ephemeral containers a coordinator spawns for
+    // heavy work. Written only by gated/store.ts; the gateway's worker pool runs them through its methods. `result` is
+    // the text delivered back to the spawning topic: set exactly once, with that message, in one transaction.
+    name: 'core-007-workers',
+    sql: `
+      CREATE TABLE workers (
+        id TEXT PRIMARY KEY,            -- 'w-' + random: the handle
+        tenant TEXT NOT NULL,
+        topic TEXT NOT NULL,            -- the coordinator topic the result returns to
+        spawned_by TEXT NOT NULL,       -- the run that spawned it
+        brief TEXT NOT NULL,
+        state TEXT NOT NULL,            -- queued | running | done | failed | cancelled
+        created_at INTEGER NOT NULL,    -- ms since epoch
+        started_at INTEGER,
+        ended_at INTEGER,
+        container TEXT,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        result TEXT
+      );
+      CREATE INDEX workers_state ON workers (state, created_at);
+      CREATE INDEX workers_tenant ON workers (tenant, created_at);
+    `,
+  },
 ];
 
 export function warrenDbPath(dataDir: string): string {

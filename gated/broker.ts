@@ -13,7 +13,7 @@ import type { CallEnv, ToolCallEvent } from './call.js';
 import { ControlServer, controlSocketPath, describeTenants, explainCall, type CallExplanation, type TenantsReport } from './control.js';
 import { acquireDataLock, type DataLock } from './data-lock.js';
 import { SocketListener } from './listener.js';
-import { closedBecauseOf, PolicyCache } from './policy.js';
+import { closedBecauseOf, PolicyCache, type PolicyRole } from './policy.js';
 import {
   MAX_SOCKET_PATH_BYTES,
   clearSocketDir,
@@ -73,6 +73,8 @@ export interface RunHooks {
   owner?: { uid: number; gid: number };
   onSubmit?: (result: TurnResult) => void;
   onNextTurn?: () => Promise<NextTurnResult>;
+  /** A worker's calls are decided by the tenant's rules and the workers' rules together. */
+  role?: PolicyRole;
 }
 
 export const DEFAULTS = {
@@ -347,7 +349,7 @@ export class Gated {
     tenant: TenantPath,
     run: (() => RunContext) | null,
     socketPath: string,
-    extra: { owner?: { uid: number; gid: number }; mode?: number } & Pick<RunHooks, 'onSubmit' | 'onNextTurn'>,
+    extra: { owner?: { uid: number; gid: number }; mode?: number } & Pick<RunHooks, 'onSubmit' | 'onNextTurn' | 'role'>,
   ): SocketListener {
     const protocol = this.protocolDeps(tenant, run, extra);
     return new SocketListener({
@@ -365,13 +367,13 @@ export class Gated {
   }
 
   /** The protocol of a socket or an endpoint: who its calls are made as, and a run's protocol methods. */
-  private protocolDeps(tenant: TenantPath, run: (() => RunContext) | null, hooks: Pick<RunHooks, 'onSubmit' | 'onNextTurn'>): ProtocolDeps {
+  private protocolDeps(tenant: TenantPath, run: (() => RunContext) | null, hooks: Pick<RunHooks, 'onSubmit' | 'onNextTurn' | 'role'>): ProtocolDeps {
     const log = this.log.child({ tenant, run: run?.().id });
-    return { log, env: this.envFor(tenant, run, log), onSubmit: hooks.onSubmit, onNextTurn: hooks.onNextTurn };
+    return { log, env: this.envFor(tenant, run, log, hooks.role), onSubmit: hooks.onSubmit, onNextTurn: hooks.onNextTurn };
   }
 
   /** What every call on one socket shares is built once; only the policy and the redactor are looked up per call. */
-  private envFor(tenant: TenantPath, runOf: (() => RunContext) | null, log: Logger): () => CallEnv {
+  private envFor(tenant: TenantPath, runOf: (() => RunContext) | null, log: Logger, role: PolicyRole = 'tenant'): () => CallEnv {
     const context: CallEnv['context'] = {
       tenant,
       tier: tierOf(tenant),
@@ -389,7 +391,7 @@ export class Gated {
       },
     };
     return () => {
-      const policy = this.policies.get(tenant);
+      const policy = this.policies.get(tenant, role);
       // The run as of this call: a coordinator's socket moves from turn to turn (openRunSocket's beginTurn).
       const run = runOf?.() ?? null;
       // Once a run has reported its result, its turn is over: nothing it does afterwards would be part of it.
@@ -433,6 +435,8 @@ export class Gated {
   /**
    * A socket for one container run, bound to (tenant, run): its own identity, closed when the run ends. The owner
    * lets the container's non-root user connect while the file stays 0600.
+   *
+   * A worker's socket (`role: 'worker'`) decides each call by the tenant's rules and the workers' rules together.
    */
   async openRunSocket(
     tenant: TenantPath,
@@ -441,9 +445,9 @@ export class Gated {
   ): Promise<{ socketPath: string; close(): Promise<void>; beginTurn(next: RunContext): void }> {
     const turns = this.runTurns(tenant, run, options);
     const socketPath = placedPath(this.checkedPlace(runSocketPlace(this.options.dataDir, tenant, run.id)));
-    const { owner } = options;
+    const { owner, role } = options;
     const socketId = run.id;
-    const listener = this.listener(tenant, turns.runOf, socketPath, { owner, mode: owner ? 0o600 : 0o660, ...turns.hooks });
+    const listener = this.listener(tenant, turns.runOf, socketPath, { owner, mode: owner ? 0o600 : 0o660, role, ...turns.hooks });
     this.livePaths.add(socketPath);
     try {
       await listener.listen();
@@ -477,7 +481,7 @@ export class Gated {
     if (!http) throw new Error('gated serves no HTTP listener: set WARREN_GATED_HTTP=host:port to open run endpoints');
     const turns = this.runTurns(tenant, run, options);
     const endpointId = run.id;
-    const protocol = this.protocolDeps(tenant, turns.runOf, turns.hooks);
+    const protocol = this.protocolDeps(tenant, turns.runOf, { ...turns.hooks, role: options.role });
     const { token, revoke } = http.listener.addRun(protocol, protocol.log);
     const entry = { tenant, revoke };
     this.runEndpoints.set(endpointId, entry);

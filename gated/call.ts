@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
-import { decide } from '../core/grants/evaluate.js';
+import { decide, decideAsWorker } from '../core/grants/evaluate.js';
 import { describeRule } from '../core/grants/describe.js';
 import { redactDeep } from '../core/secrets/redact.js';
 import { tierOf } from '../core/tenant-path.js';
@@ -59,8 +59,9 @@ function errorResult(text: string): CallToolResult {
   return { isError: true, content: [{ type: 'text', text }] };
 }
 
-/** What an agent can do after a denial, by tier. */
-function nextStep(tenant: string): string {
+/** What an agent can do after a denial, by tier (a worker: hand it back to its coordinator). */
+function nextStep(tenant: string, worker = false): string {
+  if (worker) return 'You are a worker: say what should be done in your result, and your coordinator can do it.';
   const tier = tierOf(tenant);
   if (tier === 0) return 'Change tenants/root/grants if this is intended.';
   return 'If you need this, ask your parent group with escalate_group, explaining why.';
@@ -128,15 +129,18 @@ export function decideCall(env: DecisionEnv, name: string, rawArgs: unknown): Ca
   const given = env.redact ? redactDeep(parsed.data as Record<string, unknown>, env.redact) : (parsed.data as Record<string, unknown>);
   const store = env.context.store;
   const routes = { isRoutedChat: (chat: string) => store.isRoutedTo(chat, tenant) };
-  const compiled = env.policy.compiled;
-  const decision = decide(compiled, name, given, routes);
+  const { compiled, worker } = env.policy;
+  const decideOn = (a: Record<string, unknown>) =>
+    worker ? decideAsWorker(compiled, worker, name, a, routes) : decide(compiled, name, a, routes);
+  const next = nextStep(tenant, worker !== null);
+  const decision = decideOn(given);
   const ruleText = decision.rule ? describeRule(decision.rule) : null;
-  if (!decision.allowed) return refused('grant', 'deny', ruleText, `denied: ${decision.reason}. ${nextStep(tenant)}`);
+  if (!decision.allowed) return refused('grant', 'deny', ruleText, `denied: ${decision.reason}. ${next}`);
 
   const { rules, ruleDescriptions, children } = env.policy;
   /** A deny rule that matches the call as it will really be carried out, or null. */
   const deniedBy = (effective: Record<string, unknown>): DenyMatch | null => {
-    const d = decide(compiled, name, effective, routes);
+    const d = decideOn(effective);
     return !d.allowed && d.rule?.effect === 'deny' ? { rule: describeRule(d.rule), reason: d.reason } : null;
   };
   let args = given;
@@ -145,7 +149,7 @@ export function decideCall(env: DecisionEnv, name: string, rawArgs: unknown): Ca
    * call as given with those changes, and the deny rules on the call as carried out with them. Null when allowed.
    */
   const refusedAs = (changes: Record<string, unknown>): DenyMatch | null => {
-    const d = decide(compiled, name, { ...given, ...changes }, routes);
+    const d = decideOn({ ...given, ...changes });
     if (!d.allowed) return { rule: d.rule ? describeRule(d.rule) : 'no matching allow rule', reason: d.reason };
     return args === given ? null : deniedBy({ ...args, ...changes });
   };
@@ -154,7 +158,7 @@ export function decideCall(env: DecisionEnv, name: string, rawArgs: unknown): Ca
   if (def.resolve) args = def.resolve(context, given);
   const hidden = args !== given ? deniedBy(args) : null;
   if (hidden) {
-    return refused('resolved arguments', 'deny', hidden.rule, `denied: ${hidden.reason} (as the call would be carried out). ${nextStep(tenant)}`);
+    return refused('resolved arguments', 'deny', hidden.rule, `denied: ${hidden.reason} (as the call would be carried out). ${next}`);
   }
   const refusal = def.guard?.(context, args);
   if (refusal) return refused('structural guard', 'deny', `structural guard of ${name}`, `denied: ${refusal}.`);
@@ -215,7 +219,7 @@ async function decideAndRun(
   } catch (error) {
     if (error instanceof DeniedError) {
       audit('deny', 'denied', error.rule);
-      return errorResult(`denied: ${error.message}. ${nextStep(tenant)}`);
+      return errorResult(`denied: ${error.message}. ${nextStep(tenant, env.policy?.worker != null)}`);
     }
     audit('allow', 'error', ruleText);
     if (error instanceof ToolError) return errorResult(`${name} failed: ${env.redact ? env.redact(error.message) : error.message}`);

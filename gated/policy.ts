@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { compileRules, visibility, type CompiledRules } from '../core/grants/evaluate.js';
 import { describeRule } from '../core/grants/describe.js';
-import { effectiveRules } from '../core/grants/effective.js';
+import { effectiveRules, workerRules } from '../core/grants/effective.js';
 
 import type { Rule } from '../core/grants/types.js';
 import { ancestorsOf, isStrictDescendant, parentOf, tierOf, type TenantPath } from '../core/tenant-path.js';
@@ -16,6 +16,11 @@ export interface TenantPolicy {
   tenant: TenantPath;
   rules: Rule[];
   compiled: CompiledRules;
+  /**
+   * For a worker's socket: the workers' rules (workerRules), which its calls must pass as well as `compiled`. Null on
+   * every other socket.
+   */
+  worker: CompiledRules | null;
   /**
    * Why every call is refused regardless of rules (an ancestor without any valid configuration), or null. Shown to
    * the calling agent, so it names no host path and no error of the ancestor's files: the operator sees those in
@@ -72,7 +77,10 @@ export function closedBecauseOf(registry: TenantRegistry, tenant: TenantPath): s
   return null;
 }
 
-export function buildPolicy(registry: TenantRegistry, tenant: TenantPath): TenantPolicy | null {
+/** Whose calls a policy decides: the tenant's own turns, or one of its workers (held to the workers' rules too). */
+export type PolicyRole = 'tenant' | 'worker';
+
+export function buildPolicy(registry: TenantRegistry, tenant: TenantPath, role: PolicyRole = 'tenant'): TenantPolicy | null {
   const own = registry.config(tenant);
   if (!own) return null;
   const closedBecause = closedBecauseOf(registry, tenant);
@@ -81,32 +89,41 @@ export function buildPolicy(registry: TenantRegistry, tenant: TenantPath): Tenan
     const config = registry.config(path);
     if (config) ancestors.push({ path, rules: config.grants });
   }
-  const rules = closedBecause ? [] : effectiveRules(tierOf(tenant), own.grants, ancestors);
-  const compiled = compileRules(rules);
+  const tenantRules = closedBecause ? [] : effectiveRules(tierOf(tenant), own.grants, ancestors);
+  const compiled = compileRules(tenantRules);
+  const asWorker = role === 'worker' ? workerRules(own.grants, ancestors) : [];
+  const worker = role === 'worker' ? compileRules(asWorker) : null;
+  // `rules` stays the tenant's own (what `grant` may hand on); whoami shows a worker both sets.
+  const rules = tenantRules;
   const tools: Tool[] = [];
   for (const def of TOOLS) {
     const v = visibility(compiled, def.name);
-    if (!v.listed) continue;
+    const w = worker ? visibility(worker, def.name) : null;
+    if (!v.listed || (w && !w.listed)) continue;
     tools.push({
       name: def.name,
-      description: `${def.description}\n\nRules that apply: ${rulesThatApply(v.rules)}`,
+      description: `${def.description}\n\nRules that apply: ${rulesThatApply([...v.rules, ...(w?.rules ?? [])])}`,
       inputSchema: inputSchemas.get(def.name)!,
     });
   }
   const children = registry.childrenOf(tenant);
-  return { tenant, rules, compiled, closedBecause, tools, ruleDescriptions: rules.map(describeRule), children };
+  const ruleDescriptions = [...tenantRules, ...asWorker].map(describeRule);
+  return { tenant, rules, compiled, worker, closedBecause, tools, ruleDescriptions, children };
 }
 
 export class PolicyCache {
   private readonly cache = new Map<TenantPath, TenantPolicy | null>();
+  /** Workers' policies, dropped together with their tenant's. */
+  private readonly workers = new Map<TenantPath, TenantPolicy | null>();
 
   constructor(private readonly registry: TenantRegistry) {}
 
-  get(tenant: TenantPath): TenantPolicy | null {
-    let policy = this.cache.get(tenant);
+  get(tenant: TenantPath, role: PolicyRole = 'tenant'): TenantPolicy | null {
+    const cache = role === 'worker' ? this.workers : this.cache;
+    let policy = cache.get(tenant);
     if (policy === undefined) {
-      policy = buildPolicy(this.registry, tenant);
-      this.cache.set(tenant, policy);
+      policy = buildPolicy(this.registry, tenant, role);
+      cache.set(tenant, policy);
     }
     return policy;
   }
@@ -122,6 +139,7 @@ export class PolicyCache {
    */
   invalidate(tenant: TenantPath): TenantPath[] {
     const dropped: TenantPath[] = [];
+    for (const path of this.workers.keys()) if (path === tenant || isStrictDescendant(path, tenant)) this.workers.delete(path);
     const parent = parentOf(tenant);
     if (parent !== null && this.cache.delete(parent)) dropped.push(parent);
     for (const path of this.cache.keys()) {

@@ -85,6 +85,7 @@ function turnStatementsOf(db: Db) {
                            (SELECT id FROM delegations WHERE from_run = ? AND status = 'queued')`),
     withdrawDelegations: p(`DELETE FROM delegations WHERE from_run = ? AND status = 'queued'
                               AND id NOT IN (SELECT ref FROM messages WHERE ref IS NOT NULL)`),
+    withdrawWorkers: p(`DELETE FROM workers WHERE spawned_by = ? AND state = 'queued'`),
     dropRunOutbox: p(`DELETE FROM outbox WHERE run = ? AND delivered_at IS NULL`),
   };
 }
@@ -116,6 +117,62 @@ function channelStatementsOf(db: Db) {
 }
 type ChannelStatements = ReturnType<typeof channelStatementsOf>;
 
+export type WorkerState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+/** Every state a worker can end in. */
+export const WORKER_END_STATES: readonly WorkerState[] = ['done', 'failed', 'cancelled'];
+
+/** A worker as gated/tools/workers.ts, the gateway's pool and `warren workers` read it (the columns, camelCase). */
+export interface WorkerRow {
+  id: string;
+  tenant: TenantPath;
+  /** The coordinator topic its result returns to. */
+  topic: string;
+  /** The run that spawned it. */
+  spawnedBy: string;
+  brief: string;
+  state: WorkerState;
+  /** ms since epoch */
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  container: string | null;
+  /** How many times it was started (a gateway restart re-queues a running worker once). */
+  attempt: number;
+  /** The text delivered to the spawning topic; null until it is delivered. */
+  result: string | null;
+}
+
+const WORKER_COLUMNS = `id, tenant, topic, spawned_by AS spawnedBy, brief, state, created_at AS createdAt,
+  started_at AS startedAt, ended_at AS endedAt, container, attempt, result`;
+
+/** Workers' statements, prepared on first use (a database older than the workers migration never needs them). */
+function workerStatementsOf(db: Db) {
+  const p = (sql: string) => db.prepare(sql);
+  const ended = `state IN ('done', 'failed', 'cancelled')`;
+  return {
+    insert: p(`INSERT INTO workers (id, tenant, topic, spawned_by, brief, state, created_at, attempt)
+               VALUES (@id, @tenant, @topic, @spawnedBy, @brief, 'queued', @createdAt, 0)`),
+    byId: p(`SELECT ${WORKER_COLUMNS} FROM workers WHERE id = ?`),
+    all: p(`SELECT ${WORKER_COLUMNS} FROM workers ORDER BY created_at, rowid`),
+    active: p(`SELECT ${WORKER_COLUMNS} FROM workers WHERE state IN ('queued', 'running') ORDER BY created_at, rowid`),
+    ofTenant: p(`SELECT ${WORKER_COLUMNS} FROM workers WHERE tenant = @tenant ORDER BY created_at, rowid`),
+    activeOfTenant: p(`SELECT ${WORKER_COLUMNS} FROM workers WHERE tenant = @tenant AND state IN ('queued', 'running')
+                       ORDER BY created_at, rowid`),
+    ofSubtree: p(`SELECT ${WORKER_COLUMNS} FROM workers WHERE (tenant = @tenant OR substr(tenant, 1, length(@tenant) + 1) = @tenant || '/')
+                  ORDER BY created_at, rowid`),
+    activeOfSubtree: p(`SELECT ${WORKER_COLUMNS} FROM workers
+                        WHERE (tenant = @tenant OR substr(tenant, 1, length(@tenant) + 1) = @tenant || '/')
+                        AND state IN ('queued', 'running') ORDER BY created_at, rowid`),
+    cancel: p(`UPDATE workers SET state = 'cancelled', ended_at = ? WHERE id = ? AND tenant = ? AND state IN ('queued', 'running')`),
+    start: p(`UPDATE workers SET state = 'running', started_at = ?, container = ?, attempt = attempt + 1 WHERE id = ? AND state = 'queued'`),
+    end: p(`UPDATE workers SET state = ?, ended_at = ? WHERE id = ? AND state = ?`),
+    requeue: p(`UPDATE workers SET state = 'queued', started_at = NULL, container = NULL WHERE id = ? AND state = 'running'`),
+    deliver: p(`UPDATE workers SET result = ? WHERE id = ? AND result IS NULL AND ${ended}`),
+    undelivered: p(`SELECT ${WORKER_COLUMNS} FROM workers WHERE result IS NULL AND ${ended} ORDER BY ended_at, rowid`),
+  };
+}
+type WorkerStatements = ReturnType<typeof workerStatementsOf>;
+
 export interface VhostRow {
   host: string;
   tenant: TenantPath;
@@ -127,6 +184,7 @@ export class GatedStore {
   private readonly s;
   private turnStatements: TurnStatements | undefined;
   private channelStatements: ChannelStatements | undefined;
+  private workerStatements: WorkerStatements | undefined;
 
   constructor(readonly db: Db) {
     const p = (sql: string) => db.prepare(sql);
@@ -185,6 +243,11 @@ export class GatedStore {
   private get channels(): ChannelStatements {
     this.channelStatements ??= channelStatementsOf(this.db);
     return this.channelStatements;
+  }
+
+  private get workerSql(): WorkerStatements {
+    this.workerStatements ??= workerStatementsOf(this.db);
+    return this.workerStatements;
   }
 
   addMessage(m: NewMessage): number {
@@ -375,6 +438,74 @@ export class GatedStore {
     return this.s.vhosts.all() as VhostRow[];
   }
 
+  // Workers (spawn_worker and the gateway's pool). Every change of state is guarded by the state it leaves, so two
+  // parties racing (a cancel and the container's exit, a restart) change a worker once; its result is delivered once.
+
+  /** Queues a worker; the gateway's pool starts it when a slot and the tenant's cap allow. */
+  addWorker(w: { tenant: TenantPath; topic: string; spawnedBy: string; brief: string }): WorkerRow {
+    const id = `w-${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    this.workerSql.insert.run({ id, ...w, createdAt: Date.now() });
+    return this.worker(id)!;
+  }
+
+  worker(id: string): WorkerRow | undefined {
+    return this.workerSql.byId.get(id) as WorkerRow | undefined;
+  }
+
+  /** Workers oldest first: of one tenant (and its subtree), or all; only queued and running ones with `active`. */
+  listWorkers(opts: { tenant?: TenantPath; subtree?: boolean; active?: boolean } = {}): WorkerRow[] {
+    const q = this.workerSql;
+    if (opts.tenant === undefined) return (opts.active ? q.active : q.all).all() as WorkerRow[];
+    const stmt = opts.subtree ? (opts.active ? q.activeOfSubtree : q.ofSubtree) : opts.active ? q.activeOfTenant : q.ofTenant;
+    return stmt.all({ tenant: opts.tenant }) as WorkerRow[];
+  }
+
+  /** Cancels one of the tenant's queued or running workers; false when it is not the tenant's or has ended. */
+  cancelWorker(tenant: TenantPath, id: string, at = Date.now()): boolean {
+    return this.workerSql.cancel.run(at, id, tenant).changes > 0;
+  }
+
+  /** queued -> running, with the container it runs in; false when it is no longer queued (cancelled meanwhile). */
+  startWorker(id: string, container: string, at = Date.now()): boolean {
+    return this.workerSql.start.run(at, container, id).changes > 0;
+  }
+
+  /** running -> queued again (its gateway restarted while it ran); false when it was not running. */
+  requeueWorker(id: string): boolean {
+    return this.workerSql.requeue.run(id).changes > 0;
+  }
+
+  /**
+   * Ends a running (or, for a tenant that is gone, a queued) worker and delivers its result to the spawning topic, at
+   * once; false (and nothing written) when it had left that state (cancelled: the cancel's own result is delivered).
+   */
+  finishWorker(
+    id: string,
+    state: 'done' | 'failed',
+    result: string,
+    message: NewMessage,
+    opts: { from?: 'running' | 'queued'; at?: number } = {},
+  ): boolean {
+    return this.db.transaction(() => {
+      if (this.workerSql.end.run(state, opts.at ?? Date.now(), id, opts.from ?? 'running').changes === 0) return false;
+      return this.deliverWorkerResult(id, result, message);
+    })();
+  }
+
+  /** Delivers an ended worker's result as a message, exactly once (false when it was delivered already). */
+  deliverWorkerResult(id: string, result: string, message: NewMessage): boolean {
+    return this.db.transaction(() => {
+      if (this.workerSql.deliver.run(result, id).changes === 0) return false;
+      this.addMessage(message);
+      return true;
+    })();
+  }
+
+  /** Ended workers whose result is not delivered yet (cancelled ones; ones a crash interrupted before delivery). */
+  undeliveredWorkers(): WorkerRow[] {
+    return this.workerSql.undelivered.all() as WorkerRow[];
+  }
+
   // The turn loop's side of the inbox (gateway/run-store.ts calls these inside its transactions).
 
   /** Gives a pending message to a run; false when another run has it already. */
@@ -397,10 +528,14 @@ export class GatedStore {
     this.turns.requeueMessages.run(run);
   }
 
-  /** Withdraws the delegations a run had queued that nobody has started, with their inbox messages. */
+  /**
+   * Withdraws the delegations a run had queued that nobody has started, with their inbox messages, and the workers it
+   * spawned that have not started (its re-run spawns them again; running ones go on and report as usual).
+   */
   withdrawQueuedWorkOf(run: string): void {
     this.turns.withdrawMessages.run(run);
     this.turns.withdrawDelegations.run(run);
+    this.turns.withdrawWorkers.run(run);
   }
 
   /** Drops what a run had put in the outbox but not yet delivered. */

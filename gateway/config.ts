@@ -9,6 +9,8 @@ export interface GatewayConfig {
   /** Names this installation on a shared Docker daemon; containers are labelled with it. */
   instance: string;
   maxConcurrentContainers: number;
+  /** Workers one tenant may have running at once (docs/coordinator.md#workers); the rest wait, queued. */
+  maxWorkersPerTenant: number;
   image: string | null;
   /** Host folder mounted read-only at /opt/warren (holds runner/main.js). */
   runnerDir: string;
@@ -44,6 +46,7 @@ export function gatewayConfig(dataDir: string, env: NodeJS.ProcessEnv = process.
   return {
     instance: instanceName(dataDir, env),
     maxConcurrentContainers: int(env, 'MAX_CONCURRENT_CONTAINERS', 4, 1),
+    maxWorkersPerTenant: int(env, 'WARREN_MAX_WORKERS_PER_TENANT', 3, 1),
     image: env.WARREN_AGENT_IMAGE ?? null,
     runnerDir: env.WARREN_RUNNER_DIR ?? join(packageRoot(), 'dist', 'agent'),
     defaultHarness: harness,

@@ -35,6 +35,12 @@ export interface ContainerSpecInput {
   network?: { name: string; dns?: string[] };
   /** Replaces the image's entrypoint: the full argv, e.g. ['node', '-e', '...']. */
   cmd?: string[];
+  /**
+   * A worker (docs/coordinator.md#workers): the tenant's home, web/ and extra mounts are mounted read-only (only the
+   * coordinator writes them), its own scratch folder writable (and its working directory), its brief read-only.
+   * Both lie outside the tenant tree, so no tenant's files are ever a worker's to write.
+   */
+  worker?: { scratchDir: string; briefFile: string };
   /** Which optional tenant files exist. Omitted: probed on disk (the only I/O here). */
   tenantFiles?: { persona: boolean; skills: boolean };
 }
@@ -112,13 +118,29 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
     fail(`webDir ${input.webDir} is not ${tenant}'s own web folder`);
   }
 
+  const worker = input.worker;
+  if (worker) {
+    requireCanonical('worker scratchDir', worker.scratchDir);
+    requireCanonical('worker briefFile', worker.briefFile);
+    for (const [what, p] of [['scratchDir', worker.scratchDir], ['briefFile', worker.briefFile]] as const) {
+      if (inside(p, tenantsRoot) || inside(tenantsRoot, p)) fail(`worker ${what} ${p} must lie outside the tenant tree`);
+    }
+    if (inside(worker.briefFile, worker.scratchDir)) fail(`worker briefFile ${worker.briefFile} must not lie in its scratch folder`);
+  }
+  // A worker writes nothing of the tenant's: only its scratch folder.
+  const tenantWritable = !worker;
+
   const files = input.tenantFiles ?? probeTenantFiles(input.tenantDir);
   const mounts: Docker.MountSettings[] = [
-    { Type: 'bind', Source: input.homeDir, Target: CONTAINER_PATHS.home, ReadOnly: false },
+    { Type: 'bind', Source: input.homeDir, Target: CONTAINER_PATHS.home, ReadOnly: !tenantWritable },
     { Type: 'bind', Source: input.socketPath, Target: CONTAINER_PATHS.socket, ReadOnly: false },
     { Type: 'bind', Source: input.runnerDir, Target: CONTAINER_PATHS.runnerDir, ReadOnly: true },
   ];
-  if (input.webDir !== undefined) mounts.push({ Type: 'bind', Source: input.webDir, Target: CONTAINER_PATHS.web, ReadOnly: false });
+  if (input.webDir !== undefined) mounts.push({ Type: 'bind', Source: input.webDir, Target: CONTAINER_PATHS.web, ReadOnly: !tenantWritable });
+  if (worker) {
+    mounts.push({ Type: 'bind', Source: worker.scratchDir, Target: CONTAINER_PATHS.scratch, ReadOnly: false });
+    mounts.push({ Type: 'bind', Source: worker.briefFile, Target: CONTAINER_PATHS.brief, ReadOnly: true });
+  }
   if (files.persona) mounts.push({ Type: 'bind', Source: join(input.tenantDir, PERSONA_FILE), Target: CONTAINER_PATHS.persona, ReadOnly: true });
   if (files.skills) {
     const skills = join(input.tenantDir, SKILLS_DIR);
@@ -133,7 +155,7 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
     if (problem) fail(problem);
     if (targets.has(extra.target)) fail(`extra mount target ${extra.target} is already used`);
     targets.add(extra.target);
-    mounts.push({ Type: 'bind', Source: extra.source, Target: extra.target, ReadOnly: extra.readonly });
+    mounts.push({ Type: 'bind', Source: extra.source, Target: extra.target, ReadOnly: extra.readonly || !tenantWritable });
   }
 
   for (const m of mounts) {
@@ -166,7 +188,7 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
     name: containerName(instance, tenant, runId),
     Image: input.image,
     User: AGENT_USER,
-    WorkingDir: CONTAINER_PATHS.home,
+    WorkingDir: worker ? CONTAINER_PATHS.scratch : CONTAINER_PATHS.home,
     Env: env,
     Labels: { [LABELS.instance]: instance, [LABELS.tenant]: tenant, [LABELS.run]: runId },
     // The turn arrives on stdin; StdinOnce closes the container's stdin when ours ends.

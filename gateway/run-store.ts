@@ -87,6 +87,7 @@ export class RunStore {
       inFlight: p(`SELECT id, tenant, topic, attempt, chat FROM runs WHERE instance = ? AND status = 'running'`),
       markRun: p(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?`),
       runningIds: p(`SELECT id FROM runs WHERE instance = ? AND status = 'running'`),
+      origin: p(`SELECT chat, depth FROM runs WHERE id = ?`),
     };
   }
 
@@ -220,6 +221,28 @@ export class RunStore {
       }
       if (opts.releaseLease !== false) this.s.deleteLease.run(run.id);
     })();
+  }
+
+  /** Container slots taken now, by turns, coordinators and workers alike. */
+  leaseCount(): number {
+    return (this.s.leaseCount.get() as { n: number }).n;
+  }
+
+  /**
+   * Takes a container slot for a worker (its own lease, so turns and workers share one cap); false when the cap is
+   * reached. Released with releaseLease(workerId).
+   */
+  tryLeaseWorker(workerId: string, tenant: string, maxConcurrent: number): boolean {
+    return this.db.transaction(() => {
+      if (this.leaseCount() >= maxConcurrent) return false;
+      this.s.insertLease.run(workerId, this.instance, tenant, `worker:${workerId}`, nowIso());
+      return true;
+    }).immediate();
+  }
+
+  /** The conversation and delegation depth of a run (a worker's result goes back on its spawning run's). */
+  origin(runId: string): { chat: string | null; depth: number } | undefined {
+    return this.s.origin.get(runId) as { chat: string | null; depth: number } | undefined;
   }
 
   releaseLease(runId: string): void {

@@ -22,6 +22,7 @@ import type { RunStore, StartedRun } from './run-store.js';
 import { planEffects, recoveryFor, sessionFor, turnOutcome } from './turn-plan.js';
 import { Coordinator, type CoordinatorHooks } from './coordinator.js';
 import type { AgentRuntime, RunResult } from './runtime/runtime.js';
+import { WorkerPool } from './workers.js';
 
 /** A coordinator's container may live this long at most; its turns keep the tenant's own time limit each. */
 const COORDINATOR_MAX_LIFE_MS = 24 * 3600 * 1000;
@@ -105,8 +106,16 @@ export class TurnLoop {
   private readonly goneSince = new Map<string, number>();
   /** The live coordinator of each `always_on` tenant (at most one: the tenant's single writer). */
   private readonly coordinators = new Map<string, Coordinator>();
+  /** The workers coordinators spawn (gateway/workers.ts): looked at after the turns on every pass, sharing the cap. */
+  private readonly workers: WorkerPool;
 
-  constructor(private readonly deps: TurnLoopDeps) {}
+  constructor(private readonly deps: TurnLoopDeps) {
+    this.workers = new WorkerPool({
+      ...deps,
+      spec: (w) => this.containerOptions({ id: w.worker.id, tenant: w.worker.tenant }, w.tenant, w.socketPath, w.limits, w.egress, w.log, w.dirs),
+      onResult: () => this.wake(),
+    });
+  }
 
   async start(): Promise<void> {
     await this.reconcile();
@@ -134,6 +143,7 @@ export class TurnLoop {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     for (const coordinator of this.coordinators.values()) coordinator.shutdown();
+    const workersStopped = this.workers.stop();
     for (const [run, tenant] of this.activeTenants) {
       const clock = this.containerClocks.get(run);
       const leftS = clock ? Math.max(0, Math.ceil(clock.startedAt / 1000 + clock.timeoutS - Date.now() / 1000)) : null;
@@ -143,11 +153,21 @@ export class TurnLoop {
         `stopping: waiting for turn ${run} of ${tenant}, ${howLong}`,
       );
     }
-    await Promise.allSettled(this.active.values());
+    await Promise.allSettled([...this.active.values(), workersStopped]);
   }
 
+  /** One pass: turns first (a waiting message gets the next free slot before a queued worker), then the workers. */
   private schedule(): void {
     if (this.stopped) return;
+    this.scheduleTurns();
+    try {
+      this.workers.tick();
+    } catch (error) {
+      this.deps.log.error({ err: error }, 'could not look at the workers');
+    }
+  }
+
+  private scheduleTurns(): void {
     const { runs, config, gated } = this.deps;
     for (const { tenant, topic } of fairOrder(runs.pendingTopics(), this.activeWorlds())) {
       // A live coordinator takes its tenant's messages itself, at its next turn boundary.
@@ -156,7 +176,7 @@ export class TurnLoop {
         coordinator.poke();
         continue;
       }
-      if (this.active.size >= config.maxConcurrentContainers) {
+      if (this.active.size + this.workers.running >= config.maxConcurrentContainers) {
         this.yieldIdleCoordinator();
         return;
       }
@@ -369,13 +389,15 @@ export class TurnLoop {
     };
   }
 
+  /** A turn's, a coordinator's or (with `worker`) a worker's container. */
   private containerOptions(
-    run: StartedRun,
+    run: { id: string; tenant: string },
     tenant: TenantConfig,
     socketPath: string,
     limits: ResolvedLimits,
     egress: Egress | null,
     log: Logger,
+    worker?: { scratchDir: string; briefFile: string },
   ): Docker.ContainerCreateOptions {
     const { config } = this.deps;
     const tenantDir = realpathSync(tenant.dir);
@@ -407,6 +429,7 @@ export class TurnLoop {
         WARREN_RUN: run.id,
       },
       network: egress ? { name: egress.network, dns: egress.dns } : undefined,
+      worker: worker ? { scratchDir: realpathSync(worker.scratchDir), briefFile: realpathSync(worker.briefFile) } : undefined,
     });
   }
 
@@ -440,5 +463,6 @@ export class TurnLoop {
         log.error({ run: run.id, tenant: run.tenant }, 'turn interrupted twice: failed');
       }
     }
+    this.workers.reconcile();
   }
 }

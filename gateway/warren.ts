@@ -159,13 +159,18 @@ export class Warren {
       const outputRetention = setInterval(pruneOutput, Math.min(bounds.retentionMs, 3600_000));
       outputRetention.unref();
       undo.push(() => clearInterval(outputRetention));
+      let wakeLoop = () => undefined as void;
       const gated = await Gated.start({
         tenantsDir: options.tenantsDir,
         dataDir: options.dataDir,
         db,
         log: componentLogger(log, 'gated'),
         redactorFor,
-        onRunCall: (call) => output.toolCall(call), // through the gateway: run_output has one writer
+        onRunCall: (call) => {
+          output.toolCall(call); // through the gateway: run_output has one writer
+          // A worker spawned or cancelled: the pool looks at once rather than at its next poll.
+          if (call.outcome === 'ok' && (call.tool === 'spawn_worker' || call.tool === 'cancel_worker')) wakeLoop();
+        },
       });
       undo.push(() => gated.stop());
       // Containers only ever get a network that egress has locked down (or none at all without egress).
@@ -194,6 +199,7 @@ export class Warren {
         output,
         coordinatorHooks: options.coordinatorHooks,
       });
+      wakeLoop = () => loop.wake();
       const outbox = new OutboxView(db);
       // The web-facing channels (webhooks, web chat): their routes on the HTTP server, their adapters in the hub.
       const web = webChannels({ store: gated.store, outbox, log: componentLogger(log, 'channels') });

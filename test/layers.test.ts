@@ -243,7 +243,7 @@ describe('the source tree', () => {
 /** The component whose code writes each table (reads are free). */
 const TABLE_OWNER: Record<string, Layer> = {
   messages: 'gated', outbox: 'gated', delegations: 'gated', observations: 'gated', topics: 'gated', tokens: 'gated',
-  routes: 'gated', audit: 'gated', vhosts: 'gated',
+  routes: 'gated', audit: 'gated', vhosts: 'gated', workers: 'gated',
   runs: 'gateway', leases: 'gateway', approvals: 'gateway', run_output: 'gateway', run_output_state: 'gateway',
   users: 'gateway', memberships: 'gateway', pairings: 'gateway', paused: 'gateway',
   api_tokens: 'gateway',

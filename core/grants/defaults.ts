@@ -26,6 +26,9 @@ const TIER1_TOOLS: readonly string[] = Object.freeze([
   'revoke',
   'whoami',
   'list_groups',
+  'spawn_worker',
+  'list_workers',
+  'cancel_worker',
 ]);
 
 /** Every tool gated serves (a new tool is added here, and to a tier's defaults only deliberately). */
@@ -53,8 +56,20 @@ export const TIER_DEFAULT_TEXT: Readonly<Record<Tier, readonly string[]>> = Obje
     'read_observed',
     'escalate_group',
     'whoami',
+    // A team sees and cancels its own workers, but spawns them only once granted `spawn_worker`: a world may have
+    // many teams, and each worker is a container taken from the installation's shared cap.
+    'list_workers',
+    'cancel_worker',
   ]),
 });
+
+/**
+ * What a tenant's workers may call at most, before `worker:` lines of its grants file say more: only what reads.
+ * A worker's call must be allowed by these rules AND by the tenant's own, so a worker never exceeds its tenant. No
+ * messaging of people, no spawning, no memory writes (its home is read-only as well): a worker's result goes back
+ * to its coordinator, which alone writes and speaks for the tenant (docs/coordinator.md#workers).
+ */
+export const WORKER_DEFAULT_TEXT: readonly string[] = Object.freeze(['whoami', 'list_groups', 'list_workers']);
 
 function build(tier: Tier): readonly Rule[] {
   return Object.freeze(
@@ -68,6 +83,19 @@ function build(tier: Tier): readonly Rule[] {
 }
 
 const DEFAULTS: Readonly<Record<Tier, readonly Rule[]>> = { 0: build(0), 1: build(1), 2: build(2) };
+
+const WORKER_DEFAULTS: readonly Rule[] = Object.freeze(
+  WORKER_DEFAULT_TEXT.map((text) => {
+    const parsed = parseRuleText(text, { kind: 'worker-default' });
+    if (!parsed.ok) throw new Error(`bad worker default "${text}": ${parsed.error}`);
+    return Object.freeze({ ...parsed.rule, role: 'worker' as const });
+  }),
+);
+
+/** The workers' default rules, with source {kind: 'worker-default'}. */
+export function workerDefaults(): readonly Rule[] {
+  return WORKER_DEFAULTS;
+}
 
 /** The tier's default rules, with source {kind: 'tier-default', tier}. */
 export function tierDefaults(tier: Tier): readonly Rule[] {

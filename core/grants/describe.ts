@@ -8,6 +8,7 @@ import type { Rule, RuleSource } from './types.js';
  */
 export function sourceLabel(source: RuleSource): string {
   if (source.kind === 'tier-default') return `tier ${source.tier} default`;
+  if (source.kind === 'worker-default') return 'worker default';
   return `tenants/${source.tenant}/${basename(source.file)}:${source.line}`;
 }
 

@@ -223,6 +223,23 @@ export function decide(
   }
 }
 
+/**
+ * A worker's call: allowed only when its tenant's rules allow it and the workers' rules (workerRules) do too. The
+ * deciding rule is the tenant's allow, or whichever rule refused it; a refusal by the workers' rules says so.
+ */
+export function decideAsWorker(
+  tenant: CompiledRules,
+  worker: CompiledRules,
+  tool: string,
+  args: Record<string, unknown> | undefined,
+  ctx: DecisionContext,
+): Decision {
+  const d = decide(tenant, tool, args, ctx);
+  if (!d.allowed) return d;
+  const w = decide(worker, tool, args, ctx);
+  return w.allowed ? d : { ...w, reason: `a worker may not make this call: ${w.reason}` };
+}
+
 function decideUnguarded(
   compiled: CompiledRules,
   tool: string,

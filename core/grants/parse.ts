@@ -39,7 +39,7 @@ export function parseGrants(text: string, file: string, tenant: TenantPath): Par
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i] ?? '';
     const line = i + 1;
-    const parsed = parseLine(raw, { kind: 'file', file, line, tenant });
+    const parsed = parseFileLine(raw, { kind: 'file', file, line, tenant });
     if (parsed === null) continue;
     if (parsed.ok) rules.push(parsed.rule);
     else errors.push({ file, line, message: parsed.error });
@@ -67,6 +67,19 @@ function parseLine(raw: string, source: RuleSource): RuleParse | null {
   const text = stripComment(raw).trim();
   if (text.length === 0) return null;
   return new LineParser(text, source).rule();
+}
+
+/** A grants file line for the tenant's workers: `worker: <rule>` (docs/grants.md#workers). */
+export const WORKER_PREFIX = 'worker:';
+
+/** One line of a grants file: a rule, or a `worker:` rule. */
+function parseFileLine(raw: string, source: RuleSource): RuleParse | null {
+  const trimmed = raw.trimStart();
+  if (!trimmed.startsWith(WORKER_PREFIX)) return parseLine(raw, source);
+  const parsed = parseLine(trimmed.slice(WORKER_PREFIX.length), source);
+  if (parsed === null) return { ok: false, error: `"${WORKER_PREFIX}" needs a rule after it, e.g. "${WORKER_PREFIX} !send_message"` };
+  // The prefix stays in the text, so `grant` appends and `revoke` finds the line as written, and denials name it.
+  return parsed.ok ? { ok: true, rule: { ...parsed.rule, text: `${WORKER_PREFIX} ${parsed.rule.text}`, role: 'worker' } } : parsed;
 }
 
 /**

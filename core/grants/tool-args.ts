@@ -28,6 +28,9 @@ export const TOOL_ARGS: ReadonlyMap<string, readonly string[]> = new Map<string,
   ['set_vhost', ['host', 'group']],
   ['remove_vhost', ['host']],
   ['list_vhosts', []],
+  ['spawn_worker', ['brief']],
+  ['list_workers', []],
+  ['cancel_worker', ['worker']],
 ]);
 
 

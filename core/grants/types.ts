@@ -4,6 +4,8 @@ import type { Tier, TenantPath } from '../tenant-path.js';
 /** Where a rule came from: shown by `warren grants explain`, in denials, and in tools/list descriptions. */
 export type RuleSource =
   | { kind: 'tier-default'; tier: Tier }
+  /** What a tenant's workers may do before its grants file says more (core/grants/defaults.ts). */
+  | { kind: 'worker-default' }
   | { kind: 'file'; file: string; line: number; /** the tenant whose grants file holds the rule */ tenant: TenantPath };
 
 export type ArgPredicate =
@@ -22,6 +24,11 @@ export interface Rule {
   tool: string;
   args: ArgPredicate[];
   source: RuleSource;
+  /**
+   * Set for a `worker:` line of a grants file: the rule narrows (or widens, within the tenant's own rules) what the
+   * tenant's workers may do, and says nothing about the tenant itself.
+   */
+  role?: 'worker';
 }
 
 export interface Decision {

@@ -8,6 +8,7 @@ import { routeTools } from './routes.js';
 import { tokenTools } from './tokens.js';
 import { topicTools } from './topics.js';
 import { vhostTools } from './vhosts.js';
+import { workerTools } from './workers.js';
 import type { ToolDef } from './tool.js';
 
 export const TOOLS: readonly ToolDef[] = [
@@ -20,6 +21,7 @@ export const TOOLS: readonly ToolDef[] = [
   ...routeTools,
   ...grantTools,
   ...vhostTools,
+  ...workerTools,
 ];
 
 export const TOOLS_BY_NAME: ReadonlyMap<string, ToolDef> = new Map(TOOLS.map((t) => [t.name, t]));

@@ -44,6 +44,10 @@ const cases: Case[] = [
   { tool: 'revoke', args: (t) => ({ group: child[t], rule: 'like' }), expect: worldsOnly },
   { tool: 'whoami', args: () => ({}), expect: all('allow') },
   { tool: 'list_groups', args: () => ({}), expect: worldsOnly },
+  { tool: 'list_workers', args: () => ({}), expect: all('allow') },
+  { tool: 'cancel_worker', args: () => ({ worker: 'w-000000000000' }), expect: all('allow') },
+  // Tier 2 lacks spawn_worker; everyone else meets its guard on a socket without a run (a worker needs a turn).
+  { tool: 'spawn_worker', args: () => ({ brief: 'build it' }), expect: all('deny') },
   // Structural guards hold whatever the rules say.
   { tool: 'delegate_group', args: () => ({ group: 'globex', prompt: 'not mine' }), expect: { root: 'allow', acme: 'deny', 'acme/support': 'deny' } },
   { tool: 'grant', args: (t) => ({ group: t, rule: 'like' }), expect: all('deny') },
@@ -101,7 +105,7 @@ describe('authorization matrix over real sockets', () => {
   it('lists only the tools a tier-2 tenant may call, each ending with the rules that apply', async () => {
     const { tools } = await clients.get('acme/support')!.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(
-      ['escalate_group', 'like', 'observe_group', 'read_observed', 'reply', 'send_file', 'send_message', 'unobserve_group', 'whoami'].sort(),
+      ['cancel_worker', 'escalate_group', 'like', 'list_workers', 'observe_group', 'read_observed', 'reply', 'send_file', 'send_message', 'unobserve_group', 'whoami'].sort(),
     );
     const send = tools.find((t) => t.name === 'send_message')!;
     expect(send.description).toMatch(/Rules that apply: .*\$routed/);

@@ -123,6 +123,44 @@ describe('containerSpec: variations', () => {
   });
 });
 
+describe('containerSpec: a worker', () => {
+  const worker = { scratchDir: '/srv/warren/data/workers/w-1/scratch', briefFile: '/srv/warren/data/workers/w-1/brief.md' };
+
+  it('reads the home, web/ and extra mounts, writes only its scratch (its working directory) and reads its brief', () => {
+    const spec = containerSpec(input({
+      worker,
+      webDir: `${T}/acme/support/web`,
+      extraMounts: [{ source: '/srv/shared', target: '/shared', readonly: false }],
+    }));
+    expect(mountsOf(spec)).toEqual([
+      `${T}/acme/support/home -> /home/node ro`,
+      '/srv/warren/data/run/acme.support/r1.sock -> /run/gated/gated.sock rw',
+      '/opt/warren-dist -> /opt/warren ro',
+      `${T}/acme/support/web -> /workspace/web ro`,
+      '/srv/warren/data/workers/w-1/scratch -> /workspace/scratch rw',
+      '/srv/warren/data/workers/w-1/brief.md -> /workspace/brief.md ro',
+      `${T}/acme/support/PERSONA.md -> /etc/warren/PERSONA.md ro`,
+      `${T}/acme/support/skills -> /etc/warren/skills ro`,
+      `${T}/acme/support/skills -> /etc/warren/claude/.claude/skills ro`,
+      '/srv/shared -> /shared ro',
+    ]);
+    expect(spec.WorkingDir).toBe('/workspace/scratch');
+    expect(containerSpec(input()).WorkingDir).toBe('/home/node');
+    expect(spec.HostConfig).toMatchObject({ ReadonlyRootfs: true, CapDrop: ['ALL'], AutoRemove: true });
+  });
+
+  it.each<[string, ContainerSpecInput['worker'], RegExp]>([
+    ['a scratch folder in the tenant tree', { ...worker, scratchDir: `${T}/acme/support/home/scratch` }, /scratchDir .* must lie outside the tenant tree/],
+    ["a scratch folder in another tenant's home", { ...worker, scratchDir: `${T}/other/home` }, /outside the tenant tree/],
+    ['a scratch folder holding the tree', { ...worker, scratchDir: '/srv/warren' }, /outside the tenant tree/],
+    ['a brief in the tenant tree', { ...worker, briefFile: `${T}/acme/support/PERSONA.md` }, /briefFile .* must lie outside the tenant tree/],
+    ['a brief inside its scratch', { ...worker, briefFile: `${worker.scratchDir}/brief.md` }, /must not lie in its scratch folder/],
+    ['a relative scratch folder', { ...worker, scratchDir: 'scratch' }, /absolute, normalised/],
+  ])('refuses %s', (_name, w, error) => {
+    expect(() => containerSpec(input({ worker: w }))).toThrow(error);
+  });
+});
+
 describe('containerSpec: refusals', () => {
   it.each<[string, Partial<ContainerSpecInput>, RegExp]>([
     ['another tenant as home', { homeDir: `${T}/other/home` }, /not acme\/support's own home/],

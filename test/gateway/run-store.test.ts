@@ -33,6 +33,31 @@ describe('RunStore', () => {
     expect(new RunStore(f.db, 'other').tryStart('c', 'main', 2)).toBeNull();
   });
 
+  it('workers take leases of the same cap as turns, so together they never exceed it', () => {
+    chat('a', 'x');
+    chat('b', 'x');
+    expect(f.runs.tryStart('a', 'main', 3)).not.toBeNull();
+    expect(f.runs.tryLeaseWorker('w-1', 'a', 3)).toBe(true);
+    expect(f.runs.leaseCount()).toBe(2);
+    expect(f.runs.tryLeaseWorker('w-2', 'a', 3)).toBe(true);
+    expect(f.runs.tryStart('b', 'main', 3)).toBeNull(); // the workers hold the rest
+    expect(f.runs.tryLeaseWorker('w-3', 'a', 3)).toBe(false);
+    f.runs.releaseLease('w-1');
+    expect(f.runs.tryStart('b', 'main', 3)).not.toBeNull();
+  });
+
+  it("a re-queued run's workers that have not started are withdrawn (its re-run spawns them again); running ones go on", () => {
+    chat('acme', 'build');
+    const run = f.runs.tryStart('acme', 'main', 4)!;
+    const queued = f.store.addWorker({ tenant: 'acme', topic: 'main', spawnedBy: run.id, brief: 'later' });
+    const running = f.store.addWorker({ tenant: 'acme', topic: 'main', spawnedBy: run.id, brief: 'now' });
+    f.store.startWorker(running.id, 'box');
+    f.runs.requeue([run.id]);
+    expect(f.store.worker(queued.id)).toBeUndefined();
+    expect(f.store.worker(running.id)!.state).toBe('running');
+    expect(f.runs.origin(run.id)).toEqual({ chat: 'local:ann', depth: 0 });
+  });
+
   it("keeps a running turn's outbox rows hidden until it finishes", () => {
     chat('acme', 'hi');
     const run = f.runs.tryStart('acme', 'main', 4)!;

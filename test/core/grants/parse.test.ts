@@ -205,3 +205,28 @@ describe('parseRuleText', () => {
     expect(parseRuleText(text, { kind: 'tier-default', tier: 1 }).ok).toBe(false);
   });
 });
+
+describe('parseGrants: worker: lines', () => {
+  it('a worker: line is a rule for the tenant\'s workers, its prefix kept in the text', () => {
+    const r = one('  worker: !send_message(chat=tg:*)  # no chatting');
+    expect(r).toMatchObject({ role: 'worker', effect: 'deny', tool: 'send_message', text: 'worker: !send_message(chat=tg:*)' });
+    expect(one('send_message').role).toBeUndefined();
+  });
+
+  it.each([
+    ['worker:', '"worker:" needs a rule after it'],
+    ['worker: # nothing', '"worker:" needs a rule after it'],
+    ['worker: sendmessage', 'unknown tool "sendmessage"'],
+    ['workers: reply', 'invalid tool name "workers:"'],
+  ])('%s is an error with its line', (line, message) => {
+    const r = parseGrants(`reply\n${line}`, FILE, 'acme');
+    expect(r.rules).toEqual([]);
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0]).toMatchObject({ file: FILE, line: 2 });
+    expect(r.errors[0]!.message).toContain(message);
+  });
+
+  it('parseRuleText (a single rule, as `grant` gives it) has no worker: form', () => {
+    expect(parseRuleText('worker: reply', { kind: 'worker-default' }).ok).toBe(false);
+  });
+});
