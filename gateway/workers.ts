@@ -65,6 +65,8 @@ const AGENT_OWNER = { uid: AGENT_UID, gid: AGENT_GID };
 
 export class WorkerPool {
   private readonly live = new Map<string, LiveWorker>();
+  /** When each tenant with queued workers was first seen without a valid configuration. */
+  private readonly goneSince = new Map<string, number>();
   private shuttingDown = false;
 
   constructor(private readonly deps: WorkerPoolDeps) {}
@@ -120,8 +122,17 @@ export class WorkerPool {
       void this.deps.runtime.stop(live.container, 5).catch((error: unknown) => log.error({ err: error, worker: id }, 'could not stop a cancelled worker'));
     }
     const queued = active.filter((w) => w.state === 'queued' && !this.live.has(w.id));
+    const now = Date.now();
     for (const w of queued) {
-      if (!gated.registry.config(w.tenant)) this.finish(w, { kind: 'gone' }, 'queued');
+      if (gated.registry.config(w.tenant)) {
+        this.goneSince.delete(w.tenant);
+        continue;
+      }
+      // As for its messages: a tenant missing for a moment (a rename and back) keeps its queue; after the grace
+      // period its queued workers fail and its coordinator, should it come back, is told.
+      const since = this.goneSince.get(w.tenant) ?? now;
+      this.goneSince.set(w.tenant, since);
+      if (now - since >= config.goneGraceMs) this.finish(w, { kind: 'gone' }, 'queued');
     }
     const running = new Map<string, number>();
     for (const live of this.live.values()) running.set(live.tenant, (running.get(live.tenant) ?? 0) + 1);

@@ -1,5 +1,6 @@
-// The runner's MCP client on the gated socket: the SDK Client over the shared SocketTransport. It makes the script
-// harness's tool calls and sends the turn report (`warren/submit_turn`, a protocol request, not a tool).
+// The runner's MCP client on the gated socket: the SDK Client over the shared SocketTransport (the run socket, or the
+// runner's own relay to gated's HTTPS endpoint, gated-relay.ts). It makes the script harness's tool calls and sends
+// the turn report (`warren/submit_turn`, a protocol request, not a tool).
 import { connect } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';

@@ -1,7 +1,7 @@
 // The in-container agent runner: `node /opt/warren/runner/main.js` (the image ENTRYPOINT), bundled into one CommonJS
 // file. Two modes:
 //   (no argument)  read one TurnInput on stdin, run its harness, report with `warren/submit_turn` on the gated
-//                  socket. Exit 0 once the report is accepted; 1 when it could not be made; 2 for a bad turn.
+//                  socket (or on the runner's own relay to the HTTPS endpoint the turn names, TurnInput.gated). Exit 0 once the report is accepted; 1 when it could not be made; 2 for a bad turn.
 //                  A coordinator's turn (TurnInput.coordinator) is followed by `warren/next_turn` requests, one
 //                  turn after another, until gated answers "stop" (exit 0).
 //   bridge         a byte pump between stdio and the gated socket (the MCP server Claude Code launches).
@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { bridge } from '../../../gated/bridge.js';
 import { CONTAINER_PATHS } from '../../../core/container.js';
 import { GatedClient } from './gated-client.js';
+import { startRelay, type Relay } from './gated-relay.js';
 import { runnerLog } from './log.js';
 import { personaFile } from './persona.js';
 import { runTurn } from './run-turn.js';
@@ -20,7 +21,7 @@ const log = runnerLog('runner');
 
 async function main(argv: string[]): Promise<number> {
   const mode = argv[2];
-  const socket = process.env.WARREN_GATED_SOCKET || CONTAINER_PATHS.socket;
+  let socket = process.env.WARREN_GATED_SOCKET || CONTAINER_PATHS.socket;
   if (mode === 'bridge') return bridge(socket, { stdin: process.stdin, stdout: process.stdout });
   if (mode !== undefined) {
     log.error(`unknown mode "${mode}": run with no argument (a turn on stdin) or with "bridge"`);
@@ -43,11 +44,24 @@ async function main(argv: string[]): Promise<number> {
   const about = { tenant: turn.tenant, run: turn.run, topic: turn.topic, harness: turn.harness, messages: turn.messages.length };
   log.info('turn received', about);
 
+  // A turn that names gated's HTTPS endpoint gets the run socket from the runner itself, relayed to gated.
+  let relay: Relay | null = null;
+  if (turn.gated) {
+    try {
+      relay = await startRelay(turn.gated, log);
+    } catch (error) {
+      log.error('cannot relay to gated', { ...about, url: turn.gated.url, err: error });
+      return 1;
+    }
+    socket = relay.socketPath;
+  }
+
   let client: GatedClient;
   try {
     client = await GatedClient.connect(socket);
   } catch (error) {
     log.error('cannot report this turn', { ...about, err: error });
+    await relay?.close();
     return 1;
   }
 
@@ -94,6 +108,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await client.close();
+    await relay?.close();
   }
 }
 

@@ -14,6 +14,7 @@ import { agentImage, containersWithLabel, requireDocker } from '../../helpers/do
 import { warren as cli } from '../../helpers/cli.js';
 import { startUp } from '../../helpers/up.js';
 import { tempTree, type TempTree } from '../../helpers/tree.js';
+import { connectClient } from '../../helpers/mcp.js';
 import { eventually } from '../../helpers/wait.js';
 import { startWarren, waitForOutbox } from '../../helpers/warren.js';
 
@@ -106,6 +107,29 @@ describe('workers (real containers)', () => {
     await eventually(async () => (await workerContainers()).length === 0, 'worker containers gone');
     const results = warren.db.prepare(`SELECT ref, kind, sender FROM messages WHERE tenant = 'lead' AND kind = 'result'`).all();
     expect(results).toHaveLength(3); // exactly one result message per worker
+  });
+
+  it('past the per-tenant cap a worker waits, visibly queued; cancelled there, it never starts', async () => {
+    send('spawn three');
+    await eventually(() => workers().filter((w) => w.state === 'running').length === 3, 'three running', 30_000);
+    const fourth = await spawned('spawn build theta');
+    const fifth = await spawned('spawn build iota');
+    // WARREN_MAX_WORKERS_PER_TENANT is 3 (and slots are free): these two wait.
+    expect(warren.gated.store.worker(fourth)!.state).toBe('queued');
+    const client = await connectClient(warren.gated.socketPath('lead'));
+    const listed = (await client.callTool({ name: 'list_workers', arguments: {} })).structuredContent as {
+      workers: { worker: string; state: string; queue_position?: number }[];
+    };
+    expect(listed.workers.filter((w) => w.state === 'queued').map((w) => [w.worker, w.queue_position])).toEqual([[fourth, 1], [fifth, 2]]);
+    await client.close();
+    send(`cancel ${fifth}`);
+    await eventually(() => told(fifth) === 1, 'the coordinator told of the cancel', 30_000);
+    expect(warren.gated.store.worker(fifth)).toMatchObject({
+      state: 'cancelled', startedAt: null, container: null, attempt: 0, result: `worker ${fifth} was cancelled before it started`,
+    });
+    await eventually(() => warren.gated.store.worker(fourth)?.state === 'done', 'the fourth worker ran once a slot of the tenant was free', 60_000);
+    await eventually(() => workers().every((w) => w.state !== 'queued' && w.state !== 'running'), 'all ended', 60_000);
+    expect(warren.gated.store.worker(fifth)!.attempt).toBe(0);
   });
 
   it("single writer: a worker's write to the tenant's home fails (read-only), its scratch is writable", async () => {
