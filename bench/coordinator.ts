@@ -171,6 +171,8 @@ async function statusBench(warren: Warren, dataDir: string): Promise<string[]> {
     if (Date.now() > deadline) throw new Error('the three workers did not start within 120 s');
     await new Promise((r) => setTimeout(r, 100));
   }
+  // Measured while they build, not while their containers start (a one-off burst of Docker calls and attaches).
+  await new Promise((r) => setTimeout(r, 2000));
   const reply = chat();
   if (!reply.includes('workers: 3 running')) throw new Error(`unexpected status while building: ${reply}`);
   const busy = { chat: await measure(chat), rest: await measure(rest) };
