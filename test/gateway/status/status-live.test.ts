@@ -60,13 +60,15 @@ describe('/status while a coordinator is busy', () => {
   it('answers from the gateway mid-turn: in chat and on the REST route, with the coordinator inside its turn', async () => {
     acceptMessage(warren.gated.store, warren.gated.registry, { tenant: 'acme', text: 'warm up', sender: 'ann' });
     await waitForOutbox(warren, 'acme', (r) => r.text === 'echo: warm up');
+    // The reply is committed before the runner asks for its next turn: idle a moment later.
+    await eventually(async () => (await status('acme')).coordinator?.state === 'waiting', 'the coordinator idle at a boundary');
     expect((await status('acme')).coordinator).toMatchObject({ state: 'waiting', busy_with: null });
 
     expect(await tg.receive({ chat: 'tg:-1', text: 'build the site', sender: { id: 'tg:9' } })).toMatchObject({ kind: 'stored' });
     const busy = await eventually(async () => {
       const s = await status('acme');
-      return s.coordinator?.state === 'busy' ? s : null;
-    }, 'the coordinator inside the build turn', 60_000);
+      return s.coordinator?.state === 'busy' && s.turns[0]?.last_line ? s : null;
+    }, 'the coordinator inside the build turn, with a line of output', 60_000);
     expect(busy.coordinator.container).toMatch(/^warren-/);
     expect(busy.turns).toEqual([expect.objectContaining({ run: busy.coordinator.busy_with, topic: expect.any(String) })]);
     // A second message waits for the turn boundary; /status says so, and is not itself queued.
@@ -88,6 +90,8 @@ describe('/status while a coordinator is busy', () => {
   it('warren workers lists the live coordinator from the running gateway, and only within the subtree asked', async () => {
     acceptMessage(warren.gated.store, warren.gated.registry, { tenant: 'globex', text: 'hello', sender: 'ann' });
     await waitForOutbox(warren, 'globex', (r) => r.text === 'echo: hello');
+    await eventually(async () => (await status('globex')).coordinator?.state === 'waiting', 'globex idle at a boundary');
+    await eventually(async () => (await status('acme')).coordinator?.state === 'waiting', 'acme idle at a boundary');
     const all = await warrenAsync(['workers', '--json', '--tenants', tree.tenants, '--data', tree.data]);
     expect(all.stderr).toBe('');
     const listing = JSON.parse(all.stdout);
