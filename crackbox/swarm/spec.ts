@@ -1,6 +1,11 @@
 // What the Swarm egress asks of Docker, as data. PURE: the names, the tenant overlays' create options and their
 // check, the crackbox global service's spec, whether the service has converged on every node, and the Egress a
-// tenant's task gets (the service's virtual IP on the tenant's overlay). swarm-egress.ts does the I/O.
+// tenant's task gets. swarm-egress.ts does the I/O.
+//
+// The service uses DNS round robin, not a virtual IP: a VIP needs IPVS in every node's kernel, which not every
+// machine has (the test machine does not). So a task reaches its proxy by the service's NAME (Docker's embedded
+// resolver in the task answers it with the crackbox tasks' addresses on the task's own overlay, looked up again for
+// every connection) and its DNS server by the crackbox tasks' addresses at the time the task is created.
 import { AGENT_USER, LABELS } from '../../core/container.js';
 import type { Egress } from '../../core/egress.js';
 import { tenantId, type TenantPath } from '../../core/tenant-path.js';
@@ -138,10 +143,12 @@ export function crackboxServiceSpec(input: ServiceSpecInput) {
         ],
       },
       Networks: [input.outNetwork, ...input.overlays].map((Target) => ({ Target })),
+      // Every node, whatever the labels of the tenants' placements.
+      Placement: {},
       RestartPolicy: { Condition: 'any', Delay: 1_000_000_000 },
     },
     UpdateConfig: { Parallelism: 0, Order: 'start-first', FailureAction: 'pause', Monitor: 1_000_000_000 },
-    EndpointSpec: { Mode: 'vip' },
+    EndpointSpec: { Mode: 'dnsrr' },
   };
 }
 
@@ -156,7 +163,7 @@ export interface TaskView {
   DesiredState?: string;
   Status?: { State?: string; Err?: string };
   Spec?: { ContainerSpec?: { Configs?: Array<{ ConfigName?: string }> } };
-  NetworksAttachments?: Array<{ Network?: { ID?: string } }>;
+  NetworksAttachments?: Array<{ Network?: { ID?: string }; Addresses?: string[] }>;
 }
 
 /**
@@ -184,16 +191,27 @@ export function convergence(
   return { done: waiting.length === 0, waiting };
 }
 
-export interface ServiceView {
-  Endpoint?: { VirtualIPs?: Array<{ NetworkID?: string; Addr?: string }> };
-}
+/** Resolvers a task uses at most (glibc reads three nameservers; Docker's embedded resolver forwards to three). */
+export const MAX_DNS_SERVERS = 3;
 
 /**
- * What a task of the tenant joins: its overlay, crackbox's virtual IP on it as DNS server and proxy. PURE. Throws
- * when the service has no virtual IP on that overlay (the task would have nowhere to resolve: the turn fails).
+ * What a task of the tenant gets: its overlay; as DNS servers the addresses on that overlay of the crackbox tasks
+ * that run the current policy (at most three); as proxy the service's name, which Docker's embedded resolver in the
+ * task answers from the same overlay. PURE. Throws when no current crackbox task is on the overlay (the task would
+ * have nowhere to resolve: the turn fails instead).
  */
-export function swarmEgressOf(service: ServiceView, overlay: Overlay, proxyPort: number): Egress {
-  const vip = service.Endpoint?.VirtualIPs?.find((v) => v.NetworkID === overlay.id)?.Addr?.split('/')[0];
-  if (!vip) throw new Error(`the crackbox service has no address on ${overlay.name} yet`);
-  return { network: overlay.name, dns: [vip], env: proxyEnv(vip, proxyPort), scope: 'swarm' };
+export function swarmEgressOf(
+  tasks: readonly TaskView[],
+  overlay: Overlay,
+  want: { configName: string; service: string; proxyPort: number },
+): Egress {
+  const addresses = tasks
+    .filter((t) => t.DesiredState === 'running' && t.Status?.State === 'running')
+    .filter((t) => t.Spec?.ContainerSpec?.Configs?.some((c) => c.ConfigName === want.configName))
+    .flatMap((t) => (t.NetworksAttachments ?? []).filter((a) => a.Network?.ID === overlay.id).flatMap((a) => a.Addresses ?? []))
+    .map((a) => a.split('/')[0]!)
+    .filter((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a))
+    .sort();
+  if (addresses.length === 0) throw new Error(`no crackbox task serves ${overlay.name} yet`);
+  return { network: overlay.name, dns: addresses.slice(0, MAX_DNS_SERVERS), env: proxyEnv(want.service, want.proxyPort), scope: 'swarm' };
 }

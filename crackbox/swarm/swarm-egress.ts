@@ -103,9 +103,10 @@ export class SwarmEgress implements EgressService {
       const problem = tenantPathProblem(tenant);
       if (problem) throw new Error(`invalid tenant ${JSON.stringify(tenant)}: ${problem}`);
       const overlay = await this.ensureOverlay(tenant);
-      await this.converge();
-      const service = await this.options.docker.getService(serviceName(this.options.instance)).inspect();
-      return swarmEgressOf(service, overlay, this.options.config.proxyPort);
+      const configName = await this.converge();
+      const service = serviceName(this.options.instance);
+      const tasks = await this.options.docker.listTasks({ filters: { service: [service] } });
+      return swarmEgressOf(tasks as never, overlay, { configName, service, proxyPort: this.options.config.proxyPort });
     });
   }
 
@@ -164,7 +165,7 @@ export class SwarmEgress implements EgressService {
   }
 
   /** Pushes the current snapshot and overlays to the service and waits until every ready node runs them. */
-  private async converge(): Promise<void> {
+  private async converge(): Promise<string> {
     const { docker, instance, config, registry } = this.options;
     const { overlays } = await this.overlays();
     const nodes = await docker.listNodes();
@@ -207,6 +208,7 @@ export class SwarmEgress implements EgressService {
     }
     await this.waitForConvergence(name, [this.outNetworkId, ...networks]);
     await this.removeStaleConfigs(name);
+    return name;
   }
 
   /** The parts of a service spec that matter for the policy: a difference means a roll-out. */

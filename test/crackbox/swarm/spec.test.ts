@@ -69,7 +69,7 @@ describe('the crackbox global service', () => {
   it('runs one task per node, on the way-out network and every tenant overlay', () => {
     expect(spec.Mode).toEqual({ Global: {} });
     expect(spec.TaskTemplate.Networks).toEqual([{ Target: 'out' }, { Target: 'a' }, { Target: 'b' }]);
-    expect(spec.EndpointSpec).toEqual({ Mode: 'vip' });
+    expect(spec.EndpointSpec).toEqual({ Mode: 'dnsrr' }); // a VIP needs IPVS, which not every kernel has
   });
 
   it('as an unprivileged user without capabilities, read-only, with forwarding off in its namespace', () => {
@@ -116,14 +116,31 @@ describe('convergence: every ready node runs the current policy', () => {
 
 describe('what a task of the tenant gets', () => {
   const overlay = { id: 'na', name: 'warren-w1-egress-acme', tenant: 'acme', subnet: '10.0.1.0/24' };
-  it('its overlay, and crackbox’s virtual IP on it as DNS server and proxy', () => {
-    const e = swarmEgressOf({ Endpoint: { VirtualIPs: [{ NetworkID: 'out', Addr: '10.0.9.2/24' }, { NetworkID: 'na', Addr: '10.0.1.2/24' }] } }, overlay, 3128);
-    expect(e).toMatchObject({ network: 'warren-w1-egress-acme', dns: ['10.0.1.2'], scope: 'swarm' });
-    expect(e.env.HTTPS_PROXY).toBe('http://10.0.1.2:3128');
-    expect(e.env.http_proxy).toBe('http://10.0.1.2:3128');
+  const want = { configName: 'new', service: 'warren-w1-crackbox', proxyPort: 3128 };
+  const task = (config: string, attachments: [string, string][], state = 'running'): TaskView => ({
+    DesiredState: 'running',
+    Status: { State: state },
+    Spec: { ContainerSpec: { Configs: [{ ConfigName: config }] } },
+    NetworksAttachments: attachments.map(([ID, a]) => ({ Network: { ID }, Addresses: [a] })),
   });
-  it('nothing, loudly, while the service has no address on that overlay', () => {
-    expect(() => swarmEgressOf({ Endpoint: { VirtualIPs: [{ NetworkID: 'out', Addr: '10.0.9.2/24' }] } }, overlay, 3128)).toThrow(/no address on warren-w1-egress-acme/);
+  it('its overlay; as DNS the current crackbox tasks’ addresses on that overlay (three at most); the proxy by service name', () => {
+    const tasks = [
+      task('new', [['out', '10.0.9.2/24'], ['na', '10.0.1.7/24'], ['nb', '10.0.2.7/24']]),
+      task('new', [['na', '10.0.1.3/24']]),
+      task('old', [['na', '10.0.1.2/24']]), // still shutting down: an old policy
+      task('new', [['na', '10.0.1.9/24']], 'starting'),
+      task('new', [['na', '10.0.1.4/24']]),
+      task('new', [['na', '10.0.1.5/24']]),
+    ];
+    const e = swarmEgressOf(tasks, overlay, want);
+    expect(e).toMatchObject({ network: 'warren-w1-egress-acme', dns: ['10.0.1.3', '10.0.1.4', '10.0.1.5'], scope: 'swarm' });
+    expect(e.env.HTTPS_PROXY).toBe('http://warren-w1-crackbox:3128');
+    expect(e.env.http_proxy).toBe('http://warren-w1-crackbox:3128');
+  });
+  it('nothing, loudly, while no current crackbox task is on that overlay', () => {
+    expect(() => swarmEgressOf([task('new', [['out', '10.0.9.2/24']]), task('old', [['na', '10.0.1.2/24']])], overlay, want)).toThrow(
+      /no crackbox task serves warren-w1-egress-acme/,
+    );
   });
 });
 
