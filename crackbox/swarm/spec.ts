@@ -167,7 +167,8 @@ export interface TaskView {
 }
 
 /**
- * Whether every ready, active node runs a crackbox task with this config and every one of these networks. PURE.
+ * Whether every ready, active node runs a crackbox task with this config and every one of these networks, and no
+ * longer runs one with another config (the name of the service would still lead there). PURE.
  * `waiting` names the nodes still without one (and why, when a task failed), for the error when it never converges.
  */
 export function convergence(
@@ -184,9 +185,11 @@ export function convergence(
       const attached = new Set((t.NetworksAttachments ?? []).map((a) => a.Network?.ID));
       return t.DesiredState === 'running' && t.Status?.State === 'running' && want.networks.every((n) => attached.has(n));
     });
-    if (ok) continue;
+    // During a start-first roll-out the old task still runs (and still answers the service's name) for a moment.
+    const stale = mine.some((t) => t.Status?.State === 'running' && !current.includes(t));
+    if (ok && !stale) continue;
     const failed = current.find((t) => t.Status?.Err);
-    waiting.push(failed ? `${node.ID} (${failed.Status?.State}: ${failed.Status?.Err})` : node.ID);
+    waiting.push(failed ? `${node.ID} (${failed.Status?.State}: ${failed.Status?.Err})` : stale && ok ? `${node.ID} (old policy still running)` : node.ID);
   }
   return { done: waiting.length === 0, waiting };
 }

@@ -158,10 +158,17 @@ export class SwarmEgress implements EgressService {
     } catch (error) {
       if (statusCode(error) !== 409) throw new Error(`could not create the overlay of tenant ${tenant}: ${(error as Error).message}`);
     }
-    const created = await find();
-    if (!created) throw new Error(`the overlay of tenant ${tenant} is missing right after it was created`);
-    this.log.info({ tenant, network: created.name, subnet: created.subnet }, 'tenant overlay created');
-    return created;
+    // The manager lists a new overlay (with its subnet) a moment after creating it.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const created = await find();
+      if (created) {
+        this.log.info({ tenant, network: created.name, subnet: created.subnet }, 'tenant overlay created');
+        return created;
+      }
+      if (Date.now() > deadline) throw new Error(`the overlay of tenant ${tenant} is missing right after it was created`);
+      await sleep(100);
+    }
   }
 
   /** Pushes the current snapshot and overlays to the service and waits until every ready node runs them. */

@@ -178,6 +178,12 @@ describe.skipIf(unsupported !== null)(`egress on every node of a swarm${unsuppor
     expect(new Set(acme.dns)).toEqual(new Set(on(acme)));
     expect(acme.dns.some((a) => on(beta).includes(a))).toBe(false);
     expect(tasks[0].NetworksAttachments.map((a: any) => a.Network.Spec.Name)).toContain(outNetworkName(INSTANCE));
+    // The crackbox container on the worker: no capabilities, read-only, unprivileged, forwarding off.
+    const worker = cluster.workers[0]!.docker;
+    const [info] = await worker.listContainers({ filters: { label: [`com.docker.swarm.service.name=${serviceName(INSTANCE)}`] } });
+    const c = await worker.getContainer(info!.Id).inspect();
+    expect(c.HostConfig).toMatchObject({ CapDrop: ['ALL'], ReadonlyRootfs: true, Sysctls: { 'net.ipv4.ip_forward': '0' } });
+    expect(c.Config.User).toBe('1000:1000');
   }, 240_000);
 
   it('from a task on the worker: an allowed name resolves and is reachable through the proxy; a denied one is NXDOMAIN and 403; direct connections fail', async () => {
@@ -203,4 +209,20 @@ describe.skipIf(unsupported !== null)(`egress on every node of a swarm${unsuppor
     expect(r.otherProxy).not.toBe('connected');
     expect(r.otherDns).not.toBe('answered');
   }, 180_000);
+
+  it('an allowlist edit reaches every node before the next task of the tenant starts; a broken allowlist denies everything', async () => {
+    tree.write('beta/allowlist', `allowed.test:${webPort}\n`);
+    registry.refresh('beta'); // what the tree watcher does on the edit
+    beta = await egress.egressFor('beta');
+    const opened = await probe(cluster.workers[0]!, beta, null);
+    expect(opened.allowed).toEqual({ address: cluster.hostAddress });
+    expect(opened.httpAllowed).toMatchObject({ status: 200 });
+
+    tree.write('beta/allowlist', `allowed.test:${webPort}\nnot an entry\n`);
+    registry.refresh('beta');
+    beta = await egress.egressFor('beta');
+    const broken = await probe(cluster.workers[0]!, beta, null);
+    expect(broken.allowed).toEqual({ error: 'ENOTFOUND' });
+    expect(broken.httpAllowed).toMatchObject({ status: 403, rule: 'broken-allowlist' });
+  }, 240_000);
 });

@@ -101,6 +101,8 @@ describe('convergence: every ready node runs the current policy', () => {
   const rows: [string, NodeView[], TaskView[], string[]][] = [
     ['every node on the new policy', [node('m'), node('w')], [task('m', 'new', ['out', 'a']), task('w', 'new', ['out', 'a'])], []],
     ['a node still on the old policy', [node('m'), node('w')], [task('m', 'new', ['out', 'a']), task('w', 'old', ['out', 'a'])], ['w']],
+    ['the old task still running beside the new one', [node('m')], [task('m', 'new', ['out', 'a']), task('m', 'old', ['out'])], ['m (old policy still running)']],
+    ['the old task already shut down', [node('m')], [task('m', 'new', ['out', 'a']), task('m', 'old', ['out'], 'shutdown')], []],
     ['a node whose task lacks the new overlay', [node('m')], [task('m', 'new', ['out'])], ['m']],
     ['a task still starting', [node('m')], [task('m', 'new', ['out', 'a'], 'starting')], ['m']],
     ['a failing task says why', [node('m')], [task('m', 'new', ['out', 'a'], 'failed', 'no such image')], ['m (failed: no such image)']],
