@@ -285,23 +285,31 @@ export class SwarmEgress implements EgressService {
     });
     // The service's tasks leave the networks a moment after the service is gone.
     const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && (await docker.listTasks({ filters: { service: [serviceName(instance)] } })).length > 0) await sleep(250);
+    const tasksLeft = () =>
+      docker.listTasks({ filters: { service: [serviceName(instance)] } }).then(
+        (tasks) => tasks.length,
+        (error) => {
+          if (statusCode(error) === 404) return 0; // the service (and with it the filter's subject) is gone
+          throw error;
+        },
+      );
+    while (Date.now() < deadline && (await tasksLeft()) > 0) await sleep(250);
     await this.removeStaleConfigs('');
     const networks = this.options.config.keepNetworks ? [] : (await this.overlays()).overlays.map((o) => o.id);
-    for (const id of [...networks, this.outNetworkId]) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await docker.getNetwork(id).remove();
-          break;
-        } catch (error) {
-          if (statusCode(error) === 404) break;
-          if (attempt >= 20) {
-            this.log.warn({ err: error, network: id }, 'could not remove a crackbox network');
-            break;
-          }
-          await sleep(250);
-        }
+    // The manager accepts a removal while the service's tasks still release the network, and may keep it a while:
+    // removals are repeated until the networks are gone (bounded).
+    let left = [...networks, this.outNetworkId];
+    const until = Date.now() + 60_000;
+    while (left.length > 0) {
+      for (const id of left) await docker.getNetwork(id).remove().catch(() => undefined);
+      const present = new Set((await docker.listNetworks()).map((n) => n.Id));
+      left = left.filter((id) => present.has(id));
+      if (left.length === 0) break;
+      if (Date.now() > until) {
+        this.log.warn({ networks: left }, 'could not remove these crackbox networks (still in use?)');
+        break;
       }
+      await sleep(500);
     }
     this.log.info('swarm egress stopped');
   }

@@ -225,4 +225,13 @@ describe.skipIf(unsupported !== null)(`egress on every node of a swarm${unsuppor
     expect(broken.allowed).toEqual({ error: 'ENOTFOUND' });
     expect(broken.httpAllowed).toMatchObject({ status: 403, rule: 'broken-allowlist' });
   }, 240_000);
+
+  it('stop removes the service, its policy configs and the networks', async () => {
+    await egress.stop();
+    const manager = cluster.manager.docker;
+    expect((await manager.listServices()).map((x) => x.Spec?.Name)).not.toContain(serviceName(INSTANCE));
+    expect(await manager.listConfigs({ filters: { label: [`warren.instance=${INSTANCE}`] } })).toEqual([]);
+    expect(await manager.listNetworks({ filters: { label: [`warren.instance=${INSTANCE}`] } })).toEqual([]);
+    await expect(egress.egressFor('acme')).rejects.toThrow(/stopped/);
+  }, 120_000);
 });
