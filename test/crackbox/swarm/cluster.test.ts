@@ -59,6 +59,10 @@ const udpDns = (server) => new Promise((res) => {
   s.send(q, 53, server);
 });
 (async () => {
+  if (process.env.PROBE_DIRECT_ONLY) {
+    console.log('PROBE ' + JSON.stringify({ directToTarget: await connectTo(target, port) }));
+    return;
+  }
   out.allowed = await lookup('allowed.test');
   out.denied = await lookup('denied.test');
   out.httpAllowed = await viaProxy('http://allowed.test:' + port + '/hello');
@@ -84,7 +88,7 @@ describe.skipIf(unsupported !== null)(`egress on every node of a swarm${unsuppor
   const hits: string[] = [];
   let probes = 0;
 
-  async function probe(on: { hostname: string }, e: Egress, other: string | null): Promise<Record<string, any>> {
+  async function probe(on: { hostname: string }, e: Egress, other: string | null, extraEnv: string[] = []): Promise<Record<string, any>> {
     const manager = cluster.manager.docker;
     const spec = jobServiceSpec({
       name: `egress-probe-${++probes}`,
@@ -92,7 +96,7 @@ describe.skipIf(unsupported !== null)(`egress on every node of a swarm${unsuppor
       command: [NODE, '-e', PROBE],
       constraints: [`node.hostname==${on.hostname}`],
       networks: [e.network],
-      env: [...Object.entries(e.env).map(([k, v]) => `${k}=${v}`), `PROBE_ARGS=${JSON.stringify([cluster.hostAddress, webPort, other])}`],
+      env: [...Object.entries(e.env).map(([k, v]) => `${k}=${v}`), `PROBE_ARGS=${JSON.stringify([cluster.hostAddress, webPort, other])}`, ...extraEnv],
     }) as { TaskTemplate: { ContainerSpec: Record<string, unknown> } };
     // What the Swarm runtime does with an Egress: the overlay, its DNS servers, the proxy env, no capabilities.
     spec.TaskTemplate.ContainerSpec.DNSConfig = { Nameservers: e.dns };
@@ -195,8 +199,17 @@ describe.skipIf(unsupported !== null)(`egress on every node of a swarm${unsuppor
     expect(hits).toContain(`allowed.test:${webPort}/hello`);
     expect(r.httpDenied).toMatchObject({ status: 403, rule: 'default-deny' });
     expect(hits.some((h) => h.startsWith('denied.test'))).toBe(false);
-    // No route out of an internal overlay: the stand-in internet's own address is unreachable without the proxy.
+    // No route out of an internal overlay: the stand-in internet's own address is unreachable without the proxy ...
     expect(r.directToTarget).not.toBe('connected');
+    // ... while the same task on an ordinary (non-internal) overlay reaches it directly: the check above is not vacuous.
+    const manager = cluster.manager.docker;
+    const control = await manager.createNetwork({ Name: 'egress-control', Driver: 'overlay', Internal: false, Attachable: true });
+    try {
+      const c = await probe(cluster.workers[0]!, { ...acme, network: 'egress-control' }, null, ['PROBE_DIRECT_ONLY=1']);
+      expect(c.directToTarget).toBe('connected');
+    } finally {
+      await control.remove().catch(() => undefined);
+    }
     // Tenant B's crackbox addresses are on B's overlay: unreachable from A's task, over TCP and UDP.
     expect(r.otherProxy).not.toBe('connected');
     expect(r.otherDns).not.toBe('answered');
