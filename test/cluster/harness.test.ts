@@ -1,11 +1,18 @@
 // The test cluster harness against real daemons: one manager and two workers, each its own dockerd in its own network
 // namespace on this machine, joined into one swarm. Skipped (with the reason) where the machine cannot run it.
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentImage } from '../helpers/docker.js';
 import { clusterUnsupportedReason, leftoversOf, startCluster, type Cluster } from '../helpers/cluster/index.js';
 import { runJob, demuxLogs, jobServiceSpec } from '../helpers/cluster/jobs.js';
-import { isStale, nodeNames, parseOwner, runIdOf, runPlan } from '../helpers/cluster/names.js';
-import { mountsUnder } from '../helpers/cluster/teardown.js';
+import { EXTERNAL_CLUSTER_ENV, parseExternalConfig } from '../helpers/cluster/external.js';
+import { isStale, nodeNames, parseOwner, runDir, runIdOf, runPlan } from '../helpers/cluster/names.js';
+import { mountsUnder, sweepStaleRuns } from '../helpers/cluster/teardown.js';
 
 const NODE = '/usr/local/bin/node';
 
@@ -52,6 +59,24 @@ describe('cluster names (pure)', () => {
     expect(nodeNames(0)).toEqual(['manager']);
   });
 
+  it.each([
+    ['not json', '{', /cluster.json: not JSON/],
+    ['no hostAddress', '{"nodes":[{"docker":"unix:///s","address":"a"}]}', /hostAddress/],
+    ['no nodes', '{"hostAddress":"h","nodes":[]}', /nodes must be a non-empty array/],
+    ['an ssh url', '{"hostAddress":"h","nodes":[{"docker":"ssh://m","address":"a"}]}', /nodes\[0\]\.docker/],
+    ['a node without address', '{"hostAddress":"h","nodes":[{"docker":"tcp://m:2376"}]}', /nodes\[0\]\.address/],
+  ])('refuses a WARREN_TEST_CLUSTER file with %s, naming the file and field', (_what, text, message) => {
+    expect(() => parseExternalConfig(text, 'cluster.json')).toThrow(message);
+  });
+
+  it('reads a WARREN_TEST_CLUSTER file naming real machines', () => {
+    const text = '{"hostAddress":"10.1.0.4","nodes":[{"docker":"tcp://10.1.0.5:2376","certPath":"/c","address":"10.1.0.5"}]}';
+    expect(parseExternalConfig(text, 'f')).toEqual({
+      hostAddress: '10.1.0.4',
+      nodes: [{ docker: 'tcp://10.1.0.5:2376', certPath: '/c', address: '10.1.0.5' }],
+    });
+  });
+
   it('demultiplexes docker log frames and builds a one-shot job spec', () => {
     const frame = (stream: number, text: string) => {
       const body = Buffer.from(text);
@@ -70,6 +95,8 @@ describe('cluster names (pure)', () => {
 });
 
 const unsupported = clusterUnsupportedReason();
+// Real machines (WARREN_TEST_CLUSTER): node faults and the local teardown do not apply there.
+const external = Boolean(process.env[EXTERNAL_CLUSTER_ENV]);
 
 describe.skipIf(unsupported !== null)(`a swarm of three dockerd on this machine${unsupported ? ` (skipped: ${unsupported})` : ''}`, () => {
   let cluster: Cluster;
@@ -96,21 +123,40 @@ describe.skipIf(unsupported !== null)(`a swarm of three dockerd on this machine$
       expect(seen.Spec?.Role).toBe(node.role);
     }
     expect(byId.get(cluster.workers[0]!.nodeId)!.Spec?.Labels).toEqual({ 'warren.test.zone': 'a' });
-    // The main daemon is not part of it.
-    expect(new Set(cluster.nodes.map((n) => n.socketPath)).size).toBe(3);
+    // Separate engines, none of them the main daemon (each has its own trust key, hence its own engine ID).
+    const engineIds = await Promise.all([new Docker(), ...cluster.nodes.map((n) => n.docker)].map(async (d) => (await d.info()).ID));
+    expect(new Set(engineIds).size).toBe(4);
   });
 
   it('runs a replicated job on the worker its constraint names; its output is readable from the manager', async () => {
     const worker = cluster.workers[0]!;
-    const job = await runJob(cluster.manager.docker, {
-      name: 'harness-hello',
-      image,
-      command: [NODE, '-e', 'console.log("hello from " + require("os").hostname())'],
-      constraints: ['node.labels.warren.test.zone==a'],
-    });
-    expect(job).toMatchObject({ state: 'complete', exitCode: 0, nodeId: worker.nodeId });
-    expect(job.logs).toContain('hello from ');
-    await cluster.manager.docker.getService(job.serviceId).remove();
+    // Tasks reach the host at cluster.hostAddress (where gated will listen) and nothing beyond the cluster network.
+    const host = createServer((_req, res) => res.end('hello from the host'));
+    await new Promise<void>((resolve) => host.listen(0, cluster.hostAddress, resolve));
+    const port = (host.address() as AddressInfo).port;
+    try {
+      const job = await runJob(cluster.manager.docker, {
+        name: 'harness-hello',
+        image,
+        constraints: ['node.labels.warren.test.zone==a'],
+        command: [NODE, '-e', `
+          console.log("hello from " + require("os").hostname());
+          fetch("http://${cluster.hostAddress}:${port}/").then((r) => r.text()).then((t) => console.log("host said: " + t))
+            .then(() => new Promise((done) => {
+              const s = require("net").connect(80, "203.0.113.1");
+              s.setTimeout(5000, () => { console.log("outside: timeout"); s.destroy(); done(); });
+              s.on("connect", () => { console.log("outside: connected"); s.destroy(); done(); });
+              s.on("error", (e) => { console.log("outside: " + e.code); done(); });
+            }));`],
+      });
+      expect(job).toMatchObject({ state: 'complete', exitCode: 0, nodeId: worker.nodeId });
+      expect(job.logs).toContain('hello from ');
+      expect(job.logs).toContain('host said: hello from the host');
+      expect(job.logs).toMatch(/outside: E(HOST|NET)UNREACH/);
+      await cluster.manager.docker.getService(job.serviceId).remove();
+    } finally {
+      host.close();
+    }
   });
 
   it('spans an internal overlay network across nodes: a task on worker1 reaches a task on worker2', async () => {
@@ -153,15 +199,57 @@ describe.skipIf(unsupported !== null)(`a swarm of three dockerd on this machine$
     await manager.getService(server.id).remove();
   });
 
-  it('reports a worker Down within seconds when its dockerd is killed', async () => {
+  it.skipIf(external)('reports a worker Down within seconds when its dockerd is killed, and Ready again after restart()', async () => {
     const two = cluster.workers[1]!;
-    two.stop();
+    await two.stop();
+    await expect(two.docker.ping()).rejects.toThrow();
     await cluster.waitForNodeState(two, 'down', 30_000);
     const others = await Promise.all(cluster.nodes.filter((n) => n !== two).map((n) => n.docker.ping().then(() => n.name)));
     expect(others).toEqual(['manager', 'worker1']);
+    await two.restart();
+    expect((await cluster.manager.docker.getNode(two.nodeId).inspect()).Status.State).toBe('ready');
   });
 
-  it('close() leaves no process, netns, link, cgroup, mount or folder behind', async () => {
+  it.skipIf(external)('keeps the swarm across a restart of the manager: every node Ready again', async () => {
+    await cluster.manager.restart();
+    for (const node of cluster.nodes) await cluster.waitForNodeState(node, 'ready', 30_000);
+    expect((await cluster.manager.docker.listNodes()).map((n) => n.Status?.State)).toEqual(['ready', 'ready', 'ready']);
+  });
+
+  it.skipIf(external)('reports a partitioned worker Down, and Ready again once its link is back', async () => {
+    const one = cluster.workers[0]!;
+    one.disconnect();
+    try {
+      await cluster.waitForNodeState(one, 'down', 30_000);
+      await one.docker.ping(); // its daemon still runs: a partition, not a crash
+    } finally {
+      one.reconnect();
+    }
+    await cluster.waitForNodeState(one, 'ready', 30_000);
+  });
+
+  it.skipIf(external)('starts a second cluster from the image seed; sweeps a run whose owner died, processes and containers included, and leaves live runs alone', async () => {
+    const orphan = await startCluster({ workers: 0, images: [image] });
+    // The second cluster of this process gets its image from the process's seed, without loading it again.
+    expect(cluster.imageLoads.map((l) => l.node).sort()).toEqual(['manager', 'worker1', 'worker2']);
+    expect(orphan.imageLoads).toEqual([]);
+    const container = await orphan.manager.docker.createContainer({
+      Image: image,
+      Entrypoint: [NODE, '-e', 'setInterval(() => {}, 1000)'],
+      HostConfig: { NetworkMode: 'none' },
+    });
+    await container.start();
+    // The owner "dies": its owner line now names a process that has exited.
+    const dead = spawnSync('true').pid!;
+    writeFileSync(join(runDir(orphan.id), 'owner'), `${dead} 1\n`);
+    expect(sweepStaleRuns()).toEqual([orphan.id]);
+    expect(leftoversOf(orphan.id)).toEqual([]);
+    await orphan.close(); // nothing left to do, and no error
+    await cluster.manager.docker.ping(); // the test's own cluster was not touched
+    expect(leftoversOf(cluster.id).length).toBeGreaterThan(0);
+  });
+
+  it.skipIf(external)('close() leaves no process, netns, link, cgroup, mount or folder behind', async () => {
     const { id } = cluster;
     expect(leftoversOf(id).some((what) => what.startsWith('netns '))).toBe(true);
     await cluster.close();

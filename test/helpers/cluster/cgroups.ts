@@ -2,7 +2,7 @@
 // into <run>/<node>-daemon before it starts (its containerd and shims inherit it) and its containers go under
 // <run>/<node> (--cgroup-parent). Killing what is in <run> therefore kills the whole node, even after a dockerd was
 // killed and its shims were orphaned. Works with cgroup v2 (one hierarchy) and v1 / hybrid (one per controller).
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleepSync } from './host.js';
 
@@ -114,14 +114,6 @@ function removeTree(dir: string): void {
 /** Top-level cgroup names (in any hierarchy) — what the sweep looks through. */
 export function topLevelCgroups(): string[] {
   const names = new Set<string>();
-  for (const hierarchy of hierarchies()) {
-    for (const dir of subdirs(hierarchy)) {
-      try {
-        if (statSync(dir).isDirectory()) names.add(dir.slice(hierarchy.length + 1));
-      } catch {
-        // raced with a removal
-      }
-    }
-  }
+  for (const hierarchy of hierarchies()) for (const dir of subdirs(hierarchy)) names.add(dir.slice(hierarchy.length + 1));
   return [...names];
 }

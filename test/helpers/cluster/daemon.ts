@@ -2,7 +2,7 @@
 // root, exec root, pidfile, socket, config file, trust key and managed containerd. Nothing it mounts (overlay2
 // layers, container netns files) is visible on the host: the mounts live and die with its mount namespace.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { NodePlan } from './names.js';
@@ -93,11 +93,33 @@ export async function waitForDockerd(node: NodePlan, pid: number, docker: Docker
 }
 
 /** SIGKILL to the node's dockerd only: its managed containerd dies with it (parent-death signal); shims and their
- * containers keep running, as on a machine whose engine crashed. */
-export function killDockerd(pid: number): void {
+ * containers keep running, as on a machine whose engine crashed. Resolves once dockerd and its containerd are dead.
+ * The containerd pidfile goes too: a dead containerd may stay a zombie for a while (its parent is gone and not every
+ * init reaps promptly), and a dockerd started again would take the zombie for a live containerd, adopt it and time out. */
+export async function killDockerd(node: NodePlan, pid: number): Promise<void> {
+  const pidFile = join(node.execRoot, 'containerd', 'containerd.pid');
+  let containerd: number | null = null;
+  try {
+    containerd = Number(readFileSync(pidFile, 'utf8').trim()) || null;
+  } catch {
+    // never started
+  }
+  await killAndWait(pid);
+  if (containerd !== null) await killAndWait(containerd);
+  rmSync(pidFile, { force: true });
+}
+
+async function killAndWait(pid: number): Promise<void> {
+  const started = processStartTime(pid);
+  if (started === null) return;
   try {
     process.kill(pid, 'SIGKILL');
   } catch {
-    // already gone
+    return; // already gone
   }
+  await waitFor(
+    async () => (processStartTime(pid) === started ? undefined : true),
+    10_000,
+    () => `process ${pid} did not die after SIGKILL`,
+  );
 }

@@ -24,12 +24,14 @@ export function tryRun(cmd: string, args: readonly string[]): boolean {
   }
 }
 
-/** The start time of a live process (field 22 of /proc/<pid>/stat), or null when there is no such process. */
+/** The start time of a live process (field 22 of /proc/<pid>/stat), or null when there is no such process or it is a
+ * zombie (dead, not yet reaped by its parent). */
 export function processStartTime(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: count fields after its closing parenthesis.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z') return null;
     return fields[19] ?? null;
   } catch {
     return null;

@@ -31,8 +31,14 @@ async function finishLoad(response: NodeJS.ReadableStream, ref: string): Promise
   if (error) throw new Error(`loading ${ref}: ${error}`);
 }
 
-/** Copies each image (by tag or ID) from `main` into every node daemon that does not have it yet. */
-export async function loadImages(main: Docker, nodes: ReadonlyArray<{ name: string; docker: Docker }>, refs: readonly string[]): Promise<void> {
+/** Copies each image (by tag or ID) from `main` into every node daemon that does not have it yet; returns what it
+ * had to copy. */
+export async function loadImages(
+  main: Docker,
+  nodes: ReadonlyArray<{ name: string; docker: Docker }>,
+  refs: readonly string[],
+): Promise<Array<{ node: string; image: string }>> {
+  const loaded: Array<{ node: string; image: string }> = [];
   for (const ref of refs) {
     let id: string;
     try {
@@ -44,7 +50,7 @@ export async function loadImages(main: Docker, nodes: ReadonlyArray<{ name: stri
       );
     }
     const missing = [];
-    for (const node of nodes) if (!(await hasImage(node.docker, id))) missing.push(node);
+    for (const node of nodes) if (!(await hasImage(node.docker, id)) || !(await hasImage(node.docker, ref))) missing.push(node);
     if (missing.length === 0) continue;
     const archive = (await main.getImage(ref).get()) as NodeJS.ReadableStream;
     await Promise.all(
@@ -59,6 +65,10 @@ export async function loadImages(main: Docker, nodes: ReadonlyArray<{ name: stri
       }),
     );
     // `docker save` of a tag carries the tag; by ID it does not, and an untagged image is useless to a service.
-    for (const node of missing) if (!(await hasImage(node.docker, ref))) throw new Error(`node ${node.name} lacks ${ref} after loading it`);
+    for (const node of missing) {
+      if (!(await hasImage(node.docker, ref))) throw new Error(`node ${node.name} lacks ${ref} after loading it`);
+      loaded.push({ node: node.name, image: ref });
+    }
   }
+  return loaded;
 }

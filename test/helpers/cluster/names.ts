@@ -7,6 +7,8 @@ import { join } from 'node:path';
 export const PREFIX = 'wrc';
 /** Where runs live: one folder per run (data roots, exec roots, sockets, logs), plus `slots/`. */
 export const STATE_ROOT = '/var/lib/warren-test-cluster';
+/** A run folder is made under this name with its owner line in it, then renamed to its id. */
+export const NEW_RUN_PREFIX = '.new-';
 /** Cluster networks are 198.19.<SLOT_BASE + slot>.0/24: RFC 2544 benchmarking space, never routed, outside Docker's
  * default pools (172.17-31/16, 192.168/16), Swarm's overlay pool (10.0.0.0/8) and the suite's 10.213.0.0/16. */
 export const SUBNET_PREFIX = '198.19';

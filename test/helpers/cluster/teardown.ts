@@ -1,10 +1,10 @@
 // Removing a run, from its id alone: close() of a live cluster, the exit hook and the start-up sweep of runs whose
 // owner died all use teardownRun, so a killed test leaves nothing the next one does not remove.
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { hierarchies, killCgroup, removeCgroup, topLevelCgroups } from './cgroups.js';
 import { processStartTime, run, tryRun } from './host.js';
-import { PREFIX, STATE_ROOT, isRunId, isStale, parseOwner, runDir, runIdOf } from './names.js';
+import { NEW_RUN_PREFIX, PREFIX, STATE_ROOT, isRunId, isStale, parseOwner, runDir, runIdOf } from './names.js';
 import { listHostLinks, listNetns, removeHostLink, removeNetns } from './network.js';
 
 /** Mount points on the host at or under `dir`, deepest first. */
@@ -37,8 +37,24 @@ export function teardownRun(id: string): void {
   for (const ns of netnsOfRun) removeNetns(ns);
   const dir = runDir(id);
   for (const point of mountsUnder(dir)) tryRun('umount', ['-l', point]);
+  // The owner line goes last, so a run being torn down still looks owned to everyone else.
+  for (const entry of existsSync(dir) ? readdirSync(dir) : []) {
+    if (entry !== 'owner') rmSync(join(dir, entry), { recursive: true, force: true });
+  }
   rmSync(dir, { recursive: true, force: true });
   releaseSlots(id);
+  removeRootIfEmpty();
+}
+
+/** The harness's folders go too once no run uses them (another run may be starting: then they are not empty). */
+function removeRootIfEmpty(): void {
+  for (const dir of [join(STATE_ROOT, 'slots'), STATE_ROOT]) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      return;
+    }
+  }
 }
 
 function releaseSlots(id: string): void {
@@ -80,7 +96,7 @@ export function runIdsOnMachine(): Set<string> {
     }
   }
   for (const name of [...listNetns(), ...listHostLinks(), ...topLevelCgroups()]) {
-    const id = runIdOf(`${name}-`) ?? runIdOf(name);
+    const id = runIdOf(`${name}-`);
     if (id) ids.add(id);
   }
   return ids;
@@ -89,6 +105,17 @@ export function runIdsOnMachine(): Set<string> {
 /** Removes the leftovers of every run whose owner process is gone (a killed test run); live runs are untouched. */
 export function sweepStaleRuns(): string[] {
   const swept: string[] = [];
+  // A run folder being created (written, then renamed into place); one older than a minute lost its creator.
+  if (existsSync(STATE_ROOT)) {
+    for (const name of readdirSync(STATE_ROOT)) {
+      const path = join(STATE_ROOT, name);
+      try {
+        if (name.startsWith(NEW_RUN_PREFIX) && Date.now() - statSync(path).mtimeMs > 60_000) rmSync(path, { recursive: true, force: true });
+      } catch {
+        // renamed or removed meanwhile
+      }
+    }
+  }
   for (const id of runIdsOnMachine()) {
     if (!isStale(ownerOf(id), processStartTime)) continue;
     teardownRun(id);
