@@ -137,42 +137,58 @@ export async function buildAgentImage(opts: BuildOptions = {}): Promise<{ tag: s
     }
     say(`      ${mb(copied)} of binaries and libraries`);
 
-    const tarFile = join(work, 'rootfs.tar');
-    say('[2/4] writing tar archive');
-    // Written to a file first: a source error mid-stream must fail the build, never import half a filesystem.
-    await pipeline(
-      Readable.from(tarDirectory(root, imageOwnership)),
-      counter(throttled(say, '      tar')),
-      createWriteStream(tarFile),
-    );
-    const size = statSync(tarFile).size;
-    say(`      ${mb(size)} archive`);
-    rmSync(root, { recursive: true, force: true });
-
-    const { repo, tag: version } = splitReference(tag);
     const changes = importChanges({
       version: warrenVersion(),
       node: process.version,
       claudeCode: opts.withClaudeCode ? CLAUDE_CODE_VERSION : null,
     });
-    say(`[3/4] importing into Docker as ${repo}:${version}`);
-    const upload = createReadStream(tarFile).pipe(counter(throttled(say, '      sent')));
-    const response = await docker.importImage(upload, { repo, tag: version, changes });
-    const events = await new Promise<Array<{ status?: string; error?: string }>>((resolve, reject) => {
-      docker.modem.followProgress(response, (err: Error | null, out: Array<{ status?: string; error?: string }>) =>
-        err ? reject(err) : resolve(out),
-      );
-    });
-    const failed = events.find((e) => e.error);
-    if (failed) throw new Error(`docker import failed: ${failed.error}`);
-
-    say('[4/4] checking the image');
-    const info = await docker.getImage(`${repo}:${version}`).inspect();
-    say(`built ${repo}:${version} (${info.Id.slice(0, 19)}, ${mb(info.Size)})`);
-    return { tag: `${repo}:${version}`, id: info.Id };
+    return await importRootfs({ docker, root, work, tag, changes, say });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Steps 2-4 of an offline build: tars `root` into `work`, imports it as `tag` with `changes` and checks the result.
+ * Shared by the agent image and the crackbox image (images/crackbox.ts).
+ */
+export async function importRootfs(opts: {
+  docker: Docker;
+  root: string;
+  work: string;
+  tag: string;
+  changes: string[];
+  say: (message: string) => void;
+}): Promise<{ tag: string; id: string }> {
+  const { docker, root, work, tag, changes, say } = opts;
+  const tarFile = join(work, 'rootfs.tar');
+  say('[2/4] writing tar archive');
+  // Written to a file first: a source error mid-stream must fail the build, never import half a filesystem.
+  await pipeline(
+    Readable.from(tarDirectory(root, imageOwnership)),
+    counter(throttled(say, '      tar')),
+    createWriteStream(tarFile),
+  );
+  const size = statSync(tarFile).size;
+  say(`      ${mb(size)} archive`);
+  rmSync(root, { recursive: true, force: true });
+
+  const { repo, tag: version } = splitReference(tag);
+  say(`[3/4] importing into Docker as ${repo}:${version}`);
+  const upload = createReadStream(tarFile).pipe(counter(throttled(say, '      sent')));
+  const response = await docker.importImage(upload, { repo, tag: version, changes });
+  const events = await new Promise<Array<{ status?: string; error?: string }>>((resolve, reject) => {
+    docker.modem.followProgress(response, (err: Error | null, out: Array<{ status?: string; error?: string }>) =>
+      err ? reject(err) : resolve(out),
+    );
+  });
+  const failed = events.find((e) => e.error);
+  if (failed) throw new Error(`docker import failed: ${failed.error}`);
+
+  say('[4/4] checking the image');
+  const info = await docker.getImage(`${repo}:${version}`).inspect();
+  say(`built ${repo}:${version} (${info.Id.slice(0, 19)}, ${mb(info.Size)})`);
+  return { tag: `${repo}:${version}`, id: info.Id };
 }
 
 export async function imageExists(docker: Docker, ref: string): Promise<boolean> {

@@ -15,7 +15,6 @@ export type Behaviour =
   | { kind: 'truncate' };
 
 export class FakeUpstream {
-  readonly host = '127.0.0.1';
   port = 0;
   /** Every question received, over both transports. */
   readonly queries: { name: string; type: string; transport: 'udp' | 'tcp' }[] = [];
@@ -25,6 +24,9 @@ export class FakeUpstream {
   private tcp!: Server;
   private forger!: UdpSocket;
   private readonly sockets = new Set<Socket>();
+
+  /** Loopback by default; the Swarm egress test puts it on the host's address on its cluster network. */
+  constructor(readonly host: string = '127.0.0.1') {}
 
   async start(): Promise<this> {
     this.udp = createSocket('udp4');

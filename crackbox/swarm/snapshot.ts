@@ -1,0 +1,195 @@
+// The egress policy as the manager hands it to crackbox on every Swarm node: one JSON document (a Docker config)
+// holding the base list, the allowlist state of every tenant that has an overlay and of its ancestors, the overlays'
+// subnets, and what the address policy needs. PURE: built from the registry's view, encoded stably (the same
+// policy always gives the same text, so its digest names the config), and parsed strictly on the node — a snapshot
+// that does not parse stops the node's crackbox instead of being guessed at.
+import { createHash } from 'node:crypto';
+import { isIPv4 } from 'node:net';
+import type { AllowlistEntry } from '../../core/allowlist.js';
+import { ancestorsOf, tenantPathProblem, type TenantPath } from '../../core/tenant-path.js';
+import { parseCidr } from '../address-policy.js';
+import type { AllowlistState } from '../egress-policy.js';
+
+export const SNAPSHOT_VERSION = 1;
+
+/** A tenant's overlay as crackbox on a node needs it: its own address on the overlay is in `subnet`. */
+export interface SnapshotNetwork {
+  tenant: TenantPath;
+  network: string;
+  subnet: string;
+}
+
+export interface EgressSnapshot {
+  version: typeof SNAPSHOT_VERSION;
+  instance: string;
+  dnsPort: number;
+  proxyPort: number;
+  base: AllowlistEntry[];
+  /** Allowlist state by tenant; a tenant missing here has no allowlist file (no entries), as in the registry. */
+  tenants: Record<TenantPath, AllowlistState>;
+  networks: SnapshotNetwork[];
+  allowedRanges: string[];
+  /** Every node's address: never a destination, like the host's own addresses for the local crackbox. */
+  nodeAddresses: string[];
+}
+
+export interface SnapshotInput {
+  instance: string;
+  dnsPort: number;
+  proxyPort: number;
+  base: readonly AllowlistEntry[];
+  networks: readonly SnapshotNetwork[];
+  allowedRanges: readonly string[];
+  nodeAddresses: readonly string[];
+  /** The allowlist state of a tenant (crackbox/tenant-allowlists.ts over the registry); null = no allowlist. */
+  stateOf(tenant: TenantPath): AllowlistState | null;
+}
+
+const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The snapshot for these overlays: only their tenants and those tenants' ancestors, in a stable order. */
+export function buildSnapshot(input: SnapshotInput): EgressSnapshot {
+  const wanted = new Set<TenantPath>();
+  for (const n of input.networks) {
+    wanted.add(n.tenant);
+    for (const a of ancestorsOf(n.tenant)) wanted.add(a);
+  }
+  const tenants: Record<TenantPath, AllowlistState> = {};
+  for (const t of [...wanted].sort(byString)) {
+    const state = input.stateOf(t);
+    if (state) tenants[t] = { entries: state.entries.map((e) => ({ ...e, ports: e.ports ? [...e.ports] : null })), broken: state.broken };
+  }
+  return {
+    version: SNAPSHOT_VERSION,
+    instance: input.instance,
+    dnsPort: input.dnsPort,
+    proxyPort: input.proxyPort,
+    base: input.base.map((e) => ({ ...e, ports: e.ports ? [...e.ports] : null })),
+    tenants,
+    networks: [...input.networks].sort((a, b) => byString(a.tenant, b.tenant)).map((n) => ({ ...n })),
+    allowedRanges: [...input.allowedRanges],
+    nodeAddresses: [...new Set(input.nodeAddresses)].sort(byString),
+  };
+}
+
+export function encodeSnapshot(snapshot: EgressSnapshot): string {
+  return JSON.stringify(snapshot);
+}
+
+/** 16 hex characters of the encoded snapshot's SHA-256: names the Docker config, so a changed policy is a new one. */
+export function snapshotDigest(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+class SnapshotError extends Error {}
+
+function fail(where: string, what: string): never {
+  throw new SnapshotError(`egress snapshot: ${where}: ${what}`);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function port(v: unknown, where: string): number {
+  if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 65535) fail(where, 'must be a port 1-65535');
+  return v as number;
+}
+
+function str(v: unknown, where: string): string {
+  if (typeof v !== 'string' || v === '') fail(where, 'must be a non-empty string');
+  return v;
+}
+
+function tenant(v: unknown, where: string): TenantPath {
+  const t = str(v, where);
+  const problem = tenantPathProblem(t);
+  if (problem) fail(where, `invalid tenant ${JSON.stringify(t)}: ${problem}`);
+  return t;
+}
+
+function entry(v: unknown, where: string): AllowlistEntry {
+  if (!isRecord(v)) fail(where, 'must be an allowlist entry');
+  const effect = v.effect;
+  const kind = v.kind;
+  if (effect !== 'allow' && effect !== 'deny') fail(where, 'effect must be allow or deny');
+  if (kind !== 'exact' && kind !== 'suffix' && kind !== 'ip') fail(where, 'kind must be exact, suffix or ip');
+  let ports: number[] | null = null;
+  if (effect === 'allow') {
+    if (!Array.isArray(v.ports) || v.ports.length === 0) fail(where, 'an allow entry must list its ports');
+    ports = v.ports.map((p, i) => port(p, `${where}.ports[${i}]`));
+  } else if (v.ports !== null) fail(where, 'a deny entry takes no ports');
+  if (!Number.isInteger(v.line)) fail(where, 'line must be a number');
+  return { text: str(v.text, `${where}.text`), effect, kind, name: str(v.name, `${where}.name`), ports, file: str(v.file, `${where}.file`), line: v.line as number };
+}
+
+function entries(v: unknown, where: string): AllowlistEntry[] {
+  if (!Array.isArray(v)) fail(where, 'must be a list of entries');
+  return v.map((e, i) => entry(e, `${where}[${i}]`));
+}
+
+/** The snapshot in `text`, checked field by field. Throws (naming the field) on anything unexpected. PURE. */
+export function parseSnapshot(text: string): EgressSnapshot {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    fail('document', `not JSON (${(error as Error).message})`);
+  }
+  if (!isRecord(raw)) fail('document', 'must be an object');
+  if (raw.version !== SNAPSHOT_VERSION) fail('version', `must be ${SNAPSHOT_VERSION}, got ${JSON.stringify(raw.version)}`);
+  const tenants: Record<TenantPath, AllowlistState> = {};
+  if (!isRecord(raw.tenants)) fail('tenants', 'must be an object');
+  for (const [t, s] of Object.entries(raw.tenants)) {
+    const where = `tenants[${JSON.stringify(t)}]`;
+    tenant(t, where);
+    if (!isRecord(s)) fail(where, 'must be an allowlist state');
+    if (s.broken !== null && typeof s.broken !== 'string') fail(`${where}.broken`, 'must be null or a reason');
+    tenants[t] = { entries: entries(s.entries, `${where}.entries`), broken: s.broken as string | null };
+  }
+  if (!Array.isArray(raw.networks)) fail('networks', 'must be a list');
+  const networks = raw.networks.map((n, i): SnapshotNetwork => {
+    const where = `networks[${i}]`;
+    if (!isRecord(n)) fail(where, 'must be an object');
+    const subnet = str(n.subnet, `${where}.subnet`);
+    try {
+      parseCidr(subnet);
+    } catch (error) {
+      fail(`${where}.subnet`, (error as Error).message);
+    }
+    return { tenant: tenant(n.tenant, `${where}.tenant`), network: str(n.network, `${where}.network`), subnet };
+  });
+  const strings = (v: unknown, where: string): string[] => {
+    if (!Array.isArray(v)) fail(where, 'must be a list');
+    return v.map((s, i) => str(s, `${where}[${i}]`));
+  };
+  const allowedRanges = strings(raw.allowedRanges, 'allowedRanges');
+  for (const r of allowedRanges) {
+    try {
+      parseCidr(r);
+    } catch (error) {
+      fail('allowedRanges', (error as Error).message);
+    }
+  }
+  const nodeAddresses = strings(raw.nodeAddresses, 'nodeAddresses');
+  for (const a of nodeAddresses) if (!isIPv4(a)) fail('nodeAddresses', `not an IPv4 address: ${a}`);
+  const dnsPort = port(raw.dnsPort, 'dnsPort');
+  const proxyPort = port(raw.proxyPort, 'proxyPort');
+  if (dnsPort === proxyPort) fail('proxyPort', 'must differ from dnsPort');
+  return {
+    version: SNAPSHOT_VERSION,
+    instance: str(raw.instance, 'instance'),
+    dnsPort,
+    proxyPort,
+    base: entries(raw.base, 'base'),
+    tenants,
+    networks,
+    allowedRanges,
+    nodeAddresses,
+  };
+}
+
+/** A lookup for egressPolicyFor over a snapshot: the same answers the registry gave the manager. */
+export function snapshotLookup(snapshot: EgressSnapshot): (t: TenantPath) => AllowlistState | null {
+  return (t) => (Object.hasOwn(snapshot.tenants, t) ? snapshot.tenants[t]! : null);
+}

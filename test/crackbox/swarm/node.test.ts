@@ -1,0 +1,80 @@
+// crackbox's node process (crackbox/swarm/node.ts) on loopback, without Docker: two "overlay addresses" 127.0.0.2
+// (acme) and 127.0.0.3 (beta), the policy from a snapshot, a fake upstream on 127.0.0.1. The cluster test runs the
+// same code in the image on a real swarm; this one pins the decisions wherever the cluster cannot run.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'node:http';
+import { parseAllowlist } from '../../../core/allowlist.js';
+import { silentLogger } from '../../../core/log.js';
+import { CrackboxNode } from '../../../crackbox/swarm/node.js';
+import { buildSnapshot, encodeSnapshot, parseSnapshot } from '../../../crackbox/swarm/snapshot.js';
+import { FakeUpstream, askUdp, query, rcodeOf } from '../helpers.js';
+
+const entries = (text: string, t: string) => parseAllowlist(text, `/t/${t}/allowlist`).entries;
+
+describe('crackbox on one node, from a snapshot', () => {
+  let upstream: FakeUpstream;
+  let node: CrackboxNode;
+
+  beforeAll(async () => {
+    upstream = await new FakeUpstream().start();
+    for (const n of ['acme.test', 'beta.test']) upstream.records.set(n, ['127.0.0.1']);
+    const snapshot = parseSnapshot(
+      encodeSnapshot(
+        buildSnapshot({
+          instance: 'w1',
+          dnsPort: 53, // both replaced by 0 below: the test takes free ports
+          proxyPort: 3128,
+          base: [],
+          networks: [
+            { tenant: 'acme', network: 'warren-w1-egress-acme', subnet: '127.0.0.2/32' },
+            { tenant: 'beta', network: 'warren-w1-egress-beta', subnet: '127.0.0.3/32' },
+          ],
+          allowedRanges: [],
+          nodeAddresses: [],
+          stateOf: (t) => (t === 'acme' ? { entries: entries('acme.test', t), broken: null } : t === 'beta' ? { entries: [], broken: 'bad line' } : null),
+        }),
+      ),
+    );
+    node = await CrackboxNode.start({
+      snapshot: { ...snapshot, dnsPort: 0, proxyPort: 0 } as never,
+      upstream: `${upstream.host}:${upstream.port}`,
+      localAddresses: ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'].map((address) => ({ address, family: 'IPv4' })),
+      log: silentLogger(),
+    });
+  });
+
+  afterAll(async () => {
+    await node?.stop();
+    await upstream?.stop();
+  });
+
+  it('listens on each tenant’s overlay address only', () => {
+    expect([...node.listeners]).toEqual([
+      ['127.0.0.2', 'acme'],
+      ['127.0.0.3', 'beta'],
+    ]);
+  });
+
+  it('decides by the address a query arrives on: acme resolves its name, beta (broken allowlist) gets NXDOMAIN, unasked', async () => {
+    expect(rcodeOf(await askUdp('127.0.0.2', node.dns.port, query('acme.test')))).toBe(0);
+    expect(rcodeOf(await askUdp('127.0.0.2', node.dns.port, query('beta.test')))).toBe(3);
+    expect(rcodeOf(await askUdp('127.0.0.3', node.dns.port, query('acme.test')))).toBe(3);
+    expect(upstream.count('beta.test')).toBe(0);
+  });
+
+  it('the proxy denies with the rule of the snapshot; the loopback target is refused by the address policy', async () => {
+    const ask = (host: string, target: string) =>
+      new Promise<{ status?: number; rule?: string }>((resolve, reject) => {
+        const req = request({ host, port: node.proxy.port, method: 'CONNECT', path: target });
+        req.on('connect', (res, socket) => {
+          socket.destroy();
+          resolve({ status: res.statusCode, rule: res.headers['x-crackbox-rule'] as string | undefined });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await ask('127.0.0.3', 'acme.test:443')).toMatchObject({ status: 403, rule: 'broken-allowlist' });
+    expect(await ask('127.0.0.2', 'other.test:443')).toMatchObject({ status: 403, rule: 'default-deny' });
+    expect(await ask('127.0.0.2', 'acme.test:443')).toMatchObject({ status: 403, rule: 'address-policy' });
+  });
+});
