@@ -155,7 +155,8 @@ export class ReadFacade {
 
   /**
    * What /status reports about a tenant's work (gateway/status.ts words it): its running turns and workers with their
-   * latest live-output line (a log line or a tool call), and the messages waiting. `coordinator` is the turn loop's live view, if one runs.
+   * latest live-output line (a log line or a tool call), and the messages waiting. `coordinator` is the turn loop's
+   * live view, if one runs.
    */
   status(tenant: TenantPath, coordinator: CoordinatorView | null, now = Date.now()): StatusSnapshot {
     const lastLine = (run: string) => {
@@ -168,7 +169,7 @@ export class ReadFacade {
       startedAt: Date.parse(t.started_at),
       lastLine: lastLine(t.run),
     }));
-    // A worker's live output is recorded under its handle (w-...), as a turn's is under its run id.
+    // A worker's live output belongs under its handle (w-...), as a turn's under its run id (the pool records none yet).
     const workers = (this.sources.activeWorkers?.(tenant) ?? []).map((w) => ({ ...w, lastLine: lastLine(w.id) }));
     const waiting = (this.q.waiting.get(tenant) as { n: number }).n;
     return { tenant, now, coordinator, turns, workers, waiting };
