@@ -169,7 +169,7 @@ export class ReadFacade {
       startedAt: Date.parse(t.started_at),
       lastLine: lastLine(t.run),
     }));
-    // A worker's live output belongs under its handle (w-...), as a turn's under its run id (the pool records none yet).
+    // A worker's live output is recorded under its handle (w-...), as a turn's under its run id.
     const workers = (this.sources.activeWorkers?.(tenant) ?? []).map((w) => ({ ...w, lastLine: lastLine(w.id) }));
     const waiting = (this.q.waiting.get(tenant) as { n: number }).n;
     return { tenant, now, coordinator, turns, workers, waiting };

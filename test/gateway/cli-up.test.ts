@@ -64,9 +64,13 @@ describe('warren up with the example tenants', () => {
     expect(listed.workers).toEqual([
       expect.objectContaining({ tenant: 'acme', state: 'running', brief: 'Prepare the order report for cy: can I have an order report, please?', container: expect.any(String) }),
     ]);
-    const res = await fetch(`${up.url}/v1/tenants/acme/status`, { headers: { authorization: `Bearer ${readOperatorToken(tree.data)}` } });
-    const status = (await res.json()) as { text: string };
-    expect(status.text).toMatch(/\nworkers: 1 running\n- w-[0-9a-f]+ running \d+s: Prepare the order report for cy/);
+    // /status without a model (its REST twin): the worker, its brief and, once it has one, its latest line of output.
+    const status = await eventually(async () => {
+      const res = await fetch(`${up.url}/v1/tenants/acme/status`, { headers: { authorization: `Bearer ${readOperatorToken(tree.data)}` } });
+      const body = (await res.json()) as { text: string; workers: { last_line: string | null }[] };
+      return body.workers[0]?.last_line ? body : undefined;
+    }, "the worker's first line of output");
+    expect(status.text).toMatch(/\nworkers: 1 running\n- w-[0-9a-f]+ running \d+s: Prepare the order report for cy.*\n {2}> \S/);
     // Mid-build the desk still answers at once: the reply comes before the report.
     warren(['send', 'acme', 'what are your opening hours?', '--sender', 'cy', ...common()]);
     const report = await eventually(() => messages().find((m) => /^Your report is ready: order report for cy: 3 orders/.test(m.text)), 'the report', 90_000);
