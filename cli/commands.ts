@@ -22,6 +22,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   approvals: lazy('list, approve or deny unknown senders waiting to reach an agent', () => import('../gateway/cli/approvals.js')),
   hooks: lazy('issue, list and revoke webhook tokens', () => import('../gateway/cli/hooks.js')),
   chatlinks: lazy('issue, list and revoke web chat links', () => import('../gateway/cli/chatlinks.js')),
+  workers: lazy('list coordinators and workers: state, age, brief, container', () => import('../gateway/cli/workers.js')),
   nodes: lazy('list the cluster nodes: state, availability, role, running turns, labels (this host, on local Docker)', () => import('../gateway/cli/nodes.js')),
   runs: lazy('list turns (runs): id, tenant, topic, node, state, age; filter by tenant and state', () => import('../gateway/cli/runs.js')),
   describe: lazy('show one node or one run (with its output) in full', () => import('../gateway/cli/describe.js')),

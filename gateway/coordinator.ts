@@ -8,6 +8,7 @@ import type { RunResult } from './docker-runner.js';
 import type { ResolvedLimits } from './limits.js';
 import type { LiveOutput } from './live/capture.js';
 import type { RunStore, StartedRun } from './run-store.js';
+import type { CoordinatorView } from './status.js';
 import { planEffects, turnOutcome } from './turn-plan.js';
 
 /** Test hooks: force the timing of races the issue names. */
@@ -34,7 +35,9 @@ export interface CoordinatorDeps {
 }
 
 export class Coordinator {
-  private state: CoordinatorState = 'starting';
+  private stateValue: CoordinatorState = 'starting';
+  /** When it entered its state: what /status says ("in a turn for 12s"). */
+  private stateSince = Date.now();
   /** The turn the container is inside, until it is committed. */
   private current: StartedRun | null;
   private submitted: TurnResult | null = null;
@@ -44,6 +47,8 @@ export class Coordinator {
   private turnTimedOut = false;
   /** The turns this container has taken (the first included); they are marked with its id once it is gone. */
   readonly turns: string[] = [];
+  /** Its container's name, once the container is created (what `warren workers` shows). */
+  container: string | null = null;
 
   constructor(
     readonly tenant: string,
@@ -56,6 +61,21 @@ export class Coordinator {
 
   get busyWith(): string | null {
     return this.current?.id ?? null;
+  }
+
+  private get state(): CoordinatorState {
+    return this.stateValue;
+  }
+
+  private set state(next: CoordinatorState) {
+    if (next !== this.stateValue) this.stateSince = Date.now();
+    this.stateValue = next;
+  }
+
+  /** What /status shows of it (gateway/status.ts); null once its container is gone. */
+  view(): CoordinatorView | null {
+    if (this.state === 'absent') return null;
+    return { state: this.state, since: this.stateSince, busyWith: this.busyWith, container: this.container };
   }
 
   /** The runner's `warren/submit_turn`: the current turn is committed at once (the container stays). */

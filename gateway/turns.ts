@@ -22,6 +22,7 @@ import type { RunStore, StartedRun } from './run-store.js';
 import { planEffects, recoveryFor, sessionFor, turnOutcome } from './turn-plan.js';
 import { Coordinator, type CoordinatorHooks } from './coordinator.js';
 import type { AgentRuntime, RunResult } from './runtime/runtime.js';
+import type { CoordinatorView } from './status.js';
 import { WorkerPool } from './workers.js';
 
 /** A coordinator's container may live this long at most; its turns keep the tenant's own time limit each. */
@@ -136,6 +137,11 @@ export class TurnLoop {
 
   activeRuns(): string[] {
     return [...this.active.keys()];
+  }
+
+  /** The tenant's live coordinator as /status shows it; null when none runs. */
+  coordinatorView(tenant: string): CoordinatorView | null {
+    return this.coordinators.get(tenant)?.view() ?? null;
   }
 
   /** Stops taking new turns and waits for the ones running (each bounded by its own timeout). */
@@ -348,6 +354,7 @@ export class TurnLoop {
       const egress = (await this.deps.egressFor?.(first.tenant)) ?? null;
       const spec = this.containerOptions(first, tenantConfig, socket.socketPath, limits, egress, log);
       containerName = spec.name;
+      coordinator.container = spec.name ?? null;
       log.info({ idle_timeout_s: fm.idle_timeout ?? config.idleTimeoutS }, 'coordinator starting');
       const exit = await this.deps.runtime.run(spec, {
         stdin: JSON.stringify({ ...this.turnInput(first, tenantConfig), coordinator: true }) + '\n',

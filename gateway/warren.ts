@@ -41,6 +41,7 @@ import { channelCredentials } from './channels/credentials.js';
 import { webChannels } from './channels/http-routes.js';
 import { withDashboard } from './dashboard/routes.js';
 import { DashboardSessions } from './dashboard/sessions.js';
+import { forConversation, statusReport } from './status.js';
 
 export interface WarrenOptions {
   tenantsDir: string;
@@ -201,6 +202,7 @@ export class Warren {
       });
       wakeLoop = () => loop.wake();
       const outbox = new OutboxView(db);
+      const read = ReadFacade.forGated(db, gated, outbox);
       // The web-facing channels (webhooks, web chat): their routes on the HTTP server, their adapters in the hub.
       const web = webChannels({ store: gated.store, outbox, log: componentLogger(log, 'channels') });
       let http: Server | null = null;
@@ -217,7 +219,7 @@ export class Warren {
           store: gated.store,
           registry: gated.registry,
           outbox,
-          read: ReadFacade.forGated(db, gated, outbox),
+          read,
           files: new TenantFiles(options.tenantsDir),
           metrics: new Metrics(db, activeRuns, gated.audit.db),
           secrets,
@@ -225,6 +227,7 @@ export class Warren {
           onAccepted: () => loop.wake(),
           activeRuns,
           liveOutput: output.hub,
+          coordinatorView: (tenant) => loop.coordinatorView(tenant),
           extraRoutes: (app) => {
             app.route('/', web.routes); // the public channel routes, /hook/* and /chat/*: their own credentials
             options.extraRoutes?.(app);
@@ -262,6 +265,10 @@ export class Warren {
         groupExists: (tenant) => gated.registry.get(tenant) !== undefined,
         topicFor: (event, tenant) => inbound.topicOf(event, tenant),
         wake: () => loop.wake(),
+        workStatus: (tenant, topic) => {
+          const snapshot = read.status(tenant, loop.coordinatorView(tenant));
+          return statusReport(topic === null ? snapshot : forConversation(snapshot, topic)).text;
+        },
         log: channelsLog,
       });
       const inbound: ChannelInbound = new ChannelInbound({

@@ -14,6 +14,7 @@ import type { TenantConfig } from '../core/tree/types.js';
 import type { Gated } from '../gated/broker.js';
 import type { NewMessage, WorkerRow } from '../gated/store.js';
 import type { GatewayConfig } from './config.js';
+import type { LiveOutput } from './live/capture.js';
 import { resolveLimits, type ResolvedLimits } from './limits.js';
 import type { RunStore } from './run-store.js';
 import type { AgentRuntime, RunResult } from './runtime/runtime.js';
@@ -50,6 +51,8 @@ export interface WorkerPoolDeps {
   egressFor?: EgressService['egressFor'];
   /** A result message was queued (the turn loop looks at its queue). */
   onResult(): void;
+  /** Records each worker's live output under its handle, as a turn's under its run id (what /status shows). */
+  output?: LiveOutput;
 }
 
 interface LiveWorker {
@@ -205,11 +208,14 @@ export class WorkerPool {
       live.container = spec.name!;
       live.startedAt = Date.now();
       log.info({ attempt: w.attempt + 1 }, 'worker starting');
+      const output = this.deps.output;
+      output?.started({ id: w.id, tenant: w.tenant, topic: w.topic, attempt: w.attempt + 1 });
       exit = await this.deps.runtime.run(spec, {
         stdin: JSON.stringify(this.turnInput(w, tenantConfig)) + '\n',
         timeoutMs: limits.timeout_s * 1000,
         log,
         redact: this.deps.redactorFor?.(w.tenant),
+        onLine: output ? (line) => output.line(w.id, line) : undefined,
       });
     } catch (error) {
       log.error({ err: error }, 'worker could not run');
@@ -217,9 +223,15 @@ export class WorkerPool {
     } finally {
       await socket?.close().catch(() => undefined);
     }
+    // Its output ends once its container is gone: no line of it can follow.
+    const ended = (status: string) => live.container !== null && this.deps.output?.ended(w.id, status);
     // Stopped for a shutdown without a report: left running, queued again at the next start.
-    if (this.shuttingDown && !submitted) return;
+    if (this.shuttingDown && !submitted) {
+      ended('interrupted');
+      return;
+    }
     const outcome = turnOutcome({ submitted, exit, startError, limits });
+    ended(outcome.status);
     const redact = this.deps.redactorFor?.(w.tenant);
     const text = redact ? redact(outcome.text) : outcome.text;
     const row = gated.store.worker(w.id);

@@ -1,15 +1,18 @@
-// Chat commands the gateway answers itself, before routing: `/pair <code>` for anyone, and the admin commands
-// (/status, /new, /pause, /resume) for people whose classroom role covers the group the chat reaches. Everything
-// else, unknown /commands included, is not a command here: it flows to the agent as a normal message.
+// Chat commands the gateway answers itself, before routing: `/pair <code>` for anyone; `/status` for anyone whose
+// messages in the chat reach the tenant (the tenant's own work: coordinator, turns, workers) and, with the classroom
+// view added, for people whose classroom role covers the group; and the admin commands (/new, /pause, /resume) for
+// the covering roles only. Everything else, unknown /commands included, flows to the agent as a normal message.
 import type { Logger } from '../../core/log.js';
 import type { TenantPath } from '../../core/tenant-path.js';
 import { topicForChat } from '../inbound.js';
 import type { AdapterIdentity, InboundEvent, InboundOutcome } from './adapter.js';
+import type { CommandsHook } from './inbound-sink.js';
 import { coversGroup, type Role } from './roles.js';
 import type { ClassroomStore, GroupStatus } from './users.js';
 
-export const ADMIN_COMMANDS = ['status', 'new', 'pause', 'resume'] as const;
-type AdminCommand = (typeof ADMIN_COMMANDS)[number];
+/** The commands answered here besides /pair: /status for anyone the chat reaches the tenant for, the rest for admins. */
+export const GATEWAY_COMMANDS = ['status', 'new', 'pause', 'resume'] as const;
+type AdminCommand = Exclude<(typeof GATEWAY_COMMANDS)[number], 'status'>;
 
 const ROLE_NAMES: Record<Role, string> = { student: 'a student', ta: 'a TA', instructor: 'an instructor' };
 
@@ -17,8 +20,9 @@ export const NO_IDENTITY = 'pairing needs a user id this chat platform vouches f
 
 export const NOT_ADMIN = 'only an instructor or TA of this group can do that';
 
-/** The hook the inbound sink calls before routing: a handled outcome, or null to route the event as a message. */
-export type CommandsHook = (event: InboundEvent, via: AdapterIdentity, tenant: string) => InboundOutcome | null;
+export const NOT_REACHING = 'only someone whose messages reach this agent can ask for its status';
+
+export type { CommandsHook };
 
 /** `/Status@acme_bot` -> `status`: the platform's command entity, without the slash or the bot it addresses. PURE. */
 export function commandName(event: Pick<InboundEvent, 'command'>): string | null {
@@ -48,11 +52,23 @@ export function senderIdentity(
   return id.startsWith(`${via.prefix}:`) && id.length > via.prefix.length + 1 ? id : null;
 }
 
-/** What to do with a command: pair, run an admin command, refuse it, or leave it to the agent. PURE. */
-export function decideCommand(name: string | null, isAdmin: boolean): { do: 'pair' } | { do: AdminCommand } | { do: 'refuse' } | null {
+/**
+ * What to do with a command: pair, say the status (with the classroom view for an admin), run an admin command,
+ * refuse it, or leave it to the agent. `workStatus`: the tenant's work can be said (a status source is wired). PURE.
+ */
+export function decideCommand(
+  name: string | null,
+  who: { admin: boolean; reaches: boolean },
+  workStatus = false,
+): { do: 'pair' } | { do: 'status'; admin: boolean } | { do: AdminCommand } | { do: 'refuse'; reason: string } | null {
   if (name === 'pair') return { do: 'pair' };
-  if (name === null || !(ADMIN_COMMANDS as readonly string[]).includes(name)) return null;
-  return isAdmin ? { do: name as AdminCommand } : { do: 'refuse' };
+  if (name === null || !(GATEWAY_COMMANDS as readonly string[]).includes(name)) return null;
+  if (name === 'status') {
+    if (who.admin) return { do: 'status', admin: true };
+    if (who.reaches && workStatus) return { do: 'status', admin: false };
+    return { do: 'refuse', reason: workStatus ? NOT_REACHING : NOT_ADMIN };
+  }
+  return who.admin ? { do: name as AdminCommand } : { do: 'refuse', reason: NOT_ADMIN };
 }
 
 /** The /status answer, said without a model. PURE. */
@@ -75,16 +91,23 @@ export interface CommandDeps {
   vouchedSenderPrefixes?: readonly string[];
   /** Look at the queue again (after /resume). */
   wake?: () => void;
+  /**
+   * The tenant's work as /status says it (gateway/status.ts): seen from `topic`, the asker's conversation (another
+   * conversation's turns and workers without their words), or in full (null, for an admin). Without it /status is
+   * the classroom view alone.
+   */
+  workStatus?: (tenant: TenantPath, topic: string | null) => string;
   log: Logger;
 }
 
 export function classroomCommands(deps: CommandDeps): CommandsHook {
   const topicFor = deps.topicFor ?? ((event: InboundEvent) => topicForChat(event.chat));
-  return (event, via, tenant) => {
+  return (event, via, tenant, reaches = false) => {
     const name = commandName(event);
     if (name === null) return null; // most messages: no memberships to look up
     const user = senderIdentity(event, via, deps.vouchedSenderPrefixes);
-    const decision = decideCommand(name, user !== null && coversGroup(deps.classroom.bindings(user), tenant));
+    const admin = user !== null && coversGroup(deps.classroom.bindings(user), tenant);
+    const decision = decideCommand(name, { admin, reaches }, deps.workStatus !== undefined);
     if (decision === null) return null;
     const log = deps.log.child({ command: name, user, tenant, chat: event.chat });
     const handled = (reply: string): InboundOutcome => ({ kind: 'handled', reply });
@@ -105,10 +128,15 @@ export function classroomCommands(deps: CommandDeps): CommandsHook {
         return handled(`paired: you are ${ROLE_NAMES[outcome.role]} of ${outcome.group}`);
       }
       case 'refuse':
-        log.info('admin command refused');
-        return handled(NOT_ADMIN);
-      case 'status':
-        return handled(describeStatus(tenant, deps.classroom.status(tenant)));
+        log.info('command refused');
+        return handled(decision.reason);
+      case 'status': {
+        // Only the tenant the chat reaches is said, and to a non-admin only its own conversation in words; the
+        // classroom view (paused, waiting conversations) is an admin's.
+        const work = deps.workStatus?.(tenant, decision.admin ? null : topicFor(event, tenant));
+        const classroom = decision.admin ? describeStatus(tenant, deps.classroom.status(tenant)) : null;
+        return handled([classroom, work].filter((part) => part !== null && part !== undefined).join('\n'));
+      }
       case 'new': {
         const result = deps.classroom.resetConversation(tenant, topicFor(event, tenant));
         log.info({ result }, 'conversation reset');

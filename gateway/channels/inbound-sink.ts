@@ -8,10 +8,13 @@ import type { GatedStore } from '../../gated/store.js';
 import { acceptMessage, InboundError } from '../inbound.js';
 import type { AdapterIdentity, InboundEvent, InboundOutcome, InboundSink } from './adapter.js';
 import { Approvals } from './approvals.js';
-import { collectWirings, planRoute, topicFor, wiringFromPersona, worldOf, type RouteFacts, type Wiring } from './route-plan.js';
+import { collectWirings, planRoute, senderKnown, topicFor, wiringFromPersona, worldOf, type RouteFacts, type Wiring } from './route-plan.js';
 
-/** An admin chat command handler (classroom roles): an outcome when it handled the event, else null. */
-export type CommandsHook = (event: InboundEvent, via: AdapterIdentity, tenant: string) => InboundOutcome | null;
+/**
+ * A chat command handler (channels/commands.ts): an outcome when it handled the event, else null. `reaches`: the
+ * sender's messages in this chat reach the tenant (a public chat, a listed or an approved sender).
+ */
+export type CommandsHook = (event: InboundEvent, via: AdapterIdentity, tenant: string, reaches?: boolean) => InboundOutcome | null;
 
 export interface InboundSinkDeps {
   db: Db;
@@ -90,17 +93,17 @@ export class ChannelInbound implements InboundSink {
     const event: InboundEvent = { ...raw, chat, sender: { ...raw.sender, id: sender } };
     const log = this.deps.log;
     const wirings = this.wirings();
-    if (event.command && this.deps.commands) {
-      for (const w of wirings) {
-        if (w.chat !== chat || (via.world !== null && worldOf(w.tenant) !== via.world) || !chat.startsWith(`${via.prefix}:`)) continue;
-        const handled = this.deps.commands(event, via, w.tenant);
-        if (handled) return handled;
-      }
-    }
     const facts: RouteFacts = {
       hasConversation: (tenant, topic) => this.hasEngaged.get(tenant, topic) !== undefined,
       approved: (world, c, s) => this.approvals.isApproved(world, c, s),
     };
+    if (event.command && this.deps.commands) {
+      for (const w of wirings) {
+        if (w.chat !== chat || (via.world !== null && worldOf(w.tenant) !== via.world) || !chat.startsWith(`${via.prefix}:`)) continue;
+        const handled = this.deps.commands(event, via, w.tenant, senderKnown(w, event, facts));
+        if (handled) return handled;
+      }
+    }
     const store = this.deps.db.transaction((): InboundOutcome => {
       const decisions = planRoute(event, via, wirings, facts);
       if (decisions.length === 0) {

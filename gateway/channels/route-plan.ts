@@ -72,6 +72,14 @@ function engages(w: Wiring, event: InboundEvent, topic: string, facts: RouteFact
 }
 
 /**
+ * Whether the sender's messages in this chat reach the tenant of this wiring: a public chat, a listed sender, or one
+ * an operator approved. (Also who may ask the tenant's /status: channels/commands.ts.) PURE.
+ */
+export function senderKnown(w: Wiring, event: Pick<InboundEvent, 'chat' | 'sender'>, facts: Pick<RouteFacts, 'approved'>): boolean {
+  return w.unknown === 'public' || (w.senders?.includes(event.sender.id) ?? false) || facts.approved(worldOf(w.tenant), event.chat, event.sender.id);
+}
+
+/**
  * Decides, for each tenant wired to the event's chat, whether the message starts a turn (engage), is kept as
  * context for the next one (accumulate), is dropped, or waits for an operator's approval of its sender. Several
  * tenants wired to one chat: each decides on its own (fan-out), each in its own topic. An event for a chat no tenant
@@ -86,8 +94,7 @@ export function planRoute(event: InboundEvent, via: AdapterIdentity, wirings: re
     if (via.world !== null && worldOf(w.tenant) !== via.world) continue;
     const topic = topicFor(w.session, event.chat, event.thread);
     const decide = (action: RouteAction, reason: string) => out.push({ tenant: w.tenant, action, topic, reason });
-    const known =
-      w.unknown === 'public' || (w.senders?.includes(event.sender.id) ?? false) || facts.approved(worldOf(w.tenant), event.chat, event.sender.id);
+    const known = senderKnown(w, event, facts);
     if (!engages(w, event, topic, facts)) {
       // Only known senders' words become context: an unapproved stranger cannot feed the agent by not addressing it.
       if (w.others === 'accumulate' && known) decide('accumulate', `not addressed (engage: ${w.engage}); kept as context`);

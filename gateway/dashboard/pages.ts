@@ -86,6 +86,8 @@ export interface TenantView {
   routes: { chat: string; created_by: string; created_at: string }[];
   csrf: string;
   explained?: { tool: string; args: string; result: CallExplanation | { error: string } };
+  /** What /status says about its work now (gateway/status.ts). */
+  status: string;
 }
 
 const fileBlock = (name: string, text: string | null) =>
@@ -103,6 +105,7 @@ ${errorsList(r.errors)}</div>`;
 export function tenantPage(v: TenantView): Html {
   const id = tenantHref(v.row.tenant);
   return html`<p>tier ${v.row.tier} · ${status(v.row.status)}</p>${errorsList(v.row.errors)}
+<section><h2>Work now</h2><pre id="work-status">${v.status}</pre></section>
 ${fileBlock(PERSONA_FILE, v.files.persona)}${fileBlock(GRANTS_FILE, v.files.grants)}
 <section><h2>Explain a call</h2><form method="post" action="${id}/explain" class="explain">
 <input type="hidden" name="csrf" value="${v.csrf}">

@@ -7,6 +7,7 @@ import { Hono } from 'hono';
 import { randomBytes } from 'node:crypto';
 import { InvalidTenantPathError, parseTenantPath, type TenantPath } from '../../core/tenant-path.js';
 import { principalOf, type HttpDeps } from '../http.js';
+import { statusReport } from '../status.js';
 import { authorize, type Need, type Principal } from '../http/principals.js';
 import type { ApiDeps } from '../http/routes.js';
 import { APP_JS, STYLE_CSS } from './assets.js';
@@ -154,6 +155,7 @@ export function dashboardRoutes(deps: DashboardDeps): Hono {
       routes: api.store.routes().filter((r) => r.tenant === tenant),
       csrf: session.csrf,
       explained,
+      status: statusReport(api.read.status(tenant, api.coordinatorView?.(tenant) ?? null)).text,
     });
   };
   const tenantTitle = (c: Context) => tenantOf(c.req.param('tenant')!);

@@ -10,6 +10,7 @@ import type { LiveHub } from '../live/hub.js';
 import { liveOutputResponse } from '../live/sse.js';
 import type { OutboxView } from '../outbox-view.js';
 import type { ReadFacade } from '../read/facade.js';
+import { statusReport, type CoordinatorView } from '../status.js';
 import { EDITABLE_FILES, FileEditError, type EditableFile, type TenantFiles } from '../read/tenant-files.js';
 import { HttpError } from './errors.js';
 import type { Metrics } from './metrics.js';
@@ -37,6 +38,8 @@ export interface ApiDeps {
   streamPollMs?: number;
   /** Runs' live output; without it the output route answers 404. */
   liveOutput?: LiveHub;
+  /** The turn loop's live coordinator of a tenant (for the status route); absent: none runs here. */
+  coordinatorView?: (tenant: TenantPath) => CoordinatorView | null;
 }
 
 /** Routes a dashboard session's cookie also authenticates (same `authorize`): EventSource cannot send headers. */
@@ -214,6 +217,16 @@ export function apiRoutes(deps: ApiDeps): Route[] {
           throw new HttpError(404, `no live output of run ${params.run} of ${params.tenant}`);
         }
         return liveOutputResponse(deps.liveOutput, params.run, { lastEventId: c.req.header('last-event-id'), after: query.after ?? null });
+      },
+    }),
+    route({
+      method: 'GET', path: '/v1/tenants/:tenant/status',
+      summary: "what /status says: the tenant's coordinator, running turns and workers (what each does, for how long); no model asked",
+      params: tenantParams, need: onTenant('read'),
+      handle: ({ params }) => {
+        known(deps, params.tenant);
+        const { text, json } = statusReport(deps.read.status(params.tenant, deps.coordinatorView?.(params.tenant) ?? null));
+        return { ...json, text };
       },
     }),
     route({

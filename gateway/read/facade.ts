@@ -10,6 +10,7 @@ import type { CallExplanation, TenantsReport } from '../../gated/control.js';
 import type { MessageRow } from '../../gated/store.js';
 import { withinScope } from '../http/principals.js';
 import type { OutboxView } from '../outbox-view.js';
+import { liveLine, type CoordinatorView, type StatusSnapshot, type StatusWorkerRow } from '../status.js';
 
 export interface ReadSources {
   db: Db;
@@ -20,6 +21,8 @@ export interface ReadSources {
   tenants(): TenantsReport;
   /** The running gated's decision for a call (what `warren grants explain` shows). */
   explain(tenant: TenantPath, tool: string, args: Record<string, unknown>): CallExplanation;
+  /** The tenant's queued and running workers (GatedStore.listWorkers); absent: none exist here. */
+  activeWorkers?(tenant: TenantPath): StatusWorkerRow[];
 }
 
 export interface RunRow {
@@ -56,6 +59,7 @@ export class ReadFacade {
       outbox,
       tenants: () => gated.describeTenants(),
       explain: (tenant, tool, args) => gated.explainCall(tenant, tool, args),
+      activeWorkers: (tenant) => gated.store.listWorkers({ tenant, active: true }),
     });
   }
 
@@ -78,6 +82,13 @@ export class ReadFacade {
       ),
       hasEgressLog: db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'egress_log'`),
       queueDepth: db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE run IS NULL AND ${under('tenant')}`),
+      // Leases are held exactly while a turn runs, and the table is small: no scan of every run the tenant ever had.
+      runningTurns: db.prepare(
+        `SELECT r.id AS run, r.topic, r.started_at FROM leases l JOIN runs r ON r.id = l.run
+         WHERE l.tenant = ? AND r.status = 'running' ORDER BY r.started_at, r.id`,
+      ),
+      lastLine: db.prepare(`SELECT kind, text, data FROM run_output WHERE run = ? AND kind IN ('log', 'tool') ORDER BY seq DESC LIMIT 1`),
+      waiting: db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE run IS NULL AND engaged = 1 AND tenant = ?`),
       outboxState: db.prepare(
         `SELECT o.id, o.tenant, o.topic, o.kind, o.chat, o.run, o.created_at, o.delivered_at FROM outbox o
          WHERE o.tenant = @tenant AND (@before IS NULL OR o.id < @before) ORDER BY o.id DESC LIMIT @limit`,
@@ -140,6 +151,28 @@ export class ReadFacade {
   egress(opts: { under: TenantPath | null; deniedOnly?: boolean; limit: number }): { items: EgressLogRow[] } {
     if (!this.q.hasEgressLog.get()) return { items: [] };
     return { items: queryEgressLog(this.sources.db, { tenant: opts.under ?? undefined, deniedOnly: opts.deniedOnly, limit: opts.limit }) };
+  }
+
+  /**
+   * What /status reports about a tenant's work (gateway/status.ts words it): its running turns and workers with their
+   * latest live-output line (a log line or a tool call), and the messages waiting. `coordinator` is the turn loop's
+   * live view, if one runs.
+   */
+  status(tenant: TenantPath, coordinator: CoordinatorView | null, now = Date.now()): StatusSnapshot {
+    const lastLine = (run: string) => {
+      const chunk = this.q.lastLine.get(run) as { kind: string; text: string | null; data: string | null } | undefined;
+      return chunk ? liveLine(chunk) : null;
+    };
+    const turns = (this.q.runningTurns.all(tenant) as { run: string; topic: string; started_at: string }[]).map((t) => ({
+      run: t.run,
+      topic: t.topic,
+      startedAt: Date.parse(t.started_at),
+      lastLine: lastLine(t.run),
+    }));
+    // A worker's live output is recorded under its handle (w-...), as a turn's under its run id.
+    const workers = (this.sources.activeWorkers?.(tenant) ?? []).map((w) => ({ ...w, lastLine: lastLine(w.id) }));
+    const waiting = (this.q.waiting.get(tenant) as { n: number }).n;
+    return { tenant, now, coordinator, turns, workers, waiting };
   }
 
   queueDepth(subtree: TenantPath | null): number {

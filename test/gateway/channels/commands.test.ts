@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../core/log.js';
 import type { InboundEvent } from '../../../gateway/channels/adapter.js';
-import { classroomCommands, commandName, decideCommand, NO_IDENTITY, NOT_ADMIN, senderIdentity } from '../../../gateway/channels/commands.js';
+import { classroomCommands, commandName, decideCommand, NO_IDENTITY, NOT_ADMIN, NOT_REACHING, senderIdentity } from '../../../gateway/channels/commands.js';
 import { ClassroomStore } from '../../../gateway/channels/users.js';
 import { topicForChat } from '../../../gateway/inbound.js';
 import { useRunDb } from '../../helpers/run-db.js';
@@ -35,18 +35,26 @@ describe('commandName and decideCommand', () => {
   });
 
   it.each([
-    ['pair', false, { do: 'pair' }],
-    ['status', true, { do: 'status' }],
-    ['new', true, { do: 'new' }],
-    ['pause', true, { do: 'pause' }],
-    ['resume', true, { do: 'resume' }],
-    ['status', false, { do: 'refuse' }],
-    ['resume', false, { do: 'refuse' }],
-    ['help', true, null], // not ours: the agent gets it
-    ['start', false, null],
-    [null, true, null],
-  ])('%s from an admin=%s -> %j', (name, admin, expected) => {
-    expect(decideCommand(name, admin)).toEqual(expected);
+    ['pair', false, false, false, { do: 'pair' }],
+    ['status', true, false, false, { do: 'status', admin: true }],
+    ['status', true, true, true, { do: 'status', admin: true }],
+    ['new', true, true, true, { do: 'new' }],
+    ['pause', true, false, true, { do: 'pause' }],
+    ['resume', true, false, false, { do: 'resume' }],
+    // Anyone whose messages reach the tenant gets its work's status, once a status source is wired.
+    ['status', false, true, true, { do: 'status', admin: false }],
+    ['status', false, false, true, { do: 'refuse', reason: NOT_REACHING }],
+    ['status', false, true, false, { do: 'refuse', reason: NOT_ADMIN }],
+    ['status', false, false, false, { do: 'refuse', reason: NOT_ADMIN }],
+    // Reaching the tenant is not a role: the admin commands stay admin-only.
+    ['new', false, true, true, { do: 'refuse', reason: NOT_ADMIN }],
+    ['pause', false, true, true, { do: 'refuse', reason: NOT_ADMIN }],
+    ['resume', false, true, true, { do: 'refuse', reason: NOT_ADMIN }],
+    ['help', true, true, true, null], // not ours: the agent gets it
+    ['start', false, false, false, null],
+    [null, true, true, true, null],
+  ])('%s from admin=%s reaches=%s (status source: %s) -> %j', (name, admin, reaches, workStatus, expected) => {
+    expect(decideCommand(name, { admin, reaches }, workStatus)).toEqual(expected);
   });
 });
 
@@ -105,6 +113,37 @@ describe('classroom commands', () => {
     for (const outsider of ['tg:student', 'tg:stranger']) {
       expect(say(outsider, '/status')).toEqual({ kind: 'handled', reply: NOT_ADMIN });
     }
+  });
+
+  it("answers /status to anyone the chat reaches the tenant for, with that tenant's work only; the classroom view to admins", () => {
+    const classroom = new ClassroomStore(f.db, f.store);
+    const asked: string[] = [];
+    const hook = classroomCommands({
+      classroom,
+      groupExists: () => true,
+      workStatus: (tenant, topic) => {
+        asked.push(`${tenant} seen from ${topic}`);
+        return `${tenant}: work of ${tenant}`;
+      },
+      log: silentLogger(),
+    });
+    expect(classroom.pair({ id: 'tg:ta' }, classroom.invite('acme/ta_01', 3600).secret, { adapterWorld: 'acme', groupExists: () => true }).ok).toBe(true);
+    const status = (sender: string, reaches: boolean, tenant = GROUP) =>
+      hook(
+        { chat: CHAT, thread: null, sender: { id: sender }, text: '/status', platformMessageId: null, replyTo: null, direct: false, mentioned: false, command: { name: '/status', args: '' } },
+        { prefix: 'tg', world: 'acme' },
+        tenant,
+        reaches,
+      );
+    expect(status('tg:student', true)).toEqual({ kind: 'handled', reply: `${GROUP}: work of ${GROUP}` });
+    expect(status('tg:stranger', false)).toEqual({ kind: 'handled', reply: NOT_REACHING });
+    expect(status('tg:ta', false)).toEqual({
+      kind: 'handled',
+      reply: `${GROUP}: 0 turns running, nothing waiting\n${GROUP}: work of ${GROUP}`,
+    });
+    // Only the tenant the chat reaches was asked about (from the asker's own conversation; in full for an admin), and
+    // nothing for the refused sender.
+    expect(asked).toEqual([`${GROUP} seen from ${topicForChat(CHAT)}`, `${GROUP} seen from null`]);
   });
 
   it('/pause stops turns being scheduled (messages wait) and /resume restarts them; refused users change nothing', () => {

@@ -294,4 +294,25 @@ describe('routing', () => {
     expect(await tg.receive({ chat: 'tg:-1', text: '/other', command: { name: 'other', args: '' } })).toMatchObject({ kind: 'stored' });
     expect(asked).toEqual(['acme status', 'acme other']);
   });
+
+  it("tells the hook whether the sender's messages reach the tenant: public chat, listed or approved sender", async () => {
+    const reached: string[] = [];
+    const sink = setup(
+      {
+        'acme/PERSONA.md': persona('  - {chat: "tg:-1", engage: always, unknown: public}\n  - {chat: "tg:-2", engage: always, senders: ["tg:5"]}\n'),
+      },
+      (event, _via, tenant, reaches) => {
+        reached.push(`${event.chat} ${event.sender.id} ${tenant} ${reaches}`);
+        return { kind: 'handled', reply: 'ok' };
+      },
+    );
+    const status = (chat: string, sender: string) => tg.receive({ chat, text: '/status', sender: { id: sender }, command: { name: 'status', args: '' } });
+    await status('tg:-1', 'tg:9');
+    await status('tg:-2', 'tg:5');
+    await status('tg:-2', 'tg:9');
+    const { approval } = (await tg.receive({ chat: 'tg:-2', text: 'may I?', sender: { id: 'tg:9' } })) as { approval: string };
+    sink.decide(approval, 'approved');
+    await status('tg:-2', 'tg:9');
+    expect(reached).toEqual(['tg:-1 tg:9 acme true', 'tg:-2 tg:5 acme true', 'tg:-2 tg:9 acme false', 'tg:-2 tg:9 acme true']);
+  });
 });

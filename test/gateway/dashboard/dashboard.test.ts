@@ -6,6 +6,7 @@ import { escapeHtml, html } from '../../../gateway/dashboard/html.js';
 import { SECURITY_HEADERS } from '../../../gateway/dashboard/routes.js';
 import { csrfMatches, DashboardSessions, LOGIN_CODE_TTL_MS, MAX_SESSIONS, SESSION_COOKIE, SESSION_TTL_MS } from '../../../gateway/dashboard/sessions.js';
 import { RunStore } from '../../../gateway/run-store.js';
+import { firstLine } from '../../../gateway/status.js';
 import { OPERATOR_TOKEN } from '../../helpers/http-api.js';
 import { HOSTILE, loginByHand, startDashboard, type DashboardFixture } from './helpers.js';
 
@@ -69,6 +70,7 @@ beforeAll(async () => {
   runId = new RunStore(d.api.db, 'test', store).tryStart('acme/support', `topic ${HOSTILE}`, 4)!.id;
   d.api.live.store.begin(runId, 'acme/support');
   d.api.live.store.append(runId, 'log', { text: `line ${HOSTILE}` });
+  store.addWorker({ tenant: 'acme/support', topic: `topic ${HOSTILE}`, spawnedBy: runId, brief: `brief ${HOSTILE}` });
   const login = await loginByHand(d.url, OPERATOR_TOKEN);
   operator = { cookie: login.cookie!, csrf: login.csrf! };
 });
@@ -158,6 +160,10 @@ describe('every page', () => {
     const escaped = escapeHtml(HOSTILE);
     expect(seen.get('/tenants/acme.support')).toContain(escaped); // persona
     expect(seen.get('/tenants/acme.support')).toContain(`<code>web:${escaped}</code>`); // a chat routed to it
+    // Its work now (/status): the running turn's latest line and the queued worker's brief, cut and escaped.
+    expect(seen.get('/tenants/acme.support')).toMatch(/<pre id="work-status">acme\/support: 1 turn running\n/);
+    expect(seen.get('/tenants/acme.support')).toContain(`  &gt; ${escapeHtml(firstLine(`line ${HOSTILE}`))}`);
+    expect(seen.get('/tenants/acme.support')).toContain(escapeHtml(firstLine(`brief ${HOSTILE}`)));
     expect(seen.get('/tenants/globex')).toContain(escapeHtml('<b id="grants-markup">')); // grants text and its error
     expect(seen.get('/tenants')).toContain(escapeHtml('<b id="grants-markup">')); // the error with file:line
     expect(seen.get('/tenants')).toMatch(/globex\/grants:1/);

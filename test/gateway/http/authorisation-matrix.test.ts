@@ -45,6 +45,7 @@ const SAMPLES: Record<string, Sample> = {
       if (!api.live.store.state('run-matrix')) api.live.store.begin('run-matrix', 'acme/support');
     },
   },
+  'GET /v1/tenants/:tenant/status': { path: '/v1/tenants/acme.support/status' },
   'GET /v1/tenants/:tenant/topics': { path: '/v1/tenants/acme.support/topics' },
   'GET /v1/tenants/:tenant/inbox': { path: '/v1/tenants/acme.support/inbox' },
   'GET /v1/tenants/:tenant/outbox': { path: '/v1/tenants/acme.support/outbox' },
