@@ -37,6 +37,11 @@ export interface RunResult {
   oomKilled: boolean;
   durationMs: number;
   containerId: string;
+  /**
+   * A cluster runtime lost the node it ran on: how it ended is unknown, and it may still be running there. The turn
+   * loop revokes its access and runs the turn again once (never set by the local runtime).
+   */
+  lost?: boolean;
 }
 
 /** After the exit, how long Docker may take to remove the container before we remove it ourselves. */
