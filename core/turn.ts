@@ -30,6 +30,20 @@ export const TurnMessageSchema = z.object({
 });
 export type TurnMessage = z.infer<typeof TurnMessageSchema>;
 
+/**
+ * Where a run reaches gated when it cannot use a unix socket (a task on another node): gated's HTTPS endpoint, the
+ * run's bearer token and the CA the runner pins (PEM). It comes in the turn input (stdin or a per-run secret file),
+ * never in a service spec or the container's environment.
+ */
+export const GatedEndpointSchema = z
+  .object({
+    url: z.string().url().refine((u) => u.startsWith('https://'), 'the gated endpoint must be an https:// URL'),
+    token: z.string().min(1),
+    ca: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'ca must be a PEM certificate' }),
+  })
+  .strict();
+export type GatedEndpoint = z.infer<typeof GatedEndpointSchema>;
+
 export const TurnInputSchema = z.object({
   version: z.literal(TURN_VERSION),
   tenant: z.string(),
@@ -51,6 +65,8 @@ export const TurnInputSchema = z.object({
   env: z.record(z.string(), z.string()).default({}),
   /** Set for a coordinator (PERSONA.md `always_on: true`): after this turn, ask for the next with warren/next_turn. */
   coordinator: z.boolean().optional(),
+  /** Reach gated over HTTPS instead of the run socket (GatedEndpointSchema). */
+  gated: GatedEndpointSchema.optional(),
 });
 export type TurnInput = z.infer<typeof TurnInputSchema>;
 

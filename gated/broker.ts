@@ -25,6 +25,8 @@ import {
   type SocketPlace,
 } from './socket-paths.js';
 import { GatedStore } from './store.js';
+import type { ProtocolDeps } from './session.js';
+import { httpOptionsFromEnv, openHttpListener, type HttpConfig, type OpenHttpListener } from './http/open.js';
 import type { RunContext } from './tools/tool.js';
 import type { NextTurnResult, TurnResult } from '../core/turn.js';
 
@@ -46,8 +48,31 @@ export interface GatedOptions {
   redactorFor?: (tenant: TenantPath) => ((text: string) => string) | undefined;
   /** Audit retention and pruning (defaults: $WARREN_AUDIT_DAYS or 30 days, pruned every 10 minutes). */
   audit?: Pick<AuditOptions, 'retentionDays' | 'pruneEveryMs' | 'pruneBatchRows' | 'onPruned'>;
-  /** Told of every call made on a run socket, once audited (the gateway's live output). */
+  /** Told of every call made on a run socket or endpoint, once audited (the gateway's live output). */
   onRunCall?: (call: ToolCallEvent) => void;
+  /**
+   * The HTTPS listener for runs that cannot reach a socket (openRunEndpoint): `listen` is host:port, `sans` the
+   * names in its certificate (comma-separated). Default: $WARREN_GATED_HTTP and $WARREN_GATED_HTTP_SANS; off when
+   * no address is set, or with null.
+   */
+  http?: HttpConfig | null;
+}
+
+/** What a run that reaches gated over HTTPS is given (the turn input carries it to the runner). */
+export interface RunEndpoint {
+  url: string;
+  /** The run's bearer token: only its hash stays in gated; it is dead once close() has run. */
+  token: string;
+  /** The CA the runner pins (and nothing else). */
+  caPem: string;
+  close(): Promise<void>;
+  beginTurn(next: RunContext): void;
+}
+
+export interface RunHooks {
+  owner?: { uid: number; gid: number };
+  onSubmit?: (result: TurnResult) => void;
+  onNextTurn?: () => Promise<NextTurnResult>;
 }
 
 export const DEFAULTS = {
@@ -92,6 +117,9 @@ export class Gated {
   private readonly log: Logger;
   private readonly tenantSockets = new Map<TenantPath, SocketListener>();
   private readonly runSockets = new Map<string, { tenant: TenantPath; listener: SocketListener }>();
+  /** Runs served over HTTPS, by run id: each one token of `http`. */
+  private readonly runEndpoints = new Map<string, { tenant: TenantPath; revoke(): Promise<void> }>();
+  private http: OpenHttpListener | null = null;
   /** Tenants refused a socket because its path cannot fit (warned once, until the tenant goes). */
   private readonly refusedTenants = new Set<TenantPath>();
   /** Runs that have reported their result (forgotten when their socket closes). */
@@ -162,6 +190,7 @@ export class Gated {
     if (swept.sockets || swept.folders) this.log.info(swept, 'removed leftover sockets and socket folders');
     await this.sync(true);
     if (watch && !ownRegistry) this.watcher = await watchTree(this.registry);
+    await this.startHttp();
     this.control = await ControlServer.start(controlSocketPath(this.options.dataDir), {
       registry: this.registry,
       closedBecauseOf: (tenant) => closedBecauseOf(this.registry, tenant),
@@ -170,6 +199,18 @@ export class Gated {
       log: this.log,
     });
     this.log.info({ tenants: this.tenantSockets.size, dataDir: this.options.dataDir }, 'gated ready');
+  }
+
+  /** The HTTPS listener, when configured (TLS material under DATA/tls, made on first use). */
+  private async startHttp(): Promise<void> {
+    const config = this.options.http === undefined ? httpOptionsFromEnv(process.env) : this.options.http;
+    if (!config) return;
+    this.http = await openHttpListener(this.options.dataDir, config, this.log);
+  }
+
+  /** The HTTPS listener, if one is open (tests look at its sessions). */
+  get httpListener(): OpenHttpListener['listener'] | null {
+    return this.http?.listener ?? null;
   }
 
   /** Where the tenant's socket is (throws SocketPathError when no form of the path fits). */
@@ -306,29 +347,27 @@ export class Gated {
     tenant: TenantPath,
     run: (() => RunContext) | null,
     socketPath: string,
-    extra: {
-      owner?: { uid: number; gid: number };
-      mode?: number;
-      onSubmit?: (result: TurnResult) => void;
-      onNextTurn?: () => Promise<NextTurnResult>;
-    },
+    extra: { owner?: { uid: number; gid: number }; mode?: number } & Pick<RunHooks, 'onSubmit' | 'onNextTurn'>,
   ): SocketListener {
-    const log = this.log.child({ tenant, run: run?.().id });
+    const protocol = this.protocolDeps(tenant, run, extra);
     return new SocketListener({
       socketPath,
       maxConnections: this.options.maxConnectionsPerSocket ?? DEFAULTS.maxConnectionsPerSocket,
       owner: extra.owner,
       mode: extra.mode,
-      log,
+      log: protocol.log,
       session: {
-        log,
-        onSubmit: extra.onSubmit,
-        onNextTurn: extra.onNextTurn,
+        ...protocol,
         maxFrameBytes: this.options.maxFrameBytes ?? DEFAULTS.maxFrameBytes,
         bounds: { ...DEFAULT_CONNECTION_BOUNDS, ...this.options.connectionBounds },
-        env: this.envFor(tenant, run, log),
       },
     });
+  }
+
+  /** The protocol of a socket or an endpoint: who its calls are made as, and a run's protocol methods. */
+  private protocolDeps(tenant: TenantPath, run: (() => RunContext) | null, hooks: Pick<RunHooks, 'onSubmit' | 'onNextTurn'>): ProtocolDeps {
+    const log = this.log.child({ tenant, run: run?.().id });
+    return { log, env: this.envFor(tenant, run, log), onSubmit: hooks.onSubmit, onNextTurn: hooks.onNextTurn };
   }
 
   /** What every call on one socket shares is built once; only the policy and the redactor are looked up per call. */
@@ -366,38 +405,45 @@ export class Gated {
   }
 
   /**
+   * The turns of one run's socket or endpoint. A coordinator's (`onNextTurn`) outlives its turns: `beginTurn` moves
+   * it to the next one, so every call is still made as exactly one turn (the gateway's single writer hands them out
+   * one at a time), and a turn that has reported its result can make no more calls.
+   */
+  private runTurns(tenant: TenantPath, run: RunContext, hooks: RunHooks) {
+    if (!this.registry.config(tenant)) throw new Error(`tenant ${tenant} has no valid configuration`);
+    if (this.runSockets.has(run.id) || this.runEndpoints.has(run.id)) throw new Error(`run ${run.id} already has a socket or endpoint`);
+    // The calls' view of the run; a coordinator's is a new one per turn (per-turn counters are keyed by it).
+    let current: RunContext = { ...run };
+    const onSubmit = hooks.onSubmit;
+    const reported = onSubmit && ((result: TurnResult) => {
+      this.reportedRuns.add(current.id);
+      onSubmit(result);
+    });
+    return {
+      runOf: () => current,
+      hooks: { onSubmit: reported, onNextTurn: hooks.onNextTurn },
+      beginTurn: (next: RunContext) => {
+        this.reportedRuns.delete(current.id);
+        current = { ...next };
+      },
+      forget: () => this.reportedRuns.delete(current.id),
+    };
+  }
+
+  /**
    * A socket for one container run, bound to (tenant, run): its own identity, closed when the run ends. The owner
    * lets the container's non-root user connect while the file stays 0600.
-   *
-   * A coordinator's socket (`onNextTurn`) outlives its turns: `beginTurn` moves it to the next one, so every call is
-   * still made as exactly one turn (the gateway's single writer hands them out one at a time).
    */
   async openRunSocket(
     tenant: TenantPath,
     run: RunContext,
-    options: {
-      owner?: { uid: number; gid: number };
-      onSubmit?: (result: TurnResult) => void;
-      onNextTurn?: () => Promise<NextTurnResult>;
-    } = {},
+    options: RunHooks = {},
   ): Promise<{ socketPath: string; close(): Promise<void>; beginTurn(next: RunContext): void }> {
-    if (!this.registry.config(tenant)) throw new Error(`tenant ${tenant} has no valid configuration`);
-    if (this.runSockets.has(run.id)) throw new Error(`run ${run.id} already has a socket`);
+    const turns = this.runTurns(tenant, run, options);
     const socketPath = placedPath(this.checkedPlace(runSocketPlace(this.options.dataDir, tenant, run.id)));
-    const { owner, onSubmit, onNextTurn } = options;
+    const { owner } = options;
     const socketId = run.id;
-    // The calls' view of the run; a coordinator's is a new one per turn (per-turn counters are keyed by it).
-    let current: RunContext = { ...run };
-    const reported = (result: TurnResult) => {
-      this.reportedRuns.add(current.id);
-      onSubmit?.(result);
-    };
-    const listener = this.listener(tenant, () => current, socketPath, {
-      owner,
-      mode: owner ? 0o600 : 0o660,
-      onSubmit: onSubmit && reported,
-      onNextTurn,
-    });
+    const listener = this.listener(tenant, turns.runOf, socketPath, { owner, mode: owner ? 0o600 : 0o660, ...turns.hooks });
     this.livePaths.add(socketPath);
     try {
       await listener.listen();
@@ -409,17 +455,41 @@ export class Gated {
     this.runSockets.set(socketId, { tenant, listener });
     return {
       socketPath,
-      beginTurn: (next) => {
-        this.reportedRuns.delete(current.id);
-        current = { ...next };
-      },
+      beginTurn: turns.beginTurn,
       close: async () => {
         if (this.runSockets.get(socketId)?.listener === listener) {
           this.runSockets.delete(socketId);
           this.livePaths.delete(socketPath);
         }
-        this.reportedRuns.delete(current.id);
+        turns.forget();
         await listener.close();
+      },
+    };
+  }
+
+  /**
+   * The HTTPS twin of openRunSocket, for a run that cannot reach a unix socket (a task on another node): a token
+   * bound to (tenant, run), over the same protocol and call path; close() revokes it and ends its sessions.
+   * Throws when the HTTP listener is off.
+   */
+  async openRunEndpoint(tenant: TenantPath, run: RunContext, options: Omit<RunHooks, 'owner'> = {}): Promise<RunEndpoint> {
+    const http = this.http;
+    if (!http) throw new Error('gated serves no HTTP listener: set WARREN_GATED_HTTP=host:port to open run endpoints');
+    const turns = this.runTurns(tenant, run, options);
+    const endpointId = run.id;
+    const protocol = this.protocolDeps(tenant, turns.runOf, turns.hooks);
+    const { token, revoke } = http.listener.addRun(protocol, protocol.log);
+    const entry = { tenant, revoke };
+    this.runEndpoints.set(endpointId, entry);
+    return {
+      url: http.url,
+      token,
+      caPem: http.caPem,
+      beginTurn: turns.beginTurn,
+      close: async () => {
+        if (this.runEndpoints.get(endpointId) === entry) this.runEndpoints.delete(endpointId);
+        turns.forget();
+        await revoke();
       },
     };
   }
@@ -431,6 +501,11 @@ export class Gated {
       this.livePaths.delete(entry.listener.socketPath);
       await entry.listener.close();
     }
+    for (const [id, entry] of this.runEndpoints) {
+      if (entry.tenant !== tenant) continue;
+      this.runEndpoints.delete(id);
+      await entry.revoke();
+    }
   }
 
   async stop(): Promise<void> {
@@ -441,6 +516,9 @@ export class Gated {
     this.tenantSockets.clear();
     for (const { listener } of this.runSockets.values()) await listener.close();
     this.runSockets.clear();
+    this.runEndpoints.clear();
+    await this.http?.listener.close();
+    this.http = null;
     try {
       sweepIpc(this.options.dataDir); // every socket of ours is closed and the lock still held: nothing there is live
     } catch (error) {

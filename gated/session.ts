@@ -15,18 +15,55 @@ import { callTool, type CallEnv } from './call.js';
 
 export const SERVER_INFO = { name: 'warren-gated', version: '0.1.0' };
 
-export interface SessionDeps {
+/** What a session's protocol needs, whichever way its client arrives (a unix socket or an HTTP bearer token). */
+export interface ProtocolDeps {
   /** Fresh per call: the policy may have changed since the last one. */
   env(): CallEnv;
   log: Logger;
+  /** Run sockets and endpoints only: receives the runner's `warren/submit_turn` report. */
+  onSubmit?: (result: TurnResult) => void;
+  /** Coordinator runs only: answers `warren/next_turn` (held open until there is a turn or a stop). */
+  onNextTurn?: () => Promise<NextTurnResult>;
+}
+
+export interface SessionDeps extends ProtocolDeps {
   maxFrameBytes: number;
   bounds: ConnectionBounds;
   /** The socket's budget for unfinished frames, shared by all its connections (the listener's). */
   frameBudget?: FrameBudget;
-  /** Run sockets only: receives the runner's `warren/submit_turn` report. */
-  onSubmit?: (result: TurnResult) => void;
-  /** Coordinator run sockets only: answers `warren/next_turn` (held open until there is a turn or a stop). */
-  onNextTurn?: () => Promise<NextTurnResult>;
+}
+
+/**
+ * The MCP server of one session: tools/list, tools/call through callTool (grants, audit), and a run's protocol
+ * methods. The one call path: the socket's sessions and the HTTP listener's both use it. `release` frees the
+ * in-flight slot of a request the client cancelled (the SDK sends it no answer).
+ */
+export function protocolServer(deps: ProtocolDeps, release: (id: RequestId) => void): Server {
+  const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: true } } });
+  const settled = async <T>(extra: { requestId: RequestId; signal: AbortSignal }, handler: () => T | Promise<T>): Promise<T> => {
+    try {
+      return await handler();
+    } finally {
+      if (extra.signal.aborted) release(extra.requestId);
+    }
+  };
+  server.setRequestHandler(ListToolsRequestSchema, (_request, extra) => settled(extra, () => ({ tools: deps.env().policy?.tools ?? [] })));
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
+    settled(extra, () => callTool(deps.env(), request.params.name, request.params.arguments ?? {})),
+  );
+  const onSubmit = deps.onSubmit;
+  if (onSubmit) {
+    server.setRequestHandler(SubmitTurnRequestSchema, (request, extra) =>
+      settled(extra, () => {
+        onSubmit(request.params);
+        return {};
+      }),
+    );
+  }
+  const onNextTurn = deps.onNextTurn;
+  if (onNextTurn) server.setRequestHandler(NextTurnRequestSchema, (_request, extra) => settled(extra, () => onNextTurn()));
+  server.onerror = (error) => deps.log.debug({ err: error }, 'protocol error');
+  return server;
 }
 
 /** Methods a client may call before it has sent `initialize` (MCP lifecycle: only pings may precede it). */
@@ -71,41 +108,9 @@ export class Session {
       onBadFrame: (reason) => deps.log.warn({ reason }, 'bad frame refused'),
       onDrop: (reason) => deps.log.warn({ reason }, 'connection closed: it exceeded a bound'),
     });
-    this.server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: true } } });
-    this.server.setRequestHandler(ListToolsRequestSchema, (_request, extra) =>
-      this.settled(extra, () => ({ tools: deps.env().policy?.tools ?? [] })),
-    );
-    this.server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
-      this.settled(extra, () => callTool(deps.env(), request.params.name, request.params.arguments ?? {})),
-    );
-    const onSubmit = deps.onSubmit;
-    if (onSubmit) {
-      this.server.setRequestHandler(SubmitTurnRequestSchema, (request, extra) =>
-        this.settled(extra, () => {
-          onSubmit(request.params);
-          return {};
-        }),
-      );
-    }
-    const onNextTurn = deps.onNextTurn;
-    if (onNextTurn) {
-      this.server.setRequestHandler(NextTurnRequestSchema, (_request, extra) => this.settled(extra, () => onNextTurn()));
-    }
+    this.server = protocolServer(deps, (id) => this.transport.release(id));
     // The SDK does not tie the protocol's life to the socket's: do it here, both ways.
     this.server.onclose = () => this.finish();
-    this.server.onerror = (error) => deps.log.debug({ err: error }, 'protocol error');
-  }
-
-  /**
-   * Runs a handler; a request the client cancelled gets no answer from the SDK, so its in-flight slot is freed
-   * here when the handler ends (an answered one is freed by its answer).
-   */
-  private async settled<T>(extra: { requestId: RequestId; signal: AbortSignal }, handler: () => T | Promise<T>): Promise<T> {
-    try {
-      return await handler();
-    } finally {
-      if (extra.signal.aborted) this.transport.release(extra.requestId);
-    }
   }
 
   async start(): Promise<void> {

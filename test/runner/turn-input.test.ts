@@ -10,6 +10,8 @@ import { fitResult } from '../../images/agent/runner/run-turn.js';
 import { jsonProblem, parseTurn, readAll } from '../../images/agent/runner/turn-input.js';
 import { turnInput } from './helpers.js';
 
+const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+
 describe('parseTurn', () => {
   it('accepts a valid turn and fills in defaults', () => {
     const { env: _env, ...withoutEnv } = turnInput();
@@ -24,6 +26,9 @@ describe('parseTurn', () => {
     ['a wrong version', JSON.stringify({ ...turnInput(), version: 2 }), /turn\.version/],
     ['an unknown harness', JSON.stringify({ ...turnInput(), harness: 'gpt' }), /turn\.harness/],
     ['a bad message', JSON.stringify({ ...turnInput(), messages: [{ id: 'x' }] }), /turn\.messages\[0\]\.id/],
+    ['a gated endpoint over plain http', JSON.stringify({ ...turnInput(), gated: { url: 'http://gated:7443/mcp', token: 't', ca: CA } }), /turn\.gated\.url: the gated endpoint must be an https/],
+    ['a gated endpoint without a PEM CA', JSON.stringify({ ...turnInput(), gated: { url: 'https://gated:7443/mcp', token: 't', ca: 'x' } }), /turn\.gated\.ca/],
+    ['a gated endpoint with an unknown key', JSON.stringify({ ...turnInput(), gated: { url: 'https://gated:7443/mcp', token: 't', ca: CA, insecure: true } }), /turn\.gated/],
   ])('refuses %s', (_name, text, problem) => {
     const parsed = parseTurn(text);
     expect(parsed.ok).toBe(false);

@@ -1,16 +1,53 @@
-// The runner's MCP client on the gated socket: the SDK Client over the shared SocketTransport. It makes the script
-// harness's tool calls and sends the turn report (`warren/submit_turn`, a protocol request, not a tool).
+// The runner's MCP client on gated: the SDK Client over the shared SocketTransport on the run socket, or over the SDK's
+// Streamable HTTP transport when the turn names an HTTPS endpoint (TurnInput.gated: a task on another node), with
+// the run's bearer token and exactly the CA the turn names. It makes the script harness's tool calls and sends the
+// turn report (`warren/submit_turn`, a protocol request, not a tool).
 import { connect } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { SocketTransport } from '../../../core/socket-transport.js';
-import { NEXT_TURN_METHOD, NEXT_TURN_WAIT_MS, NextTurnResultSchema, SUBMIT_TURN_METHOD, type NextTurnResult, type TurnResult } from '../../../core/turn.js';
+import {
+  NEXT_TURN_METHOD,
+  NEXT_TURN_WAIT_MS,
+  NextTurnResultSchema,
+  SUBMIT_TURN_METHOD,
+  type GatedEndpoint,
+  type NextTurnResult,
+  type TurnResult,
+} from '../../../core/turn.js';
+import { pinnedFetch } from './pinned-fetch.js';
 import { toolResultText, type ToolCaller, type ToolLister, type ToolOutcome, type ToolSpec } from './tool-caller.js';
 
 export const CLIENT_INFO = { name: 'warren-runner', version: '0.1.0' };
 
 export class GatedClient implements ToolCaller, ToolLister {
-  private constructor(private readonly client: Client) {}
+  private constructor(
+    private readonly client: Client,
+    private readonly onClose: () => void = () => undefined,
+  ) {}
+
+  /** Where the turn says gated is: its HTTPS endpoint when it names one, else the run socket. */
+  static async forTurn(endpoint: GatedEndpoint | undefined, socketPath: string): Promise<GatedClient> {
+    return endpoint ? GatedClient.connectHttp(endpoint) : GatedClient.connect(socketPath);
+  }
+
+  /** Rejects with a message naming the URL (never the token) when the endpoint cannot be reached or refuses. */
+  static async connectHttp(endpoint: GatedEndpoint): Promise<GatedClient> {
+    const pinned = pinnedFetch(endpoint.ca);
+    const transport = new StreamableHTTPClientTransport(new URL(endpoint.url), {
+      fetch: pinned.fetch,
+      requestInit: { headers: { authorization: `Bearer ${endpoint.token}` } },
+    });
+    const client = new Client(CLIENT_INFO, { capabilities: {} });
+    try {
+      await client.connect(transport);
+    } catch (error) {
+      pinned.close();
+      throw new Error(`MCP handshake with gated at ${endpoint.url} failed: ${(error as Error).message}`);
+    }
+    return new GatedClient(client, pinned.close);
+  }
 
   /** Rejects with a message naming the socket when it cannot be reached or the MCP handshake fails. */
   static async connect(socketPath: string): Promise<GatedClient> {
@@ -56,5 +93,6 @@ export class GatedClient implements ToolCaller, ToolLister {
 
   async close(): Promise<void> {
     await this.client.close().catch(() => undefined);
+    this.onClose();
   }
 }

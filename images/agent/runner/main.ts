@@ -1,7 +1,7 @@
 // The in-container agent runner: `node /opt/warren/runner/main.js` (the image ENTRYPOINT), bundled into one CommonJS
 // file. Two modes:
 //   (no argument)  read one TurnInput on stdin, run its harness, report with `warren/submit_turn` on the gated
-//                  socket. Exit 0 once the report is accepted; 1 when it could not be made; 2 for a bad turn.
+//                  socket (or over HTTPS to the endpoint the turn names, TurnInput.gated). Exit 0 once the report is accepted; 1 when it could not be made; 2 for a bad turn.
 //                  A coordinator's turn (TurnInput.coordinator) is followed by `warren/next_turn` requests, one
 //                  turn after another, until gated answers "stop" (exit 0).
 //   bridge         a byte pump between stdio and the gated socket (the MCP server Claude Code launches).
@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
 
   let client: GatedClient;
   try {
-    client = await GatedClient.connect(socket);
+    client = await GatedClient.forTurn(turn.gated, socket);
   } catch (error) {
     log.error('cannot report this turn', { ...about, err: error });
     return 1;
