@@ -22,6 +22,8 @@ export interface AgentRunOptions extends RunOptions {
 export interface AgentRuntime {
   /** `docker` (the local daemon) or `swarm`. */
   readonly kind: string;
+  /** How its runs reach gated: a unix socket mounted in (the default), or over HTTPS from another node. */
+  readonly gatedAccess?: 'socket' | 'https';
   /** Runs one container to completion: the outcome says how it ended; nothing of it is left behind afterwards. */
   run(spec: Docker.ContainerCreateOptions, opts: AgentRunOptions): Promise<RunResult>;
   /** Stops the run whose container has this name (SIGTERM, `graceS`, SIGKILL); gone already is not an error. */

@@ -13,7 +13,7 @@ import { GatedClient } from './gated-client.js';
 import { runnerLog } from './log.js';
 import { personaFile } from './persona.js';
 import { runTurn } from './run-turn.js';
-import { parseTurn, readAll } from './turn-input.js';
+import { parseTurn, readTurnText } from './turn-input.js';
 import type { TurnInput } from '../../../core/turn.js';
 
 const log = runnerLog('runner');
@@ -29,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
 
   let text: string;
   try {
-    text = await readAll(process.stdin);
+    text = await readTurnText(process.env, process.stdin);
   } catch (error) {
     log.error((error as Error).message);
     return 2;
