@@ -59,6 +59,8 @@ export interface WarrenOptions {
   onRunEnd?: TurnLoopDeps['onRunEnd'];
   /** Tests force coordinator races through these. */
   coordinatorHooks?: TurnLoopDeps['coordinatorHooks'];
+  /** Where a cluster runtime placed each run. */
+  onPlaced?: TurnLoopDeps['onPlaced'];
   secretsFor?: TurnLoopDeps['secretsFor'];
   /** Starts egress once gated is up; omitted: containers get no network at all. */
   egress?: EgressStarter;
@@ -261,6 +263,7 @@ export class Warren {
         egressFor: egress ? (tenant) => egress.egressFor(tenant) : undefined,
         output,
         coordinatorHooks: options.coordinatorHooks,
+        onPlaced: options.onPlaced,
       });
       const outbox = new OutboxView(db);
       // The web-facing channels (webhooks, web chat): their routes on the HTTP server, their adapters in the hub.
