@@ -354,6 +354,8 @@ export class TurnLoop {
           : undefined,
       });
       log.info({ exit, turns: coordinator.turns.length }, 'coordinator exited');
+      // Lost with its node: its token dies before the turn is re-queued, so a late report of the lost task is refused.
+      if (exit.lost) await socket.close().catch(() => undefined);
       coordinator.exited(exit, null);
     } catch (error) {
       log.error({ err: error }, 'coordinator could not run');

@@ -3,7 +3,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../core/log.js';
 import { acceptMessage } from '../../../gateway/inbound.js';
-import { Warren } from '../../../gateway/warren.js';
+import { Warren, type WarrenOptions } from '../../../gateway/warren.js';
+import { containerSpec } from '../../../gateway/container-spec.js';
+import { SwarmRuntime } from '../../../gateway/runtime/swarm.js';
+import { realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Placement } from '../../../gateway/runtime/runtime.js';
 import { clusterUnsupportedReason, startCluster, type Cluster } from '../../helpers/cluster/index.js';
 import { agentImage } from '../../helpers/docker.js';
@@ -37,6 +41,9 @@ describe.skipIf(unsupported !== null)('WARREN_RUNTIME=swarm on a real cluster', 
   let cluster: Cluster;
   let tree: TempTree;
   let warren: Warren;
+  let options: WarrenOptions;
+  let network: string;
+  let image: string;
   const placements = new Map<string, Placement>();
   const send = (text: string) => acceptMessage(warren.gated.store, warren.gated.registry, { tenant: 'acme', text, sender: 'ann' });
   const seen = new Set<string>();
@@ -47,14 +54,14 @@ describe.skipIf(unsupported !== null)('WARREN_RUNTIME=swarm on a real cluster', 
   const runsOf = (_messageId: number) => allRuns().filter((r) => !seen.has(r.id));
 
   beforeAll(async () => {
-    const image = (await agentImage()).tag;
+    image = (await agentImage()).tag;
     // Two workers take agents; the manager (the gateway's host) takes none.
     cluster = await startCluster({ workers: 2, images: [image], labels: { worker1: { agents: 'true' }, worker2: { agents: 'true' } } });
-    const network = `warren-swt${process.pid}-egress`;
+    network = `warren-swt${process.pid}-egress`;
     // Stands in for crackbox's overlay (branch swarm-egress): any Swarm network a task reaches gated through.
     await cluster.manager.docker.createNetwork({ Name: network, Driver: 'overlay', Attachable: false });
     tree = tempTree({ 'root/PERSONA.md': '---\nname: root\n---\nroot\n', 'acme/PERSONA.md': ACME });
-    warren = await Warren.start({
+    options = {
       tenantsDir: tree.tenants,
       dataDir: tree.data,
       log: silentLogger(),
@@ -69,7 +76,8 @@ describe.skipIf(unsupported !== null)('WARREN_RUNTIME=swarm on a real cluster', 
         WARREN_INSTANCE: `swt${process.pid}`,
         WARREN_POLL_MS: '50',
       },
-    });
+    };
+    warren = await Warren.start(options);
   }, 300_000);
 
   afterAll(async () => {
@@ -129,4 +137,33 @@ describe.skipIf(unsupported !== null)('WARREN_RUNTIME=swarm on a real cluster', 
     expect(replies).toHaveLength(1);
     expect(runsOf(id)[0]!.status).toBe('requeued');
   }, 300_000);
+
+  it('a gateway restart removes the services and turn secrets of its instance, and only those', async () => {
+    await warren.stop();
+    const tenantDir = realpathSync(join(tree.tenants, 'acme'));
+    const orphan = (instance: string, runId: string) =>
+      containerSpec({
+        instance, tenant: 'acme', runId, image, tenantDir, homeDir: join(tenantDir, 'home'),
+        runnerDir: realpathSync(join(import.meta.dirname, '../../../dist/agent')),
+        limits: { memory_mb: 128, cpus: 1, pids: 64, timeout_s: 600 }, extraMounts: [], env: {}, network: { name: network },
+        cmd: ['node', '-e', 'setTimeout(() => {}, 600000)'], tenantFiles: { persona: true, skills: false },
+      });
+    // What a gateway killed mid-turn leaves behind: its service (with its secret), running; and another instance's.
+    const rt = new SwarmRuntime({ docker: cluster.manager.docker, pollMs: 200 });
+    const ours = rt.run(orphan(`swt${process.pid}`, 'run_orphan1'), { stdin: '{}\n', timeoutMs: 600_000, log: silentLogger() });
+    const theirs = rt.run(orphan('someone-else', 'run_theirs1'), { stdin: '{}\n', timeoutMs: 600_000, log: silentLogger() });
+    const services = async (run: string) => cluster.manager.docker.listServices({ filters: { label: [`warren.run=${run}`] } });
+    await eventually(async () => (await services('run_orphan1')).length === 1 && (await services('run_theirs1')).length === 1, 'both running', 60_000);
+    warren = await Warren.start(options);
+    await ours; // its service was removed by the reconcile, so the run ended
+    expect(await services('run_orphan1')).toEqual([]);
+    await eventually(
+      async () => (await cluster.manager.docker.listSecrets({ filters: { label: ['warren.run=run_orphan1'] } })).length === 0,
+      'the orphan secret removed',
+      30_000,
+    );
+    expect(await services('run_theirs1')).toHaveLength(1);
+    await rt.removeExcept('someone-else', []);
+    await theirs;
+  }, 180_000);
 });
