@@ -61,6 +61,8 @@ export interface WarrenOptions {
   coordinatorHooks?: TurnLoopDeps['coordinatorHooks'];
   /** Where a cluster runtime placed each run. */
   onPlaced?: TurnLoopDeps['onPlaced'];
+  /** Replaces the engine WARREN_RUNTIME picks (tests bring their own). */
+  runtime?: AgentRuntime;
   secretsFor?: TurnLoopDeps['secretsFor'];
   /** Starts egress once gated is up; omitted: containers get no network at all. */
   egress?: EgressStarter;
@@ -243,7 +245,7 @@ export class Warren {
         : null;
       if (egress) undo.push(() => egress.stop());
       const runs = new RunStore(db, config.instance, gated.store);
-      const runtime = await startRuntime(config, docker, gated);
+      const runtime = options.runtime ?? (await startRuntime(config, docker, gated));
       let delivery: Delivery | null = null;
       const loop = new TurnLoop({
         gated,
