@@ -152,4 +152,13 @@ export const GATEWAY_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    // Where a run's turn was placed on a cluster (docs/scale-out.md): the Swarm node and task that run it. NULL on the
+    // local backend, and until the cluster has placed the task. Written only by RunStore.setPlacement.
+    name: 'gateway-003-run-placement',
+    sql: `
+      ALTER TABLE runs ADD COLUMN node TEXT;          -- the Swarm node: its hostname, or its ID when that is unknown
+      ALTER TABLE runs ADD COLUMN task TEXT;          -- the Swarm task's ID
+    `,
+  },
 ];

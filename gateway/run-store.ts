@@ -79,6 +79,7 @@ export class RunStore {
       insertRun: p(`INSERT INTO runs (id, instance, tenant, topic, status, attempt, depth, chat, started_at)
                     VALUES (@id, @instance, @tenant, @topic, 'running', @attempt, @depth, @chat, @started_at)`),
       setContainer: p(`UPDATE runs SET container = ? WHERE id = ?`),
+      setPlacement: p(`UPDATE runs SET node = @node, task = @task WHERE id = @id AND status = 'running'`),
       finishRun: p(`UPDATE runs SET status = ?, result = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'`),
       claimed: p(`SELECT id, kind, chat, ref FROM messages WHERE run = ? ORDER BY id`),
       delegation: p(`SELECT id, kind, from_tenant, from_topic, from_chat, depth FROM delegations WHERE id = ?`),
@@ -168,6 +169,15 @@ export class RunStore {
 
   setContainer(runId: string, containerId: string): void {
     this.s.setContainer.run(containerId, runId);
+  }
+
+  /**
+   * Records where the cluster placed a running turn (its Swarm node and task), as the runtime reports it. A run that
+   * has already finished or been re-queued keeps the placement it had: a late report never moves it. Returns whether
+   * the run took it.
+   */
+  setPlacement(runId: string, placement: { node: string; task: string }): boolean {
+    return this.s.setPlacement.run({ id: runId, node: placement.node, task: placement.task }).changes > 0;
   }
 
   /** The chats a run's agent has already written to itself (with `reply` or `send_message`). */

@@ -88,4 +88,25 @@ describe('RunStore', () => {
     expect(follow().map((r) => r.text)).toEqual(['slow-mid', 'slow-done']);
     expect(follow()).toEqual([]);
   });
+
+  it("records where the cluster placed a running turn, and a late report never moves a finished or re-queued run", () => {
+    const placementOf = (id: string) => f.db.prepare(`SELECT node, task FROM runs WHERE id = ?`).get(id);
+    chat('acme', 'one', 'a');
+    chat('acme', 'two', 'b');
+    const placed = f.runs.tryStart('acme', 'a', 4)!;
+    expect(placementOf(placed.id)).toEqual({ node: null, task: null }); // not placed yet (and never, on local Docker)
+    expect(f.runs.setPlacement(placed.id, { node: 'n-worker1', task: 't-1' })).toBe(true);
+    expect(placementOf(placed.id)).toEqual({ node: 'n-worker1', task: 't-1' });
+
+    f.runs.finish(placed, { status: 'done', text: 'ok', session: null }, []);
+    expect(f.runs.setPlacement(placed.id, { node: 'n-worker2', task: 't-2' })).toBe(false);
+    expect(placementOf(placed.id)).toEqual({ node: 'n-worker1', task: 't-1' });
+
+    const lost = f.runs.tryStart('acme', 'b', 4)!;
+    f.runs.setPlacement(lost.id, { node: 'n-worker2', task: 't-3' });
+    f.runs.requeue([lost.id], 'its node was lost; queued again');
+    expect(f.runs.setPlacement(lost.id, { node: 'n-worker3', task: 't-4' })).toBe(false);
+    expect(placementOf(lost.id)).toEqual({ node: 'n-worker2', task: 't-3' });
+    expect(f.runs.setPlacement('run_nonexistent', { node: 'n-worker1', task: 't-5' })).toBe(false);
+  });
 });
