@@ -265,7 +265,10 @@ export class Warren {
         egressFor: egress ? (tenant) => egress.egressFor(tenant) : undefined,
         output,
         coordinatorHooks: options.coordinatorHooks,
-        onPlaced: options.onPlaced,
+        onPlaced: (runId, placement) => {
+          runs.setPlacement(runId, placement); // `warren runs` shows it
+          options.onPlaced?.(runId, placement);
+        },
       });
       const outbox = new OutboxView(db);
       // The web-facing channels (webhooks, web chat): their routes on the HTTP server, their adapters in the hub.

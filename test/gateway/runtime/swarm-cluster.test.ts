@@ -130,6 +130,9 @@ describe.skipIf(unsupported !== null)('WARREN_RUNTIME=swarm on a real cluster', 
       ['done', 2],
     ]);
     expect(placements.get(runs[1]!.id)?.node).toBe(otherNode.hostname);
+    // As `warren runs` shows them: each run where it was placed.
+    const stored = warren.db.prepare(`SELECT node FROM runs WHERE id IN (?, ?) ORDER BY rowid`).all(runs[0]!.id, runs[1]!.id);
+    expect(stored).toEqual([{ node: lostNode.hostname }, { node: otherNode.hostname }]);
     // The lost task held 12 s and then tried to report over its revoked token: by now that is long past. Its result
     // never counted: one reply, and the lost run is still only requeued.
     await new Promise((r) => setTimeout(r, 3000));
