@@ -11,7 +11,7 @@ import { assertCanonicalMountSources } from '../container-spec.js';
 import { runOutput } from './output-lines.js';
 import type { AgentRunOptions, AgentRuntime, RunContainer, RunResult } from './runtime.js';
 import { swarmServiceName, swarmServiceSpec } from './swarm-spec.js';
-import { taskVerdict, type TaskView, type TaskVerdict } from './swarm-task.js';
+import { taskVerdict, type TaskView } from './swarm-task.js';
 
 /** Docker's limit on a secret's size: a turn bigger than this cannot go to a Swarm run. */
 export const MAX_SECRET_BYTES = 500 * 1024;
@@ -111,7 +111,7 @@ export class SwarmRuntime implements AgentRuntime {
     let startedAt: number | null = null;
     let placed = false;
     let timedOut = false;
-    let last: TaskVerdict = { kind: 'waiting', why: null };
+    let waitingWhy: string | null = null;
     let failures = 0;
     let containerId = '';
     for (;;) {
@@ -159,8 +159,9 @@ export class SwarmRuntime implements AgentRuntime {
           log.warn({ why: verdict.why }, 'run lost with its node');
           return result({ lost: true });
       }
-      if (verdict.kind === 'waiting' && verdict.why && last.kind !== 'waiting') log.info({ why: verdict.why }, 'run waits for a node');
-      last = verdict;
+      // Said once per reason, not once per poll.
+      if (verdict.kind === 'waiting' && verdict.why && verdict.why !== waitingWhy) log.info({ why: verdict.why }, 'run waits for a node');
+      waitingWhy = verdict.kind === 'waiting' ? verdict.why : null;
       // The time limit counts from the start, like a local container's; a run no node takes fails at it too.
       const clock = startedAt ?? createdAt;
       if (!timedOut && now - clock >= opts.timeoutMs) {

@@ -1,4 +1,4 @@
-// SwarmRuntime against a real single-node Swarm (its own dockerd, see swarm-daemon.ts; never the main daemon).
+// SwarmRuntime against a real single-node Swarm (its own dockerd from test/helpers/cluster; never the main daemon).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chownSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,20 +8,22 @@ import { silentLogger } from '../../../core/log.js';
 import { containerSpec } from '../../../gateway/container-spec.js';
 import { SwarmRuntime } from '../../../gateway/runtime/swarm.js';
 import { agentImage } from '../../helpers/docker.js';
-import { startSwarmDaemon, type SwarmDaemon } from './swarm-daemon.js';
+import { clusterUnsupportedReason, startCluster, type Cluster } from '../../helpers/cluster/index.js';
 
 const INSTANCE = `swt${process.pid}`;
 const NETWORK = `warren-${INSTANCE}-egress`;
 const MARKER = 'turn-marker-7f3a';
 
-let swarm: SwarmDaemon;
+let swarm: { docker: Docker };
+let cluster: Cluster | undefined;
 let image: string;
 let root: string;
 let n = 0;
 
 beforeAll(async () => {
   image = (await agentImage()).tag;
-  swarm = await startSwarmDaemon([image]);
+  cluster = await startCluster({ workers: 0, images: [image] });
+  swarm = cluster.manager;
   await swarm.docker.createNetwork({ Name: NETWORK, Driver: 'overlay', Internal: true, Attachable: false });
   root = realpathSync(mkdtempSync(join(tmpdir(), 'warren-swarm-tree-')));
   mkdirSync(join(root, 'tenants', 'acme', 'home'), { recursive: true });
@@ -29,7 +31,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await swarm?.close();
+  await cluster?.close();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
@@ -55,7 +57,7 @@ function spec(script: string, runId = `run_t${++n}`): Docker.ContainerCreateOpti
 const runtime = (placement: string[] = []) =>
   new SwarmRuntime({ docker: swarm.docker, placementFor: () => placement, pollMs: 200, logDrainMs: 2000 });
 
-describe('SwarmRuntime on a real single-node Swarm', () => {
+describe.skipIf(clusterUnsupportedReason() !== null)('SwarmRuntime on a real single-node Swarm', () => {
   it('runs a turn as a one-shot task: turn from the secret file, output streamed and scrubbed, exit code, placement', async () => {
     const lines: string[] = [];
     const placed: { node: string; task: string }[] = [];
