@@ -5,9 +5,13 @@ import { instanceName } from '../core/instance.js';
 import { packageRoot } from '../images/build.js';
 import { DEFAULT_LIMITS, DEFAULT_MAXIMA, type ResolvedLimits } from './limits.js';
 
+export type RuntimeKind = 'docker' | 'swarm';
+
 export interface GatewayConfig {
   /** Names this installation on a shared Docker daemon; containers are labelled with it. */
   instance: string;
+  /** What runs agent containers (WARREN_RUNTIME): the local daemon, or a Docker Swarm this host manages. */
+  runtime: RuntimeKind;
   maxConcurrentContainers: number;
   /** Workers one tenant may have running at once (docs/coordinator.md#workers); the rest wait, queued. */
   maxWorkersPerTenant: number;
@@ -43,8 +47,14 @@ export function gatewayConfig(dataDir: string, env: NodeJS.ProcessEnv = process.
   if (harness !== 'script' && harness !== 'claude-code' && harness !== 'openai') {
     throw new Error(`WARREN_DEFAULT_HARNESS must be "script", "claude-code" or "openai", got "${harness}"`);
   }
+  const runtime = env.WARREN_RUNTIME === undefined || env.WARREN_RUNTIME === '' ? 'docker' : env.WARREN_RUNTIME;
+  if (runtime !== 'docker' && runtime !== 'swarm') {
+    // Never a silent default: an operator who asked for a cluster must not get turns run on this host unannounced.
+    throw new Error(`WARREN_RUNTIME must be "docker" or "swarm", got "${runtime}"`);
+  }
   return {
     instance: instanceName(dataDir, env),
+    runtime,
     maxConcurrentContainers: int(env, 'MAX_CONCURRENT_CONTAINERS', 4, 1),
     maxWorkersPerTenant: int(env, 'WARREN_MAX_WORKERS_PER_TENANT', 3, 1),
     image: env.WARREN_AGENT_IMAGE ?? null,

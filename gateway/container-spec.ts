@@ -23,8 +23,8 @@ export interface ContainerSpecInput {
   homeDir: string;
   /** Absolute host path of the tenant's web/ (only for a tenant that publishes): must be <tenantDir>/web. */
   webDir?: string;
-  /** Host path of this run's gated socket. */
-  socketPath: string;
+  /** Host path of this run's gated socket; absent when the run reaches gated over HTTPS (a cluster runtime). */
+  socketPath?: string;
   /** Host dir with the compiled runner (holds runner/main.js); mounted read-only at /opt/warren. */
   runnerDir: string;
   limits: ResolvedLimits;
@@ -104,7 +104,7 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
   for (const [what, p] of [
     ['tenantDir', input.tenantDir],
     ['homeDir', input.homeDir],
-    ['socketPath', input.socketPath],
+    ...(input.socketPath !== undefined ? [['socketPath', input.socketPath] as const] : []),
     ['runnerDir', input.runnerDir],
   ] as const) {
     requireCanonical(what, p);
@@ -133,7 +133,7 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
   const files = input.tenantFiles ?? probeTenantFiles(input.tenantDir);
   const mounts: Docker.MountSettings[] = [
     { Type: 'bind', Source: input.homeDir, Target: CONTAINER_PATHS.home, ReadOnly: !tenantWritable },
-    { Type: 'bind', Source: input.socketPath, Target: CONTAINER_PATHS.socket, ReadOnly: false },
+    ...(input.socketPath !== undefined ? [{ Type: 'bind' as const, Source: input.socketPath, Target: CONTAINER_PATHS.socket, ReadOnly: false }] : []),
     { Type: 'bind', Source: input.runnerDir, Target: CONTAINER_PATHS.runnerDir, ReadOnly: true },
   ];
   if (input.webDir !== undefined) mounts.push({ Type: 'bind', Source: input.webDir, Target: CONTAINER_PATHS.web, ReadOnly: !tenantWritable });

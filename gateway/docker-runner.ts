@@ -10,9 +10,9 @@
 // We do NOT infer OOM from exit code 137: that is also what our own timeout kill and any SIGKILL produce.
 import type Docker from 'dockerode';
 import { PassThrough, type Duplex, type Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import type { Logger } from '../core/log.js';
 import { assertCanonicalMountSources } from './container-spec.js';
+import { runOutput } from './runtime/output-lines.js';
 
 export interface RunOptions {
   /** The turn, written to the container's stdin and then closed. */
@@ -37,9 +37,13 @@ export interface RunResult {
   oomKilled: boolean;
   durationMs: number;
   containerId: string;
+  /**
+   * A cluster runtime lost the node it ran on: how it ended is unknown, and it may still be running there. The turn
+   * loop revokes its access and runs the turn again once (never set by the local runtime).
+   */
+  lost?: boolean;
 }
 
-const MAX_LINE = 8 * 1024;
 /** After the exit, how long Docker may take to remove the container before we remove it ourselves. */
 const REMOVE_GRACE_MS = 30_000;
 
@@ -126,52 +130,6 @@ function watchEvents(stream: Readable) {
   };
 }
 
-/** Splits a stream into lines for the log, with a per-run byte budget. */
-/**
- * Container output as log records, one per line, scrubbed of secrets BEFORE anything is cut: a line longer than
- * MAX_LINE is logged as its first MAX_LINE characters (the rest, up to the newline, is dropped), and it is scrubbed
- * while up to twice that is still held, so a secret straddling the cut is never half printed.
- */
-function logLines(
-  stream: PassThrough,
-  emit: (line: string) => void,
-  budget: { left: number; dropped: boolean },
-  scrub: (line: string) => string,
-): void {
-  let pending = '';
-  let discarding = false;
-  const decoder = new StringDecoder('utf8'); // a character split across chunks must not split a secret
-  const flush = (line: string, truncated: boolean) => {
-    if (budget.left <= 0) {
-      budget.dropped = true;
-      return;
-    }
-    const clean = scrub(line);
-    const cut = truncated || clean.length > MAX_LINE ? `${clean.slice(0, MAX_LINE)}…` : clean;
-    budget.left -= cut.length;
-    emit(cut);
-  };
-  stream.on('data', (chunk: Buffer) => {
-    pending += decoder.write(chunk);
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      if (!discarding) flush(pending.slice(0, nl), false);
-      discarding = false;
-      pending = pending.slice(nl + 1);
-    }
-    if (discarding) pending = '';
-    else if (pending.length > 2 * MAX_LINE) {
-      flush(pending, true);
-      pending = '';
-      discarding = true;
-    }
-  });
-  stream.on('end', () => {
-    pending += decoder.end();
-    if (pending.length > 0 && !discarding) flush(pending, false);
-  });
-}
-
 async function ignoreGone(p: Promise<unknown>): Promise<void> {
   try {
     await p;
@@ -238,14 +196,9 @@ export async function runContainer(
       out.end();
       err.end();
     });
-    const budget = { left: opts.maxLogBytes ?? 1024 * 1024, dropped: false };
-    const scrub = opts.redact ?? ((line: string) => line);
-    const emit = (stream: 'stdout' | 'stderr') => (line: string) => {
-      clog.info({ stream }, line);
-      opts.onLine?.(line);
-    };
-    logLines(out, emit('stdout'), budget, scrub);
-    logLines(err, emit('stderr'), budget, scrub); // the runner logs to stderr; levels are its own
+    const output = runOutput(opts, clog);
+    output.follow(out, 'stdout');
+    output.follow(err, 'stderr'); // the runner logs to stderr; levels are its own
 
     startedAt = Date.now();
     await container.start();
@@ -276,7 +229,7 @@ export async function runContainer(
       await forceRemove(container, clog);
       await watch.destroyed;
     }
-    if (budget.dropped) clog.warn('container output above the log budget was dropped');
+    if (output.dropped) clog.warn('container output above the log budget was dropped');
 
     const result: RunResult = {
       exitCode: watch.exitCode,

@@ -11,7 +11,7 @@ import { TURN_VERSION, type TurnInput, type TurnResult } from '../core/turn.js';
 import { effectiveEnvironment } from '../core/tree/environment.js';
 import { HOME_DIR } from '../core/tree/layout.js';
 import type { TenantConfig } from '../core/tree/types.js';
-import type { Gated } from '../gated/broker.js';
+import type { Gated, RunHooks } from '../gated/broker.js';
 import type { GatewayConfig } from './config.js';
 import { containerSpec } from './container-spec.js';
 import { resolveLimits, type ResolvedLimits } from './limits.js';
@@ -21,7 +21,8 @@ import type { LiveOutput } from './live/capture.js';
 import type { RunStore, StartedRun } from './run-store.js';
 import { planEffects, recoveryFor, sessionFor, turnOutcome } from './turn-plan.js';
 import { Coordinator, type CoordinatorHooks } from './coordinator.js';
-import type { AgentRuntime, RunResult } from './runtime/runtime.js';
+import type { AgentRuntime, Placement, RunAccess, RunResult } from './runtime/runtime.js';
+import type { RunContext } from '../gated/tools/tool.js';
 import type { CoordinatorView } from './status.js';
 import { WorkerPool } from './workers.js';
 
@@ -53,8 +54,11 @@ export interface TurnLoopDeps {
   onRunEnd?: (run: StartedRun, outcome: ReturnType<typeof turnOutcome>) => void;
   /** Tests force coordinator races through these. */
   coordinatorHooks?: CoordinatorHooks;
+  /** Where a cluster runtime placed a run (`warren runs` shows it). */
+  onPlaced?: (runId: string, placement: Placement) => void;
 }
 
+/** How a run reaches gated: a unix socket mounted into it, or (a cluster runtime) an HTTPS endpoint in its turn. */
 const worldOf = (tenant: string) => tenant.split('/')[0]!;
 
 /**
@@ -114,6 +118,7 @@ export class TurnLoop {
     this.workers = new WorkerPool({
       ...deps,
       spec: (w) => this.containerOptions({ id: w.worker.id, tenant: w.worker.tenant }, w.tenant, w.socketPath, w.limits, w.egress, w.log, w.dirs),
+      access: (tenant, context, hooks) => this.accessFor(tenant, context, hooks),
       onResult: () => this.wake(),
     });
   }
@@ -249,7 +254,7 @@ export class TurnLoop {
     let submitted: TurnResult | null = null;
     let onSubmitted: () => void = () => undefined;
     const submission = new Promise<void>((resolve) => (onSubmitted = resolve));
-    let socket: { socketPath: string; close(): Promise<void> } | null = null;
+    let socket: RunAccess | null = null;
     let committed = false;
     let finalStatus = 'failed';
     const output = this.deps.output;
@@ -270,33 +275,38 @@ export class TurnLoop {
       const resolved = resolveLimits(tenantConfig.persona.frontmatter.limits, config.defaultLimits, config.maxLimits);
       limits = resolved.limits;
       for (const w of resolved.warnings) log.warn(`PERSONA.md ${w}`);
-      socket = await gated.openRunSocket(
-        run.tenant,
-        { id: run.id, topic: run.topic, chat: run.chat, depth: run.depth },
-        {
-          owner: process.getuid?.() === 0 ? AGENT_OWNER : undefined,
-          onSubmit: (r) => {
-            submitted ??= r; // the first report counts
-            onSubmitted();
-          },
+      socket = await this.openAccess(run, {
+        onSubmit: (r) => {
+          submitted ??= r; // the first report counts
+          onSubmitted();
         },
-      );
+      });
       const egress = (await this.deps.egressFor?.(run.tenant)) ?? null;
       const spec = this.containerOptions(run, tenantConfig, socket.socketPath, limits, egress, log);
       log.info({ attempt: run.attempt, messages: run.messages.length }, 'turn starting');
       this.containerClocks.set(run.id, { startedAt: Date.now(), timeoutS: limits.timeout_s });
       const exited = this.deps.runtime.run(spec, {
-        stdin: JSON.stringify(this.turnInput(run, tenantConfig)) + '\n',
+        stdin: JSON.stringify({ ...this.turnInput(run, tenantConfig), gated: socket.gated }) + '\n',
         timeoutMs: limits.timeout_s * 1000,
         log,
         redact: this.deps.redactorFor?.(run.tenant),
         onLine: output ? (line) => output.line(run.id, line) : undefined,
+        onPlaced: (placement) => this.deps.onPlaced?.(run.id, placement),
       });
       void submission
         .then(() => commit(null, null))
         .catch((error: unknown) => log.error({ err: error }, 'could not commit the reported result yet; trying again at exit'));
       const exit = await exited;
       runs.setContainer(run.id, exit.containerId);
+      if (exit.lost && !committed) {
+        // Its node is gone: revoke its access first, so a late result from the lost task is refused, then run the
+        // turn again once (on a node that is up), like a turn a gateway restart interrupted.
+        committed = true; // from here on, no report of the lost task counts
+        await socket.close().catch(() => undefined);
+        this.lost(run, log);
+        finalStatus = 'requeued';
+        return;
+      }
       commit(exit, null);
     } catch (error) {
       log.error({ err: error }, 'turn could not run');
@@ -322,7 +332,7 @@ export class TurnLoop {
     const limits = resolved.limits;
     const output = this.deps.output;
     const redact = this.deps.redactorFor?.(first.tenant);
-    let socket: Awaited<ReturnType<Gated['openRunSocket']>> | null = null;
+    let socket: RunAccess | null = null;
     let containerName: string | undefined;
     const coordinator = new Coordinator(first.tenant, first, {
       runs: this.deps.runs,
@@ -342,22 +352,18 @@ export class TurnLoop {
     });
     this.coordinators.set(first.tenant, coordinator);
     try {
-      socket = await gated.openRunSocket(
-        first.tenant,
-        { id: first.id, topic: first.topic, chat: first.chat, depth: first.depth },
-        {
-          owner: process.getuid?.() === 0 ? AGENT_OWNER : undefined,
-          onSubmit: (result) => coordinator.submit(result),
-          onNextTurn: () => coordinator.nextTurn(),
-        },
-      );
+      socket = await this.openAccess(first, {
+        onSubmit: (result) => coordinator.submit(result),
+        onNextTurn: () => coordinator.nextTurn(),
+      });
       const egress = (await this.deps.egressFor?.(first.tenant)) ?? null;
       const spec = this.containerOptions(first, tenantConfig, socket.socketPath, limits, egress, log);
       containerName = spec.name;
       coordinator.container = spec.name ?? null;
       log.info({ idle_timeout_s: fm.idle_timeout ?? config.idleTimeoutS }, 'coordinator starting');
       const exit = await this.deps.runtime.run(spec, {
-        stdin: JSON.stringify({ ...this.turnInput(first, tenantConfig), coordinator: true }) + '\n',
+        stdin: JSON.stringify({ ...this.turnInput(first, tenantConfig), coordinator: true, gated: socket.gated }) + '\n',
+        onPlaced: (placement) => this.deps.onPlaced?.(first.id, placement),
         timeoutMs: COORDINATOR_MAX_LIFE_MS,
         log,
         redact,
@@ -369,6 +375,8 @@ export class TurnLoop {
           : undefined,
       });
       log.info({ exit, turns: coordinator.turns.length }, 'coordinator exited');
+      // Lost with its node: its token dies before the turn is re-queued, so a late report of the lost task is refused.
+      if (exit.lost) await socket.close().catch(() => undefined);
       coordinator.exited(exit, null);
     } catch (error) {
       log.error({ err: error }, 'coordinator could not run');
@@ -377,6 +385,33 @@ export class TurnLoop {
       if (this.coordinators.get(first.tenant) === coordinator) this.coordinators.delete(first.tenant);
       await socket?.close().catch(() => undefined);
     }
+  }
+
+  /** The run's way to gated, as its runtime needs it: a socket for a local container, HTTPS for a cluster task. */
+  private openAccess(run: StartedRun, hooks: Omit<RunHooks, 'owner'>): Promise<RunAccess> {
+    return this.accessFor(run.tenant, { id: run.id, topic: run.topic, chat: run.chat, depth: run.depth }, hooks);
+  }
+
+  private async accessFor(tenant: TenantPath, context: RunContext, hooks: Omit<RunHooks, 'owner'>): Promise<RunAccess> {
+    if (this.deps.runtime.gatedAccess === 'https') {
+      const endpoint = await this.deps.gated.openRunEndpoint(tenant, context, hooks);
+      return { gated: { url: endpoint.url, token: endpoint.token, ca: endpoint.caPem }, close: () => endpoint.close(), beginTurn: endpoint.beginTurn };
+    }
+    return this.deps.gated.openRunSocket(tenant, context, { ...hooks, owner: process.getuid?.() === 0 ? AGENT_OWNER : undefined });
+  }
+
+  /** A run whose node was lost: queued again once (turn-plan.ts recoveryFor), failed if it was itself a re-run. */
+  private lost(run: StartedRun, log: Logger): void {
+    const { runs } = this.deps;
+    if (recoveryFor(run) === 'requeue') {
+      runs.requeue([run.id], 'its node was lost; queued again');
+      log.warn('turn lost with its node: queued again');
+      return;
+    }
+    const claimed = runs.claimedBy(run.id);
+    const outcome = { status: 'failed' as const, text: 'the agent was lost with its node twice; send the message again' };
+    runs.finish(run, outcome, planEffects(run.tenant, claimed, runs.delegationsFor(claimed), outcome));
+    log.error('turn lost with its node twice: failed');
   }
 
   private turnInput(run: StartedRun, tenant: TenantConfig): TurnInput {
@@ -400,7 +435,7 @@ export class TurnLoop {
   private containerOptions(
     run: { id: string; tenant: string },
     tenant: TenantConfig,
-    socketPath: string,
+    socketPath: string | undefined,
     limits: ResolvedLimits,
     egress: Egress | null,
     log: Logger,
@@ -423,7 +458,7 @@ export class TurnLoop {
       tenantDir,
       homeDir: join(tenantDir, HOME_DIR),
       webDir,
-      socketPath: realpathSync(socketPath),
+      socketPath: socketPath === undefined ? undefined : realpathSync(socketPath),
       runnerDir: realpathSync(config.runnerDir),
       limits,
       extraMounts: mounts.mounts,

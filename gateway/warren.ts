@@ -28,6 +28,10 @@ import { gatewaySecrets, type GatewaySecrets } from './secrets.js';
 import { OutboxView } from './outbox-view.js';
 import { RunStore } from './run-store.js';
 import { DockerRuntime } from './runtime/docker.js';
+import type { AgentRuntime } from './runtime/runtime.js';
+import { SwarmRuntime } from './runtime/swarm.js';
+import { httpOptionsFromEnv } from '../gated/http/open.js';
+import type { TenantPath } from '../core/tenant-path.js';
 import { TurnLoop, type TurnLoopDeps } from './turns.js';
 import type { AdapterFactory } from './channels/adapter.js';
 import { Delivery } from './channels/delivery.js';
@@ -56,6 +60,10 @@ export interface WarrenOptions {
   onRunEnd?: TurnLoopDeps['onRunEnd'];
   /** Tests force coordinator races through these. */
   coordinatorHooks?: TurnLoopDeps['coordinatorHooks'];
+  /** Where a cluster runtime placed each run. */
+  onPlaced?: TurnLoopDeps['onPlaced'];
+  /** Replaces the engine WARREN_RUNTIME picks (tests bring their own). */
+  runtime?: AgentRuntime;
   secretsFor?: TurnLoopDeps['secretsFor'];
   /** Starts egress once gated is up; omitted: containers get no network at all. */
   egress?: EgressStarter;
@@ -82,33 +90,95 @@ export function gatewayInfoPath(dataDir: string): string {
   return join(dataDir, 'gateway.json');
 }
 
+/** What a started Warren holds (the parts it stops again, and what callers read). */
+interface WarrenParts {
+  config: GatewayConfig;
+  db: Db;
+  gated: Gated;
+  runs: RunStore;
+  loop: TurnLoop;
+  outbox: OutboxView;
+  url: string | null;
+  http: Server | null;
+  dataDir: string;
+  log: Logger;
+  /** Egress (crackbox) when it was started, else null. */
+  egress: EgressService | null;
+  secrets: GatewaySecrets | null;
+  inbound: ChannelInbound | null;
+  channels: ChannelHub | null;
+  delivery: Delivery | null;
+  /** Runs' live output: the capture (its store and hub inside). */
+  output: LiveOutput | null;
+  outputRetention: NodeJS.Timeout | null;
+  dashboard: DashboardSessions | null;
+  /** The web listener (published sites), when the HTTP side runs. */
+  web: Server | null;
+  /** Its base URL, e.g. http://127.0.0.1:7381 */
+  webUrl: string | null;
+}
+
+/**
+ * What runs the containers (WARREN_RUNTIME): the local daemon, or the Swarm this host manages. A Swarm run reaches
+ * gated over HTTPS from another node, so swarm needs gated's HTTPS listener (WARREN_GATED_HTTP).
+ */
+async function startRuntime(config: GatewayConfig, docker: Docker, gated: Gated): Promise<AgentRuntime> {
+  if (config.runtime === 'docker') return new DockerRuntime(docker);
+  if (!gated.httpListener) {
+    throw new Error('WARREN_RUNTIME=swarm needs gated over HTTPS: set WARREN_GATED_HTTP=host:port (an address the nodes reach)');
+  }
+  const runtime = new SwarmRuntime({
+    docker,
+    placementFor: (tenant: TenantPath) => gated.registry.config(tenant)?.persona.frontmatter.placement ?? [],
+  });
+  await runtime.assertManager();
+  return runtime;
+}
+
 export class Warren {
-  private constructor(
-    readonly config: GatewayConfig,
-    readonly db: Db,
-    readonly gated: Gated,
-    readonly runs: RunStore,
-    readonly loop: TurnLoop,
-    readonly outbox: OutboxView,
-    readonly url: string | null,
-    private readonly http: Server | null,
-    private readonly dataDir: string,
-    private readonly log: Logger,
-    /** Egress (crackbox) when it was started, else null. */
-    readonly egress: EgressService | null = null,
-    private readonly secrets: GatewaySecrets | null = null,
-    readonly inbound: ChannelInbound | null = null,
-    readonly channels: ChannelHub | null = null,
-    readonly delivery: Delivery | null = null,
-    /** Runs' live output: the capture (its store and hub inside). */
-    readonly output: LiveOutput | null = null,
-    private readonly outputRetention: NodeJS.Timeout | null = null,
-    private readonly dashboard: DashboardSessions | null = null,
-    /** The web listener (published sites), when the HTTP side runs. */
-    private readonly web: Server | null = null,
-    /** Its base URL, e.g. http://127.0.0.1:7381 */
-    readonly webUrl: string | null = null,
-  ) {}
+  readonly config: GatewayConfig;
+  readonly db: Db;
+  readonly gated: Gated;
+  readonly runs: RunStore;
+  readonly loop: TurnLoop;
+  readonly outbox: OutboxView;
+  readonly url: string | null;
+  readonly egress: EgressService | null;
+  readonly inbound: ChannelInbound | null;
+  readonly channels: ChannelHub | null;
+  readonly delivery: Delivery | null;
+  readonly output: LiveOutput | null;
+  readonly webUrl: string | null;
+  private readonly http: Server | null;
+  private readonly dataDir: string;
+  private readonly log: Logger;
+  private readonly secrets: GatewaySecrets | null;
+  private readonly outputRetention: NodeJS.Timeout | null;
+  private readonly dashboard: DashboardSessions | null;
+  private readonly web: Server | null;
+
+  private constructor(parts: WarrenParts) {
+    this.config = parts.config;
+    this.db = parts.db;
+    this.gated = parts.gated;
+    this.runs = parts.runs;
+    this.loop = parts.loop;
+    this.outbox = parts.outbox;
+    this.url = parts.url;
+    this.egress = parts.egress;
+    this.inbound = parts.inbound;
+    this.channels = parts.channels;
+    this.delivery = parts.delivery;
+    this.output = parts.output;
+    this.webUrl = parts.webUrl;
+    this.http = parts.http;
+    this.dataDir = parts.dataDir;
+    this.log = parts.log;
+    this.secrets = parts.secrets;
+    this.outputRetention = parts.outputRetention;
+    this.dashboard = parts.dashboard;
+    this.web = parts.web;
+  }
 
   /** A one-time link that logs the operator into the dashboard (null without the HTTP server). */
   loginLink(): string | null {
@@ -172,6 +242,7 @@ export class Warren {
           // A worker spawned or cancelled: the pool looks at once rather than at its next poll.
           if (call.outcome === 'ok' && (call.tool === 'spawn_worker' || call.tool === 'cancel_worker')) wakeLoop();
         },
+        http: httpOptionsFromEnv(options.env ?? process.env),
       });
       undo.push(() => gated.stop());
       // Containers only ever get a network that egress has locked down (or none at all without egress).
@@ -180,10 +251,11 @@ export class Warren {
         : null;
       if (egress) undo.push(() => egress.stop());
       const runs = new RunStore(db, config.instance, gated.store);
+      const runtime = options.runtime ?? (await startRuntime(config, docker, gated));
       let delivery: Delivery | null = null;
       const loop = new TurnLoop({
         gated,
-        runtime: new DockerRuntime(docker),
+        runtime,
         runs,
         config,
         image,
@@ -199,6 +271,10 @@ export class Warren {
         egressFor: egress ? (tenant) => egress.egressFor(tenant) : undefined,
         output,
         coordinatorHooks: options.coordinatorHooks,
+        onPlaced: (runId, placement) => {
+          runs.setPlacement(runId, placement); // `warren runs` shows it
+          options.onPlaced?.(runId, placement);
+        },
       });
       wakeLoop = () => loop.wake();
       const outbox = new OutboxView(db);
@@ -293,11 +369,11 @@ export class Warren {
       undo.push(() => delivery?.stop());
       const info: GatewayInfo = { pid: process.pid, url, webUrl, instance: config.instance };
       writeFileSync(gatewayInfoPath(options.dataDir), JSON.stringify(info) + '\n', { mode: 0o600 });
-      log.info({ url, instance: config.instance, image, tenants: gated.sockets().size }, 'warren is up');
-      return new Warren(
-        config, db, gated, runs, loop, outbox, url, http, options.dataDir, log, egress, secrets, inbound, hub, delivery, output, outputRetention, dashboard,
-        webServer, webUrl,
-      );
+      log.info({ url, instance: config.instance, runtime: runtime.kind, image, tenants: gated.sockets().size }, 'warren is up');
+      return new Warren({
+        config, db, gated, runs, loop, outbox, url, http, dataDir: options.dataDir, log, egress, secrets, inbound, channels: hub, delivery, output,
+        outputRetention, dashboard, web: webServer, webUrl,
+      });
     } catch (error) {
       for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => undefined);
       throw error;

@@ -11,13 +11,15 @@ import type { Egress, EgressService } from '../core/egress.js';
 import type { Logger } from '../core/log.js';
 import { TURN_VERSION, type TurnInput, type TurnResult } from '../core/turn.js';
 import type { TenantConfig } from '../core/tree/types.js';
-import type { Gated } from '../gated/broker.js';
+import type { Gated, RunHooks } from '../gated/broker.js';
+import type { RunContext } from '../gated/tools/tool.js';
+import type { TenantPath } from '../core/tenant-path.js';
 import type { NewMessage, WorkerRow } from '../gated/store.js';
 import type { GatewayConfig } from './config.js';
 import type { LiveOutput } from './live/capture.js';
 import { resolveLimits, type ResolvedLimits } from './limits.js';
 import type { RunStore } from './run-store.js';
-import type { AgentRuntime, RunResult } from './runtime/runtime.js';
+import type { AgentRuntime, RunAccess, RunResult } from './runtime/runtime.js';
 import { turnOutcome } from './turn-plan.js';
 import { workerRecovery, workerResultText, workersToStart, type WorkerEnd } from './worker-plan.js';
 
@@ -30,7 +32,7 @@ export function workerDirs(dataDir: string, id: string): { base: string; scratch
 export interface WorkerSpecInput {
   worker: WorkerRow;
   tenant: TenantConfig;
-  socketPath: string;
+  socketPath: string | undefined;
   limits: ResolvedLimits;
   egress: Egress | null;
   dirs: { scratchDir: string; briefFile: string };
@@ -46,6 +48,8 @@ export interface WorkerPoolDeps {
   log: Logger;
   /** The container spec of a worker, built as a turn's is (the turn loop's containerOptions, with `worker`). */
   spec(input: WorkerSpecInput): Docker.ContainerCreateOptions;
+  /** The worker's way to gated, as the runtime needs it (the turn loop's: a socket, or HTTPS on a cluster). */
+  access(tenant: TenantPath, run: RunContext, hooks: Pick<RunHooks, 'onSubmit' | 'role'>): Promise<RunAccess>;
   secretsFor?: (tenant: string, only: readonly string[] | undefined) => Record<string, string>;
   redactorFor?: (tenant: string) => ((text: string) => string) | undefined;
   egressFor?: EgressService['egressFor'];
@@ -64,7 +68,6 @@ interface LiveWorker {
   done: Promise<void>;
 }
 
-const AGENT_OWNER = { uid: AGENT_UID, gid: AGENT_GID };
 
 export class WorkerPool {
   private readonly live = new Map<string, LiveWorker>();
@@ -183,7 +186,7 @@ export class WorkerPool {
     const tenantConfig = gated.registry.config(w.tenant);
     let limits: ResolvedLimits = config.defaultLimits;
     let submitted: TurnResult | null = null;
-    let socket: Awaited<ReturnType<Gated['openRunSocket']>> | null = null;
+    let socket: RunAccess | null = null;
     let exit: RunResult | null = null;
     let startError: string | null = null;
     try {
@@ -192,14 +195,10 @@ export class WorkerPool {
       limits = resolved.limits;
       const dirs = this.prepareDirs(w);
       const origin = this.deps.runs.origin(w.spawnedBy);
-      socket = await gated.openRunSocket(
+      socket = await this.deps.access(
         w.tenant,
         { id: w.id, topic: w.topic, chat: null, depth: origin?.depth ?? 0 },
-        {
-          owner: process.getuid?.() === 0 ? AGENT_OWNER : undefined,
-          onSubmit: (r) => (submitted ??= r),
-          role: 'worker',
-        },
+        { onSubmit: (r) => (submitted ??= r), role: 'worker' },
       );
       const egress = (await this.deps.egressFor?.(w.tenant)) ?? null;
       const spec = this.deps.spec({ worker: w, tenant: tenantConfig, socketPath: socket.socketPath, limits, egress, dirs, log });
@@ -211,7 +210,7 @@ export class WorkerPool {
       const output = this.deps.output;
       output?.started({ id: w.id, tenant: w.tenant, topic: w.topic, attempt: w.attempt + 1 });
       exit = await this.deps.runtime.run(spec, {
-        stdin: JSON.stringify(this.turnInput(w, tenantConfig)) + '\n',
+        stdin: JSON.stringify({ ...this.turnInput(w, tenantConfig), gated: socket.gated }) + '\n',
         timeoutMs: limits.timeout_s * 1000,
         log,
         redact: this.deps.redactorFor?.(w.tenant),

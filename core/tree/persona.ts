@@ -84,6 +84,39 @@ export const channelsSchema = z.array(channelSchema).max(1000).superRefine((list
   });
 });
 
+/**
+ * One Swarm placement constraint (docs/scale-out.md): `<attribute>==<value>` or `!=`, on the attributes Swarm knows.
+ * Held to a strict shape so a typo is an error, never a constraint that matches more nodes than meant (or none).
+ */
+const PLACEMENT_ATTRIBUTE = /^(?:node\.(?:id|hostname|role|platform\.os|platform\.arch)|(?:node|engine)\.labels\.[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9])?)$/;
+const PLACEMENT_VALUE = /^[A-Za-z0-9](?:[A-Za-z0-9._:\/-]{0,126}[A-Za-z0-9])?$/;
+
+/** Why a placement constraint is refused, or null. Canonical form: no spaces around the operator. */
+export function placementProblem(constraint: string): string | null {
+  const m = /^\s*([^\s=!]+)\s*(==|!=)\s*(\S+)\s*$/.exec(constraint);
+  if (!m) return 'a placement constraint is "<attribute>==<value>" or "<attribute>!=<value>", like "node.labels.gpu==true"';
+  const [, attribute, , value] = m as unknown as [string, string, string, string];
+  if (!PLACEMENT_ATTRIBUTE.test(attribute)) {
+    return `"${attribute}" is not a Swarm attribute: use node.id, node.hostname, node.role, node.platform.os, node.platform.arch, node.labels.<name> or engine.labels.<name>`;
+  }
+  if (!PLACEMENT_VALUE.test(value)) return `"${value}" is not a plain value (letters, digits and "._:/-")`;
+  if (attribute === 'node.role' && value !== 'manager' && value !== 'worker') return 'node.role is "manager" or "worker"';
+  return null;
+}
+
+export const placementSchema = z
+  .array(
+    z
+      .string()
+      .max(300)
+      .superRefine((value, ctx) => {
+        const problem = placementProblem(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .transform((value) => value.replace(/\s+/g, '')),
+  )
+  .max(32);
+
 export const personaSchema = z.strictObject({
   name: z.string().min(1).optional(),
   description: z.string().optional(),
@@ -107,6 +140,8 @@ export const personaSchema = z.strictObject({
   channels: channelsSchema.optional(),
   /** true: the tenant's web/ is published on the web listener (docs/web.md). Off unless said. */
   web: z.boolean().optional(),
+  /** Swarm placement constraints (WARREN_RUNTIME=swarm): the nodes this tenant's runs may go to, all must match. */
+  placement: placementSchema.optional(),
 });
 
 export type PersonaFrontmatter = z.infer<typeof personaSchema>;

@@ -3,6 +3,7 @@
 // is the one place a spec is validated (limits, mounts, hardening); a runtime only encodes it for its engine.
 import type Docker from 'dockerode';
 import type { Logger } from '../../core/log.js';
+import type { GatedEndpoint } from '../../core/turn.js';
 import type { RunOptions, RunResult } from '../docker-runner.js';
 import type { RunContainer } from '../reconcile-containers.js';
 
@@ -19,9 +20,19 @@ export interface AgentRunOptions extends RunOptions {
   onPlaced?: (placement: Placement) => void;
 }
 
+/** How one run reaches gated: a unix socket mounted into a local container, or an HTTPS endpoint for a cluster task. */
+export interface RunAccess {
+  socketPath?: string;
+  gated?: GatedEndpoint;
+  close(): Promise<void>;
+  beginTurn(next: { id: string; topic: string; chat: string | null; depth: number }): void;
+}
+
 export interface AgentRuntime {
   /** `docker` (the local daemon) or `swarm`. */
   readonly kind: string;
+  /** How its runs reach gated: a unix socket mounted in (the default), or over HTTPS from another node. */
+  readonly gatedAccess?: 'socket' | 'https';
   /** Runs one container to completion: the outcome says how it ended; nothing of it is left behind afterwards. */
   run(spec: Docker.ContainerCreateOptions, opts: AgentRunOptions): Promise<RunResult>;
   /** Stops the run whose container has this name (SIGTERM, `graceS`, SIGKILL); gone already is not an error. */

@@ -87,6 +87,10 @@ describe('containerSpec: variations', () => {
     const spec = containerSpec(input({ tenantFiles: { persona: false, skills: false } }));
     expect(mountsOf(spec).map((m) => m.split(' -> ')[1])).toEqual(['/home/node rw', '/run/gated/gated.sock rw', '/opt/warren ro']);
   });
+  it('mounts no run socket for a run that reaches gated over HTTPS (a cluster runtime)', () => {
+    const spec = containerSpec(input({ socketPath: undefined, tenantFiles: { persona: false, skills: false } }));
+    expect(mountsOf(spec).map((m) => m.split(' -> ')[1])).toEqual(['/home/node rw', '/opt/warren ro']);
+  });
   it('adds resolved extra mounts with their mode', () => {
     const spec = containerSpec(
       input({ extraMounts: [{ source: '/srv/data', target: '/data', readonly: true }, { source: '/srv/shared', target: '/shared', readonly: false }] }),

@@ -7,7 +7,7 @@ import { MAX_RESULT_CHARS } from '../../core/turn.js';
 import { runnerLog } from '../../images/agent/runner/log.js';
 import { personaBodyOf, personaFile, readPersonaBody } from '../../images/agent/runner/persona.js';
 import { fitResult } from '../../images/agent/runner/run-turn.js';
-import { jsonProblem, parseTurn, readAll } from '../../images/agent/runner/turn-input.js';
+import { jsonProblem, parseTurn, readAll, readTurnText } from '../../images/agent/runner/turn-input.js';
 import { turnInput } from './helpers.js';
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
@@ -58,6 +58,28 @@ describe('readAll', () => {
   });
   it('stops at the size cap', async () => {
     await expect(readAll(Readable.from([Buffer.alloc(10), Buffer.alloc(10)]), 15)).rejects.toThrow(/exceeds 15 bytes/);
+  });
+});
+
+describe('readTurnText: stdin, or the file a Swarm run gets its turn in', () => {
+  const NNP = () => 'Name:\tnode\nNoNewPrivs:\t1\nSeccomp:\t2\n';
+  it('reads stdin without WARREN_TURN_FILE', async () => {
+    expect(await readTurnText({}, Readable.from([Buffer.from('{"a":1}')]), NNP)).toBe('{"a":1}');
+  });
+  it('reads the file WARREN_TURN_FILE names, not stdin', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'turn-file-'));
+    try {
+      writeFileSync(join(dir, 'turn.json'), '{"from":"file"}');
+      const text = await readTurnText({ WARREN_TURN_FILE: join(dir, 'turn.json') }, Readable.from([Buffer.from('stdin')]), NNP);
+      expect(text).toBe('{"from":"file"}');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('refuses a turn file in a container without no-new-privileges (a node set up wrong)', async () => {
+    await expect(
+      readTurnText({ WARREN_TURN_FILE: '/nonexistent' }, Readable.from([]), () => 'NoNewPrivs:\t0\n'),
+    ).rejects.toThrow(/needs no-new-privileges/);
   });
 });
 

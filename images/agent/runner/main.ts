@@ -14,7 +14,7 @@ import { startRelay, type Relay } from './gated-relay.js';
 import { runnerLog } from './log.js';
 import { personaFile } from './persona.js';
 import { runTurn } from './run-turn.js';
-import { parseTurn, readAll } from './turn-input.js';
+import { parseTurn, readTurnText } from './turn-input.js';
 import type { TurnInput } from '../../../core/turn.js';
 
 const log = runnerLog('runner');
@@ -30,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
 
   let text: string;
   try {
-    text = await readAll(process.stdin);
+    text = await readTurnText(process.env, process.stdin);
   } catch (error) {
     log.error((error as Error).message);
     return 2;

@@ -1,5 +1,6 @@
 // Reading the turn: the whole of stdin, one JSON TurnInput, validated against the shared contract in core/turn.ts.
 // Pure parsing is separate from the stdin read so that the error messages can be table-tested.
+import { readFileSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { TurnInputSchema, type TurnInput } from '../../../core/turn.js';
 import { describeIssues } from './issues.js';
@@ -44,4 +45,23 @@ export function readAll(stream: Readable, maxBytes = MAX_TURN_BYTES): Promise<st
 export function jsonProblem(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.replace(/,?\s*".*" is not valid JSON$/s, '');
+}
+
+/**
+ * The turn's text: from the file WARREN_TURN_FILE names (a Swarm run's per-run secret), else all of stdin. A turn
+ * from a file is refused unless the process runs with no_new_privs: Swarm on Docker 20.10 cannot ask for it per
+ * service, so every node's daemon must set it (docs/scale-out.md), and a node that does not fails the run here.
+ */
+export async function readTurnText(
+  env: NodeJS.ProcessEnv,
+  stdin: Readable,
+  procStatus: () => string = () => readFileSync('/proc/self/status', 'utf8'),
+): Promise<string> {
+  const file = env.WARREN_TURN_FILE;
+  if (!file) return readAll(stdin);
+  if (!/^NoNewPrivs:\s*1$/m.test(procStatus())) {
+    throw new Error('a turn from a file needs no-new-privileges, and this container runs without: set "no-new-privileges": true in the daemon.json of every node');
+  }
+  if (statSync(file).size > MAX_TURN_BYTES) throw new Error(`the turn file exceeds ${MAX_TURN_BYTES} bytes`);
+  return readFileSync(file, 'utf8');
 }

@@ -218,3 +218,29 @@ describe('parsePersona: web', () => {
     expect(errors).toEqual([{ file: F, line: 3, message: expect.stringContaining('"web"') }]);
   });
 });
+
+describe('parsePersona: placement (Swarm constraints)', () => {
+  it('reads constraints in canonical form', () => {
+    const text = '---\nplacement:\n  - node.labels.gpu==true\n  - "node.hostname != edge-1"\n  - node.role==worker\n  - engine.labels.zone==eu-west\n---\n';
+    const { persona, errors } = parsePersona(text, F);
+    expect(errors).toEqual([]);
+    expect(persona?.frontmatter.placement).toEqual(['node.labels.gpu==true', 'node.hostname!=edge-1', 'node.role==worker', 'engine.labels.zone==eu-west']);
+  });
+
+  // Each typo would otherwise become a constraint Swarm reads differently (or not at all): refused, with its line.
+  it.each([
+    ['a single =', '  - node.labels.gpu=true', /"placement\[1\]": a placement constraint is/],
+    ['misspelt attribute', '  - node.label.gpu==true', /"node\.label\.gpu" is not a Swarm attribute/],
+    ['no operator', '  - node.labels.gpu', /a placement constraint is/],
+    ['two constraints in one', '  - node.labels.gpu==true node.role==worker', /a placement constraint is/],
+    ['an unknown role', '  - node.role==boss', /node\.role is "manager" or "worker"/],
+    ['a value with a comma', '  - node.labels.gpu==a,b', /is not a plain value/],
+    ['an empty label name', '  - node.labels.==x', /is not a Swarm attribute/],
+    ['not a string', '  - 5', /"placement\[1\]"/],
+  ])('%s', (_label, line, message) => {
+    const text = `---\nplacement:\n  - node.role==worker\n${line}\n---\n`;
+    const { persona, errors } = parsePersona(text, F);
+    expect(persona).toBeNull();
+    expect(errors).toEqual([{ file: F, line: 4, message: expect.stringMatching(message) }]);
+  });
+});

@@ -48,7 +48,8 @@ export function spawnDockerd(node: NodePlan): number {
   mkdirSync(node.execRoot, { recursive: true });
   // Our own config file: a host /etc/docker/daemon.json must not configure the nodes; our own trust key: the default
   // /etc/docker/key.json would give every node the main daemon's engine ID.
-  writeFileSync(node.configFile, JSON.stringify({ 'deprecated-key-path': node.keyFile }) + '\n');
+  // no-new-privileges: what docs/scale-out.md asks of every node (Swarm on 20.10 cannot set it per service).
+  writeFileSync(node.configFile, JSON.stringify({ 'deprecated-key-path': node.keyFile, 'no-new-privileges': true }) + '\n');
   const procs = prepareCgroup(node.daemonCgroup);
   const log = openSync(node.logFile, 'a');
   try {
