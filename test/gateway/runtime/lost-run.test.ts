@@ -7,23 +7,34 @@ import type { GatedEndpoint } from '../../../core/turn.js';
 import { acceptMessage } from '../../../gateway/inbound.js';
 import type { AgentRunOptions, AgentRuntime, RunResult } from '../../../gateway/runtime/runtime.js';
 import { Warren } from '../../../gateway/warren.js';
-import { GatedClient } from '../../../images/agent/runner/gated-client.js';
+import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { SUBMIT_TURN_METHOD, type TurnResult } from '../../../core/turn.js';
+import { connectHttp } from '../../gated/http/client.js';
 import { agentImage, requireDocker } from '../../helpers/docker.js';
 import { tempTree, type TempTree } from '../../helpers/tree.js';
 import { waitForOutbox } from '../../helpers/warren.js';
 import { eventually } from '../../helpers/wait.js';
+
+/** A task's client of its run endpoint: the SDK's, through the runner's pinned fetch. */
+async function connectTask(gated: GatedEndpoint) {
+  const { client, close } = await connectHttp({ url: gated.url, token: gated.token, caPem: gated.ca });
+  return {
+    submit: (result: TurnResult) => client.request({ method: SUBMIT_TURN_METHOD, params: result }, EmptyResultSchema),
+    close,
+  };
+}
 
 /** Run 1: connects like a real task, then its node is "lost". Run 2: reports a result and exits 0. */
 class LosingRuntime implements AgentRuntime {
   readonly kind = 'losing';
   readonly gatedAccess = 'https' as const;
   readonly endpoints: GatedEndpoint[] = [];
-  lostClient: GatedClient | null = null;
+  lostClient: Awaited<ReturnType<typeof connectTask>> | null = null;
 
   async run(spec: Docker.ContainerCreateOptions, opts: AgentRunOptions): Promise<RunResult> {
     const turn = JSON.parse(opts.stdin) as { gated: GatedEndpoint; messages: { text: string }[] };
     this.endpoints.push(turn.gated);
-    const client = await GatedClient.connectHttp(turn.gated);
+    const client = await connectTask(turn.gated);
     const base = { timedOut: false, oomKilled: false, durationMs: 1, containerId: spec.name! };
     if (this.endpoints.length === 1) {
       this.lostClient = client; // the task lives on, on a node the manager no longer sees
@@ -80,7 +91,7 @@ describe('a run lost with its node (real gated over HTTPS)', () => {
     ]);
     // The lost task reports late, on the session it had and with a new one: both refused.
     await expect(runtime.lostClient!.submit({ status: 'ok', result: 'the late result' })).rejects.toThrow();
-    await expect(GatedClient.connectHttp(runtime.endpoints[0]!)).rejects.toThrow();
+    await expect(connectTask(runtime.endpoints[0]!)).rejects.toThrow();
     await eventually(() => runs().length === 2, 'nothing more ran');
     expect(runs()[0]).toEqual({ status: 'requeued', attempt: 1 });
     expect(warren.db.prepare(`SELECT text FROM outbox WHERE tenant = 'acme'`).all()).toEqual([{ text: reply.text }]);
