@@ -3,7 +3,7 @@
 // crackbox on every node. A turn's task joins only its tenant's INTERNAL overlay: it reaches gated through crackbox
 // (a CONNECT tunnel, TLS inside), and the stand-in internet (a server on the host's cluster address) only as its
 // allowlist says. Turns are placed by label; a node made active gets turns; a worker's daemon killed mid-turn: the
-// turn finishes on the other worker, answered once.
+// turn finishes on the other worker, answered once; a coordinator's worker gets its folders from WARREN_WORKERS_DIR.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { silentLogger } from '../../../core/log.js';
@@ -14,7 +14,7 @@ import type { Warren, WarrenOptions } from '../../../gateway/warren.js';
 import { containerSpec } from '../../../gateway/container-spec.js';
 import { SwarmRuntime } from '../../../gateway/runtime/swarm.js';
 import { buildCrackboxImage, crackboxImageTag } from '../../../images/crackbox.js';
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Placement } from '../../../gateway/runtime/runtime.js';
 import { warrenAsync } from '../../helpers/cli.js';
@@ -63,6 +63,29 @@ script:
     reply: "echo: $1"
 ---
 The acme world.
+`;
+
+// A coordinator whose worker writes its scratch folder: on Swarm that folder is under WARREN_WORKERS_DIR.
+const LEAD = `---
+name: lead
+harness: script
+always_on: true
+idle_timeout: 5
+placement:
+  - node.labels.agents==true
+script:
+  - match: "^spawn (.+)$"
+    calls:
+      - tool: spawn_worker
+        args: { brief: "$1" }
+    reply: "spawned"
+  - match: "^build (\\\\w+)$"
+    work: { hold_ms: 4000 }
+    exec: ["node", "-e", "const f = require('fs'); f.writeFileSync('/workspace/scratch/out', '$1'); console.log('built ' + f.readFileSync('/workspace/scratch/out', 'utf8'))"]
+  - match: ".*"
+    reply: "noted: $0"
+---
+The lead.
 `;
 
 const unsupported = clusterUnsupportedReason();
@@ -119,6 +142,7 @@ describe.skipIf(unsupported !== null)('WARREN_RUNTIME=swarm with gated over HTTP
       'root/PERSONA.md': '---\nname: root\n---\nroot\n',
       'acme/PERSONA.md': persona(`${host}:${webPort}`),
       'acme/allowlist': `${host}:${webPort}\n`,
+      'lead/PERSONA.md': LEAD,
     });
     // worker2 starts drained: the first turns can only go to worker1; "adding" it is making it active.
     await availability(cluster.workers[1]!, 'drain');
@@ -136,6 +160,8 @@ describe.skipIf(unsupported !== null)('WARREN_RUNTIME=swarm with gated over HTTP
         WARREN_CRACKBOX_IMAGE: crackbox,
         WARREN_INSTANCE: instance,
         WARREN_POLL_MS: '50',
+        // On the harness every node sees this machine's filesystem: it stands in for the shared one.
+        WARREN_WORKERS_DIR: join(tree.root, 'workers'),
         WARREN_EGRESS: 'on',
         WARREN_EGRESS_BASE: '',
         // The stand-in internet is on the host's cluster address (198.19/16, which the address policy denies unless listed).
@@ -233,6 +259,28 @@ describe.skipIf(unsupported !== null)('WARREN_RUNTIME=swarm with gated over HTTP
     expect(replies).toHaveLength(1);
     expect(runsOf(id)[0]!.status).toBe('requeued');
   }, 300_000);
+
+  it('a worker spawned by a coordinator runs on a node, with its scratch under WARREN_WORKERS_DIR', async () => {
+    acceptMessage(warren.gated.store, warren.gated.registry, { tenant: 'lead', text: 'spawn build alpha', sender: 'ann' });
+    warren.loop.wake();
+    const workersDir = join(tree.root, 'workers');
+    // While it runs: its service mounts its scratch and brief from WARREN_WORKERS_DIR, on a labelled worker node.
+    const running = await eventually(async () => {
+      const w = warren.gated.store.listWorkers({ tenant: 'lead' })[0];
+      if (!w) return undefined;
+      const [service] = await cluster.manager.docker.listServices({ filters: { label: [`warren.run=${w.id}`] } });
+      if (!service) return undefined;
+      const [task] = (await cluster.manager.docker.listTasks({ filters: { service: [service.ID] } })) as { NodeID?: string }[];
+      return task?.NodeID ? { id: w.id, service, node: task.NodeID } : undefined;
+    }, 'the worker running as a service', 120_000);
+    const mounts = (running.service.Spec?.TaskTemplate as { ContainerSpec?: { Mounts?: { Source?: string; Target?: string }[] } }).ContainerSpec?.Mounts ?? [];
+    expect(mounts.find((m) => m.Target === '/workspace/scratch')?.Source).toBe(join(workersDir, running.id, 'scratch'));
+    expect(mounts.find((m) => m.Target === '/workspace/brief.md')?.Source).toBe(join(workersDir, running.id, 'brief.md'));
+    expect(cluster.workers.map((w) => w.nodeId)).toContain(running.node);
+    const worker = await eventually(() => warren.gated.store.listWorkers({ tenant: 'lead' }).find((w) => w.state === 'done' || w.state === 'failed'), 'the worker ended', 120_000);
+    expect(worker.result).toBe(`result from worker ${worker.id}: built alpha`);
+    await eventually(() => !existsSync(join(workersDir, worker.id)), 'its folder removed', 30_000);
+  }, 150_000);
 
   it('a gateway restart removes the services and turn secrets of its instance, and only those', async () => {
     await warren.stop();
