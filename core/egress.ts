@@ -42,6 +42,8 @@ export interface EgressContext {
   db: Db;
   dataDir: string;
   log: Logger;
+  /** gated's HTTPS endpoint as runs are given it (WARREN_GATED_HTTP), when it serves one: remote tasks reach it. */
+  gatedUrl?: string;
 }
 
 /** Starts egress for one `warren up`; throws when it cannot (warren up then stops, nothing left running). */

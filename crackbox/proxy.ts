@@ -23,6 +23,11 @@ export interface ProxyOptions {
   resolver: Pick<Resolver, 'resolve'>;
   /** Why an address may not be connected to, or null (address-policy.ts: addressChecker(...).problem). */
   addressProblem(ip: string): string | null;
+  /**
+   * The name of warren's own endpoint a CONNECT to exactly host:port is (the Swarm egress: gated on the manager), or
+   * null. Such a tunnel bypasses the tenant's policy and the address policy; plain HTTP never does.
+   */
+  infrastructureTarget?(host: string, port: number): string | null;
   sink?: EgressSink;
   log?: Logger;
   /** Give up on an upstream that does not accept the connection within this time (504). */
@@ -162,6 +167,12 @@ export class EgressProxy {
     return result;
   }
 
+  private infrastructure(tenant: TenantPath, host: string, port: number, name: string): TargetCheck {
+    const decision = { allowed: true, rule: `infrastructure:${name}`, reason: `warren's own ${name} endpoint` };
+    this.sink.record({ tenant, kind: 'connect', name: host, port, ...decision });
+    return { ok: true, address: host, decision };
+  }
+
   private denialHead(status: number, decision: EgressDecision, body: string): string {
     return (
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
@@ -186,7 +197,10 @@ export class EgressProxy {
     if (!target) {
       return refuse(400, { allowed: false, rule: 'bad-request', reason: 'CONNECT needs host:port' });
     }
-    const result = await this.check(tenant, target.host, target.port, 'connect');
+    const infrastructure = this.options.infrastructureTarget?.(target.host, target.port) ?? null;
+    const result = infrastructure
+      ? this.infrastructure(tenant, target.host, target.port, infrastructure)
+      : await this.check(tenant, target.host, target.port, 'connect');
     if (!result.ok) return refuse(result.status, result.decision);
     if (client.destroyed) return;
     const download = readInto(client);

@@ -215,6 +215,11 @@ export class Gated {
     return this.http?.listener ?? null;
   }
 
+  /** The URL runs are given for the HTTPS listener, if one is open. */
+  get httpUrl(): string | null {
+    return this.http?.url ?? null;
+  }
+
   /** Where the tenant's socket is (throws SocketPathError when no form of the path fits). */
   socketPath(tenant: TenantPath): string {
     return tenantSocketPath(this.options.dataDir, tenant);

@@ -1,6 +1,6 @@
 // The gateway's settings: embedded defaults, overridable by environment variables. One place, so an operator can
 // read every knob in docs/gateway.md and in this file.
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { instanceName } from '../core/instance.js';
 import { packageRoot } from '../images/build.js';
 import { DEFAULT_LIMITS, DEFAULT_MAXIMA, type ResolvedLimits } from './limits.js';
@@ -18,6 +18,11 @@ export interface GatewayConfig {
   image: string | null;
   /** Host folder mounted read-only at /opt/warren (holds runner/main.js). */
   runnerDir: string;
+  /**
+   * Where workers' scratch folders and briefs live (WARREN_WORKERS_DIR, absolute); null: DATA/workers. With
+   * WARREN_RUNTIME=swarm a worker may run on any node, so this must be set to a folder of the shared filesystem.
+   */
+  workersDir: string | null;
   defaultHarness: 'script' | 'claude-code' | 'openai';
   defaultLimits: ResolvedLimits;
   maxLimits: ResolvedLimits;
@@ -42,6 +47,13 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): n
   return n;
 }
 
+function workersDir(env: NodeJS.ProcessEnv): string | null {
+  const raw = env.WARREN_WORKERS_DIR?.trim();
+  if (!raw) return null;
+  if (!isAbsolute(raw)) throw new Error(`WARREN_WORKERS_DIR must be an absolute path, got "${raw}"`);
+  return raw;
+}
+
 export function gatewayConfig(dataDir: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const harness = env.WARREN_DEFAULT_HARNESS ?? 'script';
   if (harness !== 'script' && harness !== 'claude-code' && harness !== 'openai') {
@@ -59,6 +71,7 @@ export function gatewayConfig(dataDir: string, env: NodeJS.ProcessEnv = process.
     maxWorkersPerTenant: int(env, 'WARREN_MAX_WORKERS_PER_TENANT', 3, 1),
     image: env.WARREN_AGENT_IMAGE ?? null,
     runnerDir: env.WARREN_RUNNER_DIR ?? join(packageRoot(), 'dist', 'agent'),
+    workersDir: workersDir(env),
     defaultHarness: harness,
     defaultLimits: {
       ...DEFAULT_LIMITS,

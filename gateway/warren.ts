@@ -247,7 +247,7 @@ export class Warren {
       undo.push(() => gated.stop());
       // Containers only ever get a network that egress has locked down (or none at all without egress).
       const egress = options.egress
-        ? await options.egress({ instance: config.instance, docker, registry: gated.registry, db, dataDir: options.dataDir, log })
+        ? await options.egress({ instance: config.instance, docker, registry: gated.registry, db, dataDir: options.dataDir, log, gatedUrl: gated.httpUrl ?? undefined })
         : null;
       if (egress) undo.push(() => egress.stop());
       const runs = new RunStore(db, config.instance, gated.store);

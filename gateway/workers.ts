@@ -23,10 +23,24 @@ import type { AgentRuntime, RunAccess, RunResult } from './runtime/runtime.js';
 import { turnOutcome } from './turn-plan.js';
 import { workerRecovery, workerResultText, workersToStart, type WorkerEnd } from './worker-plan.js';
 
-/** A worker's own folders, outside the tenant tree: DATA/workers/<id>/{scratch/,brief.md}; removed when it ends. */
-export function workerDirs(dataDir: string, id: string): { base: string; scratchDir: string; briefFile: string } {
-  const base = join(dataDir, 'workers', id);
+/** A worker's own folders, outside the tenant tree: <workers root>/<id>/{scratch/,brief.md}; removed when it ends. */
+export function workerDirs(root: string, id: string): { base: string; scratchDir: string; briefFile: string } {
+  const base = join(root, id);
   return { base, scratchDir: join(base, 'scratch'), briefFile: join(base, 'brief.md') };
+}
+
+/**
+ * Where workers' folders live: WARREN_WORKERS_DIR, else DATA/workers. On Swarm a worker's task may land on any node,
+ * which has the shared filesystem but not the manager's DATA: there the folder must be set (a path on the shared
+ * filesystem, the same on every node), and a worker without it fails with that reason instead of running with an
+ * empty mount. PURE.
+ */
+export function workersRoot(config: Pick<GatewayConfig, 'runtime' | 'workersDir'>, dataDir: string): { root: string } | { problem: string } {
+  if (config.workersDir) return { root: config.workersDir };
+  if (config.runtime === 'swarm') {
+    return { problem: 'workers on WARREN_RUNTIME=swarm need WARREN_WORKERS_DIR: a folder on the shared filesystem, at the same path on every node' };
+  }
+  return { root: join(dataDir, 'workers') };
 }
 
 export interface WorkerSpecInput {
@@ -100,13 +114,15 @@ export class WorkerPool {
       }
     }
     const queued = new Set(gated.store.listWorkers({ active: true }).map((w) => w.id));
+    const where = workersRoot(this.deps.config, this.deps.dataDir);
+    if (!('root' in where)) return; // no worker can have run: none has folders
     let names: string[] = [];
     try {
-      names = readdirSync(join(this.deps.dataDir, 'workers'));
+      names = readdirSync(where.root);
     } catch {
       // no worker ever ran here
     }
-    for (const name of names) if (!queued.has(name)) rmSync(join(this.deps.dataDir, 'workers', name), { recursive: true, force: true });
+    for (const name of names) if (!queued.has(name)) rmSync(join(where.root, name), { recursive: true, force: true });
   }
 
   /** One look at the workers: deliver what ended, stop what was cancelled, start what the plan allows. */
@@ -160,7 +176,8 @@ export class WorkerPool {
         .finally(() => {
           this.live.delete(w.id);
           runs.releaseLease(w.id);
-          rmSync(workerDirs(this.deps.dataDir, w.id).base, { recursive: true, force: true });
+          const where = workersRoot(this.deps.config, this.deps.dataDir);
+          if ('root' in where) rmSync(workerDirs(where.root, w.id).base, { recursive: true, force: true });
           this.deps.onResult();
         });
     }
@@ -272,7 +289,9 @@ export class WorkerPool {
 
   /** A fresh scratch folder (a re-run starts clean) and the brief, handed to the container user. */
   private prepareDirs(w: WorkerRow): { scratchDir: string; briefFile: string } {
-    const dirs = workerDirs(this.deps.dataDir, w.id);
+    const where = workersRoot(this.deps.config, this.deps.dataDir);
+    if (!('root' in where)) throw new Error(where.problem);
+    const dirs = workerDirs(where.root, w.id);
     rmSync(dirs.base, { recursive: true, force: true });
     mkdirSync(dirs.scratchDir, { recursive: true, mode: 0o700 });
     writeFileSync(dirs.briefFile, w.brief, { mode: 0o444 });

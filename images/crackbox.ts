@@ -2,7 +2,8 @@
 // host's node binary and its libraries (images/rootfs.ts), plus crackbox's node process bundled into one file with
 // esbuild, imported with `docker import`. No shell, no package manager, no iptables: the process needs none.
 import Docker from 'dockerode';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,12 +17,22 @@ export const CRACKBOX_MAIN = '/opt/crackbox/main.js';
 /** The source the bundle starts from (a path, not an import: images/ never imports crackbox/). */
 const ENTRY = 'crackbox/swarm/main.ts';
 
+/**
+ * The image label holding the SHA-256 (16 hex) of the bundled node process: the tag is the package version, which
+ * does not change with every source change, so an image whose bundle differs from this checkout's is rebuilt.
+ */
+export const BUNDLE_LABEL = 'warren.image.bundle';
+
+export function bundleDigest(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16);
+}
+
 export function crackboxImageTag(): string {
   return `${CRACKBOX_IMAGE_REPO}:${warrenVersion()}`;
 }
 
 /** The image config as `docker import` changes. The service spec sets the user again and drops every capability. */
-export function crackboxImportChanges(meta: { version: string; node: string }): string[] {
+export function crackboxImportChanges(meta: { version: string; node: string; bundle?: string }): string[] {
   return [
     `USER ${AGENT_USER}`,
     'WORKDIR /',
@@ -30,7 +41,8 @@ export function crackboxImportChanges(meta: { version: string; node: string }): 
     'ENV WARREN_LOG_FORMAT=json',
     `ENTRYPOINT ${JSON.stringify([IMAGE_NODE, CRACKBOX_MAIN])}`,
     'CMD []',
-    `LABEL warren.image=crackbox warren.version=${meta.version} warren.image.route=offline warren.image.node=${meta.node}`,
+    `LABEL warren.image=crackbox warren.version=${meta.version} warren.image.route=offline warren.image.node=${meta.node}` +
+      (meta.bundle ? ` ${BUNDLE_LABEL}=${meta.bundle}` : ''),
   ];
 }
 
@@ -90,18 +102,31 @@ export async function buildCrackboxImage(
     assembleRootfs(root, { nodeBinary: opts.nodeBinary, progress: say });
     mkdirSync(join(root, CRACKBOX_MAIN, '..'), { recursive: true });
     await bundleCrackboxNode(join(root, CRACKBOX_MAIN));
+    const bundle = bundleDigest(join(root, CRACKBOX_MAIN));
     mkdirSync(join(root, 'etc', 'crackbox'), { recursive: true });
-    const changes = crackboxImportChanges({ version: warrenVersion(), node: process.version });
+    const changes = crackboxImportChanges({ version: warrenVersion(), node: process.version, bundle });
     return await importRootfs({ docker, root, work, tag, changes, say });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-/** The crackbox image's tag and id, building it only when the tag is missing. */
-export async function ensureCrackboxImage(opts: { docker?: Docker; tag?: string } = {}): Promise<{ tag: string; id: string }> {
+/** The crackbox image's tag and id, building it when the tag is missing or holds another bundle than this checkout's. */
+export async function ensureCrackboxImage(opts: { docker?: Docker; tag?: string; progress?: (m: string) => void } = {}): Promise<{ tag: string; id: string }> {
   const docker = opts.docker ?? new Docker();
   const tag = opts.tag ?? crackboxImageTag();
-  if (await imageExists(docker, tag)) return { tag, id: (await docker.getImage(tag).inspect()).Id };
+  if (await imageExists(docker, tag)) {
+    const image = (await docker.getImage(tag).inspect()) as { Id: string; Config?: { Labels?: Record<string, string> | null } };
+    const work = mkdtempSync(join(tmpdir(), 'warren-crackbox-bundle-'));
+    let wanted: string;
+    try {
+      await bundleCrackboxNode(join(work, 'main.js'));
+      wanted = bundleDigest(join(work, 'main.js'));
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+    if (image.Config?.Labels?.[BUNDLE_LABEL] === wanted) return { tag, id: image.Id };
+    opts.progress?.(`${tag} holds another crackbox build than this checkout's: rebuilding it`);
+  }
   return buildCrackboxImage({ ...opts, docker, tag });
 }

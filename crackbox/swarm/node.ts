@@ -15,7 +15,7 @@ import { egressPolicyFor, type EgressPolicy } from '../egress-policy.js';
 import { EgressProxy } from '../proxy.js';
 import { Resolver } from '../resolver.js';
 import { listenPlan, type LocalAddress } from './listen-plan.js';
-import { snapshotLookup, type EgressSnapshot } from './snapshot.js';
+import { infrastructureTargetOf, snapshotLookup, type EgressSnapshot } from './snapshot.js';
 
 export interface CrackboxNodeOptions {
   snapshot: EgressSnapshot;
@@ -74,6 +74,7 @@ export class CrackboxNode {
       policyFor,
       resolver: new Resolver(upstream, book),
       addressProblem: (ip) => checker.problem(ip),
+      infrastructureTarget: (host, port) => infrastructureTargetOf(snapshot.infrastructure, host, port)?.name ?? null,
       sink,
       log: log.child({ part: 'proxy' }),
       connectTimeoutMs: options.connectTimeoutMs,

@@ -10,13 +10,25 @@ import { ancestorsOf, tenantPathProblem, type TenantPath } from '../../core/tena
 import { parseCidr } from '../address-policy.js';
 import type { AllowlistState } from '../egress-policy.js';
 
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 
 /** A tenant's overlay as crackbox on a node needs it: its own address on the overlay is in `subnet`. */
 export interface SnapshotNetwork {
   tenant: TenantPath;
   network: string;
   subnet: string;
+}
+
+/**
+ * A part of warren itself that tasks on the tenant overlays must reach through crackbox: gated's HTTPS endpoint on
+ * the manager. Not an allowlist entry: exactly one IPv4 address and port, for CONNECT only (the runner's TLS to gated
+ * goes through the tunnel, so crackbox sees ciphertext), allowed for every tenant regardless of its allowlist and of
+ * the address policy (the endpoint usually is a node address, which is otherwise never a destination).
+ */
+export interface InfrastructureTarget {
+  name: string;
+  address: string;
+  port: number;
 }
 
 export interface EgressSnapshot {
@@ -31,6 +43,7 @@ export interface EgressSnapshot {
   allowedRanges: string[];
   /** Every node's address: never a destination, like the host's own addresses for the local crackbox. */
   nodeAddresses: string[];
+  infrastructure: InfrastructureTarget[];
 }
 
 export interface SnapshotInput {
@@ -41,6 +54,7 @@ export interface SnapshotInput {
   networks: readonly SnapshotNetwork[];
   allowedRanges: readonly string[];
   nodeAddresses: readonly string[];
+  infrastructure?: readonly InfrastructureTarget[];
   /** The allowlist state of a tenant (crackbox/tenant-allowlists.ts over the registry); null = no allowlist. */
   stateOf(tenant: TenantPath): AllowlistState | null;
 }
@@ -69,7 +83,33 @@ export function buildSnapshot(input: SnapshotInput): EgressSnapshot {
     networks: [...input.networks].sort((a, b) => byString(a.tenant, b.tenant)).map((n) => ({ ...n })),
     allowedRanges: [...input.allowedRanges],
     nodeAddresses: [...new Set(input.nodeAddresses)].sort(byString),
+    infrastructure: (input.infrastructure ?? []).map((t) => ({ ...t })),
   };
+}
+
+/**
+ * gated's endpoint as an infrastructure target, from the URL runs are given (https://a.b.c.d:port/...). The host must
+ * be an IPv4 address: the tunnel is allowed to exactly that address, never to a name whose answers could change.
+ */
+export function gatedTarget(url: string): InfrastructureTarget {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`gated's endpoint ${JSON.stringify(url)} is not a URL`);
+  }
+  if (parsed.protocol !== 'https:') throw new Error(`gated's endpoint ${url} is not https`);
+  if (!isIPv4(parsed.hostname)) {
+    throw new Error(
+      `gated's endpoint ${url} must name an IPv4 address for the Swarm egress (WARREN_GATED_HTTP=<manager address>:port, or that address first in WARREN_GATED_HTTP_SANS)`,
+    );
+  }
+  return { name: 'gated', address: parsed.hostname, port: Number(parsed.port || 443) };
+}
+
+/** The infrastructure target a CONNECT to host:port is, or null: only an exact address and port match. PURE. */
+export function infrastructureTargetOf(targets: readonly InfrastructureTarget[], host: string, port: number): InfrastructureTarget | null {
+  return targets.find((t) => t.address === host && t.port === port) ?? null;
 }
 
 export function encodeSnapshot(snapshot: EgressSnapshot): string {
@@ -173,6 +213,14 @@ export function parseSnapshot(text: string): EgressSnapshot {
   }
   const nodeAddresses = strings(raw.nodeAddresses, 'nodeAddresses');
   for (const a of nodeAddresses) if (!isIPv4(a)) fail('nodeAddresses', `not an IPv4 address: ${a}`);
+  if (!Array.isArray(raw.infrastructure)) fail('infrastructure', 'must be a list');
+  const infrastructure = raw.infrastructure.map((t, i): InfrastructureTarget => {
+    const where = `infrastructure[${i}]`;
+    if (!isRecord(t)) fail(where, 'must be an object');
+    const address = str(t.address, `${where}.address`);
+    if (!isIPv4(address)) fail(`${where}.address`, `not an IPv4 address: ${address}`);
+    return { name: str(t.name, `${where}.name`), address, port: port(t.port, `${where}.port`) };
+  });
   const dnsPort = port(raw.dnsPort, 'dnsPort');
   const proxyPort = port(raw.proxyPort, 'proxyPort');
   if (dnsPort === proxyPort) fail('proxyPort', 'must differ from dnsPort');
@@ -186,6 +234,7 @@ export function parseSnapshot(text: string): EgressSnapshot {
     networks,
     allowedRanges,
     nodeAddresses,
+    infrastructure,
   };
 }
 

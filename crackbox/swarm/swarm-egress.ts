@@ -16,7 +16,7 @@ import { LABELS } from '../../core/container.js';
 import type { EgressConfig } from '../egress-config.js';
 import type { RegistryView } from '../policy-cache.js';
 import { allowlistStateOf } from '../tenant-allowlists.js';
-import { buildSnapshot, encodeSnapshot, snapshotDigest } from './snapshot.js';
+import { buildSnapshot, encodeSnapshot, gatedTarget, snapshotDigest, type InfrastructureTarget } from './snapshot.js';
 import {
   ROLE,
   ROLE_LABEL,
@@ -40,6 +40,8 @@ export interface SwarmEgressOptions {
   config: EgressConfig;
   /** The crackbox image (images/crackbox.ts), present on every node or pullable by every node. */
   image: string;
+  /** gated's HTTPS endpoint as runs are given it: every tenant's tasks may CONNECT to exactly its address and port. */
+  gatedUrl?: string;
   /** Environment of the node processes (WARREN_EGRESS_NODE_UPSTREAM, WARREN_LOG_LEVEL). */
   nodeEnv?: Record<string, string>;
   log?: Logger;
@@ -60,9 +62,12 @@ export class SwarmEgress implements EgressService {
   private outNetworkId = '';
   private pushTimer: NodeJS.Timeout | undefined;
   private readonly onChange = () => this.schedulePush();
+  private readonly infrastructure: InfrastructureTarget[];
 
   private constructor(private readonly options: SwarmEgressOptions) {
     this.log = options.log ?? silentLogger();
+    // Throws for a gated URL that names no IPv4 address: the tasks could not reach gated, so warren up stops.
+    this.infrastructure = options.gatedUrl ? [gatedTarget(options.gatedUrl)] : [];
   }
 
   /** Checks the daemon is a Swarm manager, creates the way-out network and rolls out this instance's overlays. */
@@ -184,6 +189,7 @@ export class SwarmEgress implements EgressService {
       networks: overlays.map((o) => ({ tenant: o.tenant, network: o.name, subnet: o.subnet })),
       allowedRanges: config.allowedRanges,
       nodeAddresses: nodes.map((n) => n.Status?.Addr ?? '').filter((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a)),
+      infrastructure: this.infrastructure,
       stateOf: (t) => allowlistStateOf(registry.get(t)),
     });
     const text = encodeSnapshot(snapshot);
@@ -319,9 +325,15 @@ export class SwarmEgress implements EgressService {
  * The core/egress.ts starter `warren up` uses with the Swarm runtime (WARREN_RUNTIME=swarm): its `egressFor` returns
  * `{ network: <tenant overlay>, dns: [<crackbox VIP on it>], env: <proxy at that VIP>, scope: 'swarm' }`.
  */
-export function swarmEgressStarter(config: EgressConfig, opts: { image: string; nodeEnv?: Record<string, string> }): EgressStarter {
-  return async ({ instance, docker, registry, log }) =>
-    SwarmEgress.start({ instance, docker, registry, config, image: opts.image, nodeEnv: opts.nodeEnv, log: componentLogger(log, 'crackbox') }).catch(
+export function swarmEgressStarter(
+  config: EgressConfig,
+  opts: { image: string | ((docker: Docker) => Promise<string>); nodeEnv?: Record<string, string> },
+): EgressStarter {
+  return async ({ instance, docker, registry, log, gatedUrl }) =>
+    (async () => {
+      const image = typeof opts.image === 'string' ? opts.image : await opts.image(docker);
+      return SwarmEgress.start({ instance, docker, registry, config, image, gatedUrl, nodeEnv: opts.nodeEnv, log: componentLogger(log, 'crackbox') });
+    })().catch(
       (error: Error) => {
         throw new Error(`the Swarm egress could not start (${error.message})`);
       },

@@ -4,7 +4,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_USER } from '../../core/container.js';
-import { CRACKBOX_MAIN, bundleCrackboxNode, crackboxImageTag, crackboxImportChanges } from '../../images/crackbox.js';
+import {
+  BUNDLE_LABEL,
+  CRACKBOX_MAIN,
+  bundleCrackboxNode,
+  bundleDigest,
+  crackboxImageTag,
+  crackboxImportChanges,
+  ensureCrackboxImage,
+} from '../../images/crackbox.js';
+import { agentImage, requireDocker } from '../helpers/docker.js';
 import { warrenVersion } from '../../images/build.js';
 
 describe('the crackbox image of the Swarm egress', () => {
@@ -24,7 +33,7 @@ describe('the crackbox image of the Swarm egress', () => {
       await bundleCrackboxNode(main);
       expect(readFileSync(join(dir, 'package.json'), 'utf8')).toContain('commonjs');
       const snapshot = join(dir, 'snapshot.json');
-      writeFileSync(snapshot, JSON.stringify({ version: 1, tenants: {}, networks: 'nope' }));
+      writeFileSync(snapshot, JSON.stringify({ version: 2, tenants: {}, networks: 'nope' }));
       const r = spawnSync(process.execPath, [main], { env: { CRACKBOX_SNAPSHOT: snapshot, WARREN_LOG_FORMAT: 'json' }, encoding: 'utf8', timeout: 20_000 });
       expect(r.status).toBe(1);
       expect(r.stderr).toContain('egress snapshot: networks: must be a list');
@@ -32,4 +41,29 @@ describe('the crackbox image of the Swarm egress', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('an image under the tag with another bundle than this checkout’s is rebuilt; the same bundle is reused', async () => {
+    const docker = await requireDocker();
+    const tag = `warren/crackbox:test-ensure-${process.pid}`;
+    // Another image under the crackbox tag: what an older build of the same version looks like to the tag.
+    const stale = (await agentImage()).tag;
+    const [repo, version] = tag.split(':') as [string, string];
+    await docker.getImage(stale).tag({ repo, tag: version });
+    try {
+      const staleId = (await docker.getImage(tag).inspect()).Id;
+      const built = await ensureCrackboxImage({ docker, tag });
+      expect(built.id).not.toBe(staleId);
+      const labels = ((await docker.getImage(tag).inspect()) as { Config: { Labels: Record<string, string> } }).Config.Labels;
+      const dir = mkdtempSync(join(tmpdir(), 'warren-crackbox-bundle-'));
+      try {
+        await bundleCrackboxNode(join(dir, 'main.js'));
+        expect(labels[BUNDLE_LABEL]).toBe(bundleDigest(join(dir, 'main.js')));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      expect((await ensureCrackboxImage({ docker, tag })).id).toBe(built.id);
+    } finally {
+      await docker.getImage(tag).remove().catch(() => undefined);
+    }
+  }, 180_000);
 });

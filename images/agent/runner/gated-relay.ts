@@ -28,7 +28,8 @@ export interface Relay {
 export async function startRelay(endpoint: GatedEndpoint, log: RunnerLog, keepaliveMs = KEEPALIVE_MS): Promise<Relay> {
   const dir = mkdtempSync(join(tmpdir(), 'warren-gated-')); // 0700: only this user reaches the socket
   const socketPath = join(dir, 'gated.sock');
-  const pinned = pinnedFetch(endpoint.ca);
+  // Through the proxy the egress names, if any (a Swarm task's only way off its internal overlay).
+  const pinned = pinnedFetch(endpoint.ca, process.env);
   const links = new Set<() => Promise<void>>();
   const server = createServer((socket) => links.add(relay(socket)));
 

@@ -2,7 +2,7 @@
 // (acme) and 127.0.0.3 (beta), the policy from a snapshot, a fake upstream on 127.0.0.1. The cluster test runs the
 // same code in the image on a real swarm; this one pins the decisions wherever the cluster cannot run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { parseAllowlist } from '../../../core/allowlist.js';
 import { silentLogger } from '../../../core/log.js';
 import { CrackboxNode } from '../../../crackbox/swarm/node.js';
@@ -14,8 +14,13 @@ const entries = (text: string, t: string) => parseAllowlist(text, `/t/${t}/allow
 describe('crackbox on one node, from a snapshot', () => {
   let upstream: FakeUpstream;
   let node: CrackboxNode;
+  // Stands in for gated's endpoint, on an address the address policy refuses (a node address).
+  let gated: Server;
+  let gatedPort: number;
 
   beforeAll(async () => {
+    gated = createServer((_req, res) => res.end('gated'));
+    gatedPort = await new Promise<number>((r) => gated.listen({ host: '127.0.0.1', port: 0 }, () => r((gated.address() as { port: number }).port)));
     upstream = await new FakeUpstream().start();
     for (const n of ['acme.test', 'beta.test']) upstream.records.set(n, ['127.0.0.1']);
     const snapshot = parseSnapshot(
@@ -30,7 +35,8 @@ describe('crackbox on one node, from a snapshot', () => {
             { tenant: 'beta', network: 'warren-w1-egress-beta', subnet: '127.0.0.3/32' },
           ],
           allowedRanges: [],
-          nodeAddresses: [],
+          nodeAddresses: ['127.0.0.1'],
+          infrastructure: [{ name: 'gated', address: '127.0.0.1', port: gatedPort }],
           stateOf: (t) => (t === 'acme' ? { entries: entries('acme.test', t), broken: null } : t === 'beta' ? { entries: [], broken: 'bad line' } : null),
         }),
       ),
@@ -46,6 +52,7 @@ describe('crackbox on one node, from a snapshot', () => {
   afterAll(async () => {
     await node?.stop();
     await upstream?.stop();
+    gated?.close();
   });
 
   it('listens on each tenant’s overlay address only', () => {
@@ -76,5 +83,33 @@ describe('crackbox on one node, from a snapshot', () => {
     expect(await ask('127.0.0.3', 'acme.test:443')).toMatchObject({ status: 403, rule: 'broken-allowlist' });
     expect(await ask('127.0.0.2', 'other.test:443')).toMatchObject({ status: 403, rule: 'default-deny' });
     expect(await ask('127.0.0.2', 'acme.test:443')).toMatchObject({ status: 403, rule: 'address-policy' });
+  });
+
+  it('tunnels any tenant to gated’s exact address and port, and nothing else of that host', async () => {
+    const connectTo = (host: string, target: string) =>
+      new Promise<{ status?: number; rule?: string }>((resolve, reject) => {
+        const req = request({ host, port: node.proxy.port, method: 'CONNECT', path: target });
+        req.on('connect', (res, socket) => {
+          socket.destroy();
+          resolve({ status: res.statusCode, rule: res.headers['x-crackbox-rule'] as string | undefined });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    // beta's allowlist is broken (deny all), and 127.0.0.1 is a node address: gated is reached all the same.
+    expect(await connectTo('127.0.0.3', `127.0.0.1:${gatedPort}`)).toMatchObject({ status: 200 });
+    expect(await connectTo('127.0.0.2', `127.0.0.1:${gatedPort}`)).toMatchObject({ status: 200 });
+    expect(await connectTo('127.0.0.2', `127.0.0.1:${gatedPort + 1}`)).toMatchObject({ status: 403 });
+    expect(await connectTo('127.0.0.2', `localhost:${gatedPort}`)).toMatchObject({ status: 403 });
+    // Plain HTTP to the same address and port is an ordinary request: the tenant's policy decides (default deny).
+    const plain = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request({ host: '127.0.0.2', port: node.proxy.port, path: `http://127.0.0.1:${gatedPort}/`, headers: { host: `127.0.0.1:${gatedPort}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(plain).toBe(403);
   });
 });

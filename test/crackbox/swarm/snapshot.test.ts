@@ -4,6 +4,8 @@ import { decideConnect, decideName, egressPolicyFor, type AllowlistState } from 
 import {
   buildSnapshot,
   encodeSnapshot,
+  gatedTarget,
+  infrastructureTargetOf,
   parseSnapshot,
   snapshotDigest,
   snapshotLookup,
@@ -81,7 +83,7 @@ describe('the egress snapshot the manager pushes to every node', () => {
     const good = JSON.parse(encodeSnapshot(buildSnapshot(input())));
     const bad: [string, (d: any) => unknown, RegExp][] = [
       ['not JSON', () => '{', /document: not JSON/],
-      ['another version', (d) => ({ ...d, version: 2 }), /version: must be 1/],
+      ['another version', (d) => ({ ...d, version: 1 }), /version: must be 2/],
       ['a bad tenant name', (d) => ({ ...d, tenants: { ...d.tenants, '../x': { entries: [], broken: null } } }), /invalid tenant/],
       ['broken as a number', (d) => ({ ...d, tenants: { acme: { entries: [], broken: 1 } } }), /broken: must be null or a reason/],
       ['an allow entry without ports', (d) => ({ ...d, base: [{ ...d.base[0], ports: [] }] }), /base\[0\]: an allow entry must list its ports/],
@@ -93,6 +95,9 @@ describe('the egress snapshot the manager pushes to every node', () => {
       ['an IPv6 node address', (d) => ({ ...d, nodeAddresses: ['::1'] }), /nodeAddresses: not an IPv4 address/],
       ['equal ports', (d) => ({ ...d, proxyPort: 53 }), /proxyPort: must differ from dnsPort/],
       ['no networks', (d) => ({ ...d, networks: undefined }), /networks: must be a list/],
+      ['no infrastructure list', (d) => ({ ...d, infrastructure: undefined }), /infrastructure: must be a list/],
+      ['an infrastructure name', (d) => ({ ...d, infrastructure: [{ name: 'gated', address: 'gated.test', port: 7443 }] }), /infrastructure\[0\]\.address: not an IPv4 address/],
+      ['an infrastructure port', (d) => ({ ...d, infrastructure: [{ name: 'gated', address: '10.0.0.1', port: 0 }] }), /infrastructure\[0\]\.port/],
     ];
     for (const [what, mutate, error] of bad) {
       const doc = mutate(structuredClone(good));
@@ -104,5 +109,29 @@ describe('the egress snapshot the manager pushes to every node', () => {
     const s = parseSnapshot(encodeSnapshot(buildSnapshot(input())));
     expect(snapshotLookup(s)('nobody')).toBeNull();
     expect(snapshotLookup(s)('constructor')).toBeNull();
+  });
+
+  it('carries gated’s endpoint as the one infrastructure target: exactly its address and port', () => {
+    const gated = gatedTarget('https://192.168.1.2:7443/mcp');
+    expect(gated).toEqual({ name: 'gated', address: '192.168.1.2', port: 7443 });
+    const s = parseSnapshot(encodeSnapshot(buildSnapshot(input({ infrastructure: [gated] }))));
+    expect(s.infrastructure).toEqual([gated]);
+    expect(parseSnapshot(encodeSnapshot(buildSnapshot(input()))).infrastructure).toEqual([]);
+    const table: [string, number, string | null][] = [
+      ['192.168.1.2', 7443, 'gated'],
+      ['192.168.1.2', 443, null], // another port of the same host
+      ['192.168.1.3', 7443, null], // another node
+      ['192.168.001.002', 7443, null], // only the exact text the runner was given
+      ['gated.test', 7443, null],
+    ];
+    for (const [host, port, name] of table) expect(infrastructureTargetOf(s.infrastructure, host, port)?.name ?? null, `${host}:${port}`).toBe(name);
+  });
+
+  it('refuses a gated endpoint that names no IPv4 address, or is not https', () => {
+    expect(gatedTarget('https://10.1.2.3/mcp').port).toBe(443);
+    expect(() => gatedTarget('https://gated.example:7443/mcp')).toThrow(/must name an IPv4 address/);
+    expect(() => gatedTarget('https://[::1]:7443/mcp')).toThrow(/must name an IPv4 address/);
+    expect(() => gatedTarget('http://10.1.2.3:7443/mcp')).toThrow(/not https/);
+    expect(() => gatedTarget('nope')).toThrow(/not a URL/);
   });
 });
