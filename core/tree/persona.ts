@@ -104,6 +104,15 @@ export function placementProblem(constraint: string): string | null {
   return null;
 }
 
+/**
+ * The constraints a tenant's runs are placed by: every ancestor's and its own, all of which must hold. An ancestor's
+ * `placement:` narrows its whole subtree (as its deny rules do), so a group created below a world pinned to its own
+ * nodes (create_group) never runs elsewhere for lack of a placement of its own. PURE.
+ */
+export function subtreePlacement(own: readonly string[], ancestors: readonly (readonly string[])[]): string[] {
+  return [...new Set([...ancestors.flat(), ...own])];
+}
+
 export const placementSchema = z
   .array(
     z

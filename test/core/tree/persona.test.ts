@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePersona, personaSchema } from '../../../core/tree/persona.js';
+import { parsePersona, personaSchema, subtreePlacement } from '../../../core/tree/persona.js';
 
 const F = '/t/acme/PERSONA.md';
 
@@ -242,5 +242,17 @@ describe('parsePersona: placement (Swarm constraints)', () => {
     const { persona, errors } = parsePersona(text, F);
     expect(persona).toBeNull();
     expect(errors).toEqual([{ file: F, line: 4, message: expect.stringMatching(message) }]);
+  });
+});
+
+describe('subtreePlacement: an ancestor’s placement holds for its whole subtree', () => {
+  it.each([
+    ['a group with none of its own, below a pinned world', [], [['node.labels.world==acme']], ['node.labels.world==acme']],
+    ['its own constraints are added, never replacing', ['node.labels.gpu==true'], [['node.labels.world==acme']], ['node.labels.world==acme', 'node.labels.gpu==true']],
+    ['every ancestor counts', [], [['node.labels.team==a'], ['node.labels.world==acme']], ['node.labels.team==a', 'node.labels.world==acme']],
+    ['no one pins it', [], [[], []], []],
+    ['a repeated constraint once', ['node.role==worker'], [['node.role==worker']], ['node.role==worker']],
+  ] as const)('%s', (_label, own, ancestors, expected) => {
+    expect(subtreePlacement(own, ancestors)).toEqual(expected);
   });
 });
