@@ -31,7 +31,7 @@ import { DockerRuntime } from './runtime/docker.js';
 import type { AgentRuntime } from './runtime/runtime.js';
 import { SwarmRuntime } from './runtime/swarm.js';
 import { httpOptionsFromEnv } from '../gated/http/open.js';
-import { ancestorsOf, type TenantPath } from '../core/tenant-path.js';
+import type { TenantPath } from '../core/tenant-path.js';
 import { subtreePlacement } from '../core/tree/persona.js';
 import { TurnLoop, type TurnLoopDeps } from './turns.js';
 import type { AdapterFactory } from './channels/adapter.js';
@@ -131,14 +131,11 @@ async function startRuntime(config: GatewayConfig, docker: Docker, gated: Gated)
   const runtime = new SwarmRuntime({
     docker,
     placementFor: (tenant: TenantPath) =>
-      subtreePlacement(
-        gated.registry.config(tenant)?.persona.frontmatter.placement ?? [],
-        ancestorsOf(tenant).map((a) => {
-          // A broken ancestor's placement is unknown: the run fails rather than go to any node.
-          if (gated.registry.get(a) && !gated.registry.config(a)) throw new Error(`${a} has no valid configuration, so its placement is unknown`);
-          return gated.registry.config(a)?.persona.frontmatter.placement ?? [];
-        }),
-      ),
+      subtreePlacement(tenant, (path) => {
+        const state = gated.registry.get(path);
+        if (!state) return undefined;
+        return state.config ? (state.config.persona.frontmatter.placement ?? []) : 'broken';
+      }),
   });
   await runtime.assertManager();
   return runtime;
