@@ -61,6 +61,8 @@ export function defaultSans(host: string, listenHost: string): San[] {
 /** The configured names, and the listen address when it is a specific one: the URL runs get must be in the certificate. */
 export function withListenHost(sans: San[], listenHost: string): San[] {
   if (listenHost === '0.0.0.0' || listenHost === '::' || listenHost === '') return dedupe(sans);
+  // Held to the same rule as a configured name: anything else would be written into the certificate's extension file.
+  if (!isIP(listenHost) && !DNS_NAME.test(listenHost)) throw new TlsError(`WARREN_GATED_HTTP: "${listenHost}" is neither a host name nor an IP address`);
   return dedupe([...sans, isIP(listenHost) ? { kind: 'ip', value: listenHost } : { kind: 'dns', value: listenHost.toLowerCase() }]);
 }
 

@@ -32,6 +32,7 @@ import type { AgentRuntime } from './runtime/runtime.js';
 import { SwarmRuntime } from './runtime/swarm.js';
 import { httpOptionsFromEnv } from '../gated/http/open.js';
 import type { TenantPath } from '../core/tenant-path.js';
+import { subtreePlacement } from '../core/tree/persona.js';
 import { TurnLoop, type TurnLoopDeps } from './turns.js';
 import type { AdapterFactory } from './channels/adapter.js';
 import { Delivery } from './channels/delivery.js';
@@ -129,7 +130,12 @@ async function startRuntime(config: GatewayConfig, docker: Docker, gated: Gated)
   }
   const runtime = new SwarmRuntime({
     docker,
-    placementFor: (tenant: TenantPath) => gated.registry.config(tenant)?.persona.frontmatter.placement ?? [],
+    placementFor: (tenant: TenantPath) =>
+      subtreePlacement(tenant, (path) => {
+        const state = gated.registry.get(path);
+        if (!state) return undefined;
+        return state.config ? (state.config.persona.frontmatter.placement ?? []) : 'broken';
+      }),
   });
   await runtime.assertManager();
   return runtime;

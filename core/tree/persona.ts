@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { ConfigError } from '../config-error.js';
 import { canonicalChat, chatIdProblem } from '../grants/canonical.js';
+import { ancestorsOf, ROOT, type TenantPath } from '../tenant-path.js';
 import { environmentSchema } from './environment.js';
 import { lineOfKey, parseFrontmatter, zodIssuesToErrors } from './frontmatter.js';
 
@@ -102,6 +103,24 @@ export function placementProblem(constraint: string): string | null {
   if (!PLACEMENT_VALUE.test(value)) return `"${value}" is not a plain value (letters, digits and "._:/-")`;
   if (attribute === 'node.role' && value !== 'manager' && value !== 'worker') return 'node.role is "manager" or "worker"';
   return null;
+}
+
+/**
+ * The constraints a tenant's runs are placed by: every ancestor's and its own, all of which must hold. An ancestor's
+ * `placement:` narrows its whole subtree (as its deny rules do), so a group created below a world pinned to its own
+ * nodes (create_group) never runs elsewhere for lack of a placement of its own. `placementOf` says a tenant's
+ * constraints, 'broken' for a tenant whose files do not parse (its placement is unknown: this throws rather than
+ * place anywhere), undefined for a path that is no tenant. PURE.
+ */
+export function subtreePlacement(tenant: TenantPath, placementOf: (path: TenantPath) => readonly string[] | 'broken' | undefined): string[] {
+  const out: string[] = [];
+  // Root's own placement is its agent's: root is above every world for grants, but holds no world's folder.
+  for (const path of [...ancestorsOf(tenant).filter((a) => a !== ROOT).reverse(), tenant]) {
+    const placement = placementOf(path);
+    if (placement === 'broken') throw new Error(`${path} has no valid configuration, so the placement of ${tenant}'s runs is unknown`);
+    out.push(...(placement ?? []));
+  }
+  return [...new Set(out)];
 }
 
 export const placementSchema = z

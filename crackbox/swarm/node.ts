@@ -63,6 +63,12 @@ export class CrackboxNode {
       tenantNetworks: snapshot.networks.map((n) => n.subnet),
       hostAddresses: [...snapshot.nodeAddresses, ...local.map((a) => a.address)],
     });
+    // gated's address is reached only as the infrastructure target (CONNECT to its exact address and port): never
+    // through a name that resolves to it or at another port, even when it is no node address or an allowed range
+    // holds it.
+    const infrastructureAddresses = new Set(snapshot.infrastructure.map((t) => t.address));
+    const addressProblem = (ip: string) =>
+      infrastructureAddresses.has(ip) ? `${ip} is warren's own endpoint, reached only by CONNECT to its exact address and port` : checker.problem(ip);
     const tenantForLocalAddress = (address: string) => this.listeners.get(address) ?? null;
     const upstream = new DnsUpstream(options.upstream, options.upstreamTimeoutMs ?? 2000);
     const book = new ResolvedAddressBook();
@@ -73,7 +79,7 @@ export class CrackboxNode {
       tenantForLocalAddress,
       policyFor,
       resolver: new Resolver(upstream, book),
-      addressProblem: (ip) => checker.problem(ip),
+      addressProblem,
       infrastructureTarget: (host, port) => infrastructureTargetOf(snapshot.infrastructure, host, port)?.name ?? null,
       sink,
       log: log.child({ part: 'proxy' }),

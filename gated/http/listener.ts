@@ -32,11 +32,18 @@ export class HttpListener {
   private readonly server: HttpsServer;
   private readonly runs = new Map<string, RunBinding>();
   private readonly sockets = new Set<Socket>();
+  /** Connections that have sent no request yet, with the timer that closes them. */
+  private readonly awaitingRequest = new Map<Socket, NodeJS.Timeout>();
   private reaper: NodeJS.Timeout | null = null;
   private closing = false;
 
   constructor(private readonly options: HttpListenerOptions) {
-    this.server = createServer({ cert: options.certPem, key: options.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
+    // Before its first request a connection is nobody's: its handshake and that request are bounded in time, so idle
+    // connections (no token needed to open one) cannot keep the connection slots from the runs.
+    const handshakeTimeout = options.bounds.firstRequestMs;
+    this.server = createServer({ cert: options.certPem, key: options.keyPem, minVersion: 'TLSv1.2', handshakeTimeout }, (req, res) => {
+      clearTimeout(this.awaitingRequest.get(req.socket));
+      this.awaitingRequest.delete(req.socket);
       // Whatever goes wrong with one request is that request's 500, never gated's crash.
       this.serve(req, res).catch((error: unknown) => {
         options.log.error({ err: error }, 'HTTP request failed');
@@ -49,7 +56,14 @@ export class HttpListener {
     this.server.requestTimeout = 30_000;
     this.server.on('secureConnection', (socket: Socket) => {
       this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
+      const timer = setTimeout(() => socket.destroy(), options.bounds.firstRequestMs);
+      timer.unref();
+      this.awaitingRequest.set(socket, timer);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        this.awaitingRequest.delete(socket);
+        this.sockets.delete(socket);
+      });
     });
     this.server.on('tlsClientError', (error) => options.log.debug({ err: error }, 'TLS handshake failed'));
     this.server.on('error', (error) => options.log.error({ err: error }, 'HTTP listener error'));

@@ -105,6 +105,11 @@ export interface HttpBounds {
   maxInFlight: number;
   /** TCP connections the listener accepts at once. */
   maxConnections: number;
+  /**
+   * A connection whose TLS handshake and first request have not both arrived this long after it opened is closed:
+   * before a request nothing is known of it, and idle ones must not hold the connection slots.
+   */
+  firstRequestMs: number;
 }
 
 export const DEFAULT_HTTP_BOUNDS: HttpBounds = {
@@ -113,6 +118,7 @@ export const DEFAULT_HTTP_BOUNDS: HttpBounds = {
   idleSessionMs: 10 * 60_000,
   maxInFlight: 16,
   maxConnections: 256,
+  firstRequestMs: 10_000,
 };
 
 /** `WARREN_GATED_HTTP=host:port` (`[v6]:port` for IPv6); unset or empty is off. Throws with the reason. */

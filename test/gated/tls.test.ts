@@ -52,6 +52,12 @@ describe('names', () => {
     expect(withListenHost(parseSans('gated.internal'), '0.0.0.0').map((s) => s.value)).toEqual(['gated.internal']);
   });
 
+  it('refuses a listen host that is neither a name nor an address: it would write more names into the certificate', () => {
+    // The extension file lists names comma-separated: "a,DNS:b" would certify b as well.
+    expect(() => withListenHost(parseSans('gated.internal'), 'gated.internal,DNS:evil.example')).toThrow(TlsError);
+    expect(() => withListenHost(parseSans('gated.internal'), 'bad\nsubjectAltName=DNS:evil.example')).toThrow(/WARREN_GATED_HTTP/);
+  });
+
   it('defaults to loopback, the host name and a specific listen address, never a wildcard', () => {
     expect(defaultSans('node-1', '0.0.0.0').map((s) => s.value)).toEqual(['localhost', '127.0.0.1', '::1', 'node-1']);
     expect(defaultSans('node-1', '10.0.0.7').map((s) => s.value)).toEqual(['localhost', '127.0.0.1', '::1', 'node-1', '10.0.0.7']);

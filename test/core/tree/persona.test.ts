@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePersona, personaSchema } from '../../../core/tree/persona.js';
+import { parsePersona, personaSchema, subtreePlacement } from '../../../core/tree/persona.js';
 
 const F = '/t/acme/PERSONA.md';
 
@@ -242,5 +242,23 @@ describe('parsePersona: placement (Swarm constraints)', () => {
     const { persona, errors } = parsePersona(text, F);
     expect(persona).toBeNull();
     expect(errors).toEqual([{ file: F, line: 4, message: expect.stringMatching(message) }]);
+  });
+});
+
+describe('subtreePlacement: an ancestor’s placement holds for its whole subtree', () => {
+  const tree = (placements: Record<string, readonly string[] | 'broken'>) => (path: string) => placements[path];
+  it.each([
+    ['a group with none of its own, below a pinned world', 'acme/ops', { acme: ['node.labels.world==acme'], 'acme/ops': [] }, ['node.labels.world==acme']],
+    ['its own constraints are added, never replacing', 'acme/ops', { acme: ['node.labels.world==acme'], 'acme/ops': ['node.labels.gpu==true'] }, ['node.labels.world==acme', 'node.labels.gpu==true']],
+    ['every ancestor counts', 'acme/ops/a', { acme: ['node.labels.world==acme'], 'acme/ops': ['node.labels.team==ops'], 'acme/ops/a': [] }, ['node.labels.world==acme', 'node.labels.team==ops']],
+    ['no one pins it', 'acme', { acme: [] }, []],
+    ['root’s placement is its own agent’s, not every world’s', 'acme', { root: ['node.role==manager'], acme: [] }, []],
+    ['a repeated constraint once', 'acme/ops', { acme: ['node.role==worker'], 'acme/ops': ['node.role==worker'] }, ['node.role==worker']],
+  ] as const)('%s', (_label, tenant, placements, expected) => {
+    expect(subtreePlacement(tenant, tree(placements))).toEqual(expected);
+  });
+
+  it('throws for a broken ancestor: its placement is unknown, and the run must not go to any node', () => {
+    expect(() => subtreePlacement('acme/ops', tree({ acme: 'broken', 'acme/ops': [] }))).toThrow(/acme has no valid configuration/);
   });
 });

@@ -113,3 +113,75 @@ describe('crackbox on one node, from a snapshot', () => {
     expect(plain).toBe(403);
   });
 });
+
+describe('gated’s address, when it is no node address and lies in an allowed range', () => {
+  let upstream: FakeUpstream;
+  let node: CrackboxNode;
+  // gated's endpoint, and another service on the same address (say, the manager's own API).
+  let gated: Server;
+  let other: Server;
+  const portOf = (s: Server) => (s.address() as { port: number }).port;
+
+  beforeAll(async () => {
+    gated = createServer((_req, res) => res.end('gated'));
+    other = createServer((_req, res) => res.end('other'));
+    for (const s of [gated, other]) await new Promise<void>((r) => s.listen({ host: '127.0.0.1', port: 0 }, () => r()));
+    upstream = await new FakeUpstream().start();
+    // An allowlisted name whose answers the tenant controls, pointed at gated's address.
+    upstream.records.set('acme.test', ['127.0.0.1']);
+    const snapshot = parseSnapshot(
+      encodeSnapshot(
+        buildSnapshot({
+          instance: 'w1',
+          dnsPort: 53,
+          proxyPort: 3128,
+          base: [],
+          networks: [{ tenant: 'acme', network: 'warren-w1-egress-acme', subnet: '127.0.0.2/32' }],
+          allowedRanges: ['127.0.0.0/8'],
+          nodeAddresses: [],
+          infrastructure: [{ name: 'gated', address: '127.0.0.1', port: portOf(gated) }],
+          stateOf: (t) => (t === 'acme' ? { entries: entries(`acme.test:${portOf(gated)},${portOf(other)}`, t), broken: null } : null),
+        }),
+      ),
+    );
+    node = await CrackboxNode.start({
+      snapshot: { ...snapshot, dnsPort: 0, proxyPort: 0 } as never,
+      upstream: `${upstream.host}:${upstream.port}`,
+      localAddresses: [{ address: '127.0.0.2', family: 'IPv4' }],
+      log: silentLogger(),
+    });
+  });
+
+  afterAll(async () => {
+    await node?.stop();
+    await upstream?.stop();
+    gated?.close();
+    other?.close();
+  });
+
+  it('is reached only by CONNECT to its exact address and port: a name leading there, or another port, is refused', async () => {
+    const connectTo = (target: string) =>
+      new Promise<{ status?: number; rule?: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.2', port: node.proxy.port, method: 'CONNECT', path: target });
+        req.on('connect', (res, socket) => {
+          socket.destroy();
+          resolve({ status: res.statusCode, rule: res.headers['x-crackbox-rule'] as string | undefined });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await connectTo(`127.0.0.1:${portOf(gated)}`)).toMatchObject({ status: 200 });
+    expect(await connectTo(`acme.test:${portOf(other)}`)).toMatchObject({ status: 403, rule: 'address-policy' });
+    expect(await connectTo(`acme.test:${portOf(gated)}`)).toMatchObject({ status: 403, rule: 'address-policy' });
+    expect(await connectTo(`127.0.0.1:${portOf(other)}`)).toMatchObject({ status: 403 });
+    const plain = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request({ host: '127.0.0.2', port: node.proxy.port, path: `http://acme.test:${portOf(other)}/`, headers: { host: `acme.test:${portOf(other)}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(plain).toBe(403);
+  });
+});

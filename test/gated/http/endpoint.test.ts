@@ -1,6 +1,8 @@
 // Run endpoints: gated's MCP over Streamable HTTPS, where the run's bearer token is the whole identity and the call
 // path is the run socket's.
 import { rmSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -244,6 +246,29 @@ describe('run endpoints: the bounds of a token', () => {
     await waitFor(() => started === 1 && f.gated.httpListener!.requestsInFlight === 1);
     req.destroy(); // the client vanishes with its call open
     await waitFor(() => f.gated.httpListener!.sessionCount === 0 && f.gated.httpListener!.requestsInFlight === 0);
+    await c.close();
+    await ep.close();
+  });
+});
+
+describe('run endpoints: connections before any request', () => {
+  const f = useGated({ gated: { http: { listen: '127.0.0.1:0', bounds: { maxConnections: 2, firstRequestMs: 300 } } } });
+
+  it('are closed when no request arrives in time, so idle ones cannot hold every connection slot', async () => {
+    const ep = await f.gated.openRunEndpoint('acme', run('c1'));
+    const { hostname, port } = new URL(ep.url);
+    // Anyone who reaches the port (any tenant's task, through crackbox): no token needed to hold a slot.
+    let closed = 0;
+    const bare = tcpConnect(Number(port), hostname); // never starts TLS
+    const idle = tlsConnect({ host: hostname, port: Number(port), ca: ep.caPem }); // TLS, then nothing
+    await new Promise<void>((r) => idle.once('secureConnect', () => r()));
+    for (const s of [bare, idle]) {
+      s.on('error', () => undefined);
+      s.once('close', () => closed++);
+    }
+    await waitFor(() => closed === 2);
+    const c = await connectHttp(ep);
+    expect(JSON.parse(textOf(await c.client.callTool({ name: 'whoami', arguments: {} })))).toMatchObject({ run: 'c1' });
     await c.close();
     await ep.close();
   });
