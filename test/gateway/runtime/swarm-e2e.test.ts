@@ -130,18 +130,20 @@ describe.skipIf(unsupported !== null)('WARREN_RUNTIME=swarm with gated over HTTP
     // Two workers take agents; the manager (the gateway's host) takes none.
     cluster = await startCluster({ workers: 2, images: [image, crackbox], labels: { worker1: { agents: 'true' }, worker2: { agents: 'true' } } });
     const host = cluster.hostAddress;
+    // The stand-in internet is on another address of this machine: gated's own address is reachable only as gated.
+    const internet = cluster.standInAddress;
     web = createServer((req, res) => {
       hits.push(req.url ?? '');
       res.end('hello from the stand-in internet');
     });
-    const webPort = await new Promise<number>((r) => web.listen({ host, port: 0 }, () => r((web.address() as { port: number }).port)));
+    const webPort = await new Promise<number>((r) => web.listen({ host: internet, port: 0 }, () => r((web.address() as { port: number }).port)));
     // Only for the orphans of the restart test below: a network the runtime's own services can join.
     network = `warren-${instance}-orphans`;
     await cluster.manager.docker.createNetwork({ Name: network, Driver: 'overlay', Attachable: false });
     tree = tempTree({
       'root/PERSONA.md': '---\nname: root\n---\nroot\n',
-      'acme/PERSONA.md': persona(`${host}:${webPort}`),
-      'acme/allowlist': `${host}:${webPort}\n`,
+      'acme/PERSONA.md': persona(`${internet}:${webPort}`),
+      'acme/allowlist': `${internet}:${webPort}\n`,
       'lead/PERSONA.md': LEAD,
     });
     // worker2 starts drained: the first turns can only go to worker1; "adding" it is making it active.
@@ -164,8 +166,8 @@ describe.skipIf(unsupported !== null)('WARREN_RUNTIME=swarm with gated over HTTP
         WARREN_WORKERS_DIR: join(tree.root, 'workers'),
         WARREN_EGRESS: 'on',
         WARREN_EGRESS_BASE: '',
-        // The stand-in internet is on the host's cluster address (198.19/16, which the address policy denies unless listed).
-        WARREN_EGRESS_ALLOWED_RANGES: `${host}/32`,
+        // The stand-in internet is on the cluster network (198.19/16, which the address policy denies unless listed).
+        WARREN_EGRESS_ALLOWED_RANGES: `${internet}/32`,
         // No resolver is needed: the task's targets are addresses.
         WARREN_EGRESS_UPSTREAM: `${host}:53`,
         WARREN_EGRESS_NODE_UPSTREAM: `${host}:53`,

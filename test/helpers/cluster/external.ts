@@ -23,6 +23,8 @@ export interface ExternalNodeConfig {
 export interface ExternalClusterConfig {
   /** This machine's address as tasks on the nodes reach it (where the tests' host services listen). */
   hostAddress: string;
+  /** Where the tests' stand-ins of the outside world listen: another address of this machine (default hostAddress). */
+  standInAddress?: string;
   /** The manager first, then workers. */
   nodes: ExternalNodeConfig[];
 }
@@ -41,6 +43,9 @@ export function parseExternalConfig(text: string, file: string): ExternalCluster
   const config = data as Partial<ExternalClusterConfig> | null;
   if (!config || typeof config !== 'object') fail('expected an object { hostAddress, nodes: [...] }');
   if (typeof config!.hostAddress !== 'string' || !config!.hostAddress) fail('hostAddress must be a non-empty string');
+  if (config!.standInAddress !== undefined && (typeof config!.standInAddress !== 'string' || !config!.standInAddress)) {
+    fail('standInAddress must be a non-empty string when given');
+  }
   if (!Array.isArray(config!.nodes) || config!.nodes.length === 0) fail('nodes must be a non-empty array, the manager first');
   config!.nodes!.forEach((node, i) => {
     if (!node || typeof node !== 'object') fail(`nodes[${i}] must be an object`);
@@ -126,6 +131,7 @@ export async function connectExternalCluster(file: string, opts: StartClusterOpt
     nodes,
     subnet: '',
     hostAddress: config.hostAddress,
+    standInAddress: config.standInAddress ?? config.hostAddress,
     imageLoads,
     waitForNodeState: waitState,
     close: async () => undefined,

@@ -58,6 +58,8 @@ export interface Cluster {
   /** The cluster network, and the host's address on it: where tasks reach services a test runs on the host. */
   subnet: string;
   hostAddress: string;
+  /** Another address of the host there, for stand-ins of the outside world (never warren's own address). */
+  standInAddress: string;
   /** The images startCluster had to copy into nodes (none when this process's image seed already held them). */
   imageLoads: Array<{ node: string; image: string }>;
   /** Waits (bounded) until the manager reports the node in that state. */
@@ -271,6 +273,7 @@ async function formCluster(plan: RunPlan, opts: StartClusterOptions, main: Docke
     nodes,
     subnet: plan.subnet,
     hostAddress: plan.hostAddress,
+    standInAddress: plan.standInAddress,
     imageLoads,
     waitForNodeState: (node, state, timeoutMs = 30_000) => waitState(byName.get(node.name)!, state, timeoutMs),
     close: async () => {

@@ -66,6 +66,11 @@ export interface RunPlan {
   subnet: string;
   /** The host's address on the cluster network: where tasks reach services the test runs on the host. */
   hostAddress: string;
+  /**
+   * A second address of the host on the cluster network, for stand-ins of the outside world: warren's own endpoints
+   * listen on hostAddress, and crackbox never lets a tenant reach that address except as gated.
+   */
+  standInAddress: string;
   /** Holds the bridge all nodes and the host are plugged into (its own netns keeps the host's firewall out of it). */
   hubNetns: string;
   /** The host's end of the veth pair into the hub. */
@@ -96,6 +101,7 @@ export function runPlan(id: string, slot: number, workers: number): RunPlan {
     ownerFile: join(dir, 'owner'),
     subnet: `${net}.0/24`,
     hostAddress: `${net}.1`,
+    standInAddress: `${net}.254`,
     hubNetns: `${PREFIX}${id}-hub`,
     hostLink: `${PREFIX}${id}-host`,
     cgroup,

@@ -14,6 +14,7 @@ export function createNetwork(plan: RunPlan): void {
   run('ip', ['link', 'add', plan.hostLink, 'type', 'veth', 'peer', 'name', 'host', 'netns', plan.hubNetns]);
   run('ip', ['-n', plan.hubNetns, 'link', 'set', 'host', 'master', 'br0', 'up']);
   run('ip', ['addr', 'add', `${plan.hostAddress}/${prefix}`, 'dev', plan.hostLink]);
+  run('ip', ['addr', 'add', `${plan.standInAddress}/${prefix}`, 'dev', plan.hostLink]);
   run('ip', ['link', 'set', plan.hostLink, 'up']);
 
   for (const node of plan.nodes) {
