@@ -237,7 +237,8 @@ describe('kill -9 of `warren up` with a coordinator and its workers running', ()
 describe('a gateway stopped while a worker runs', () => {
   let tree: TempTree;
   beforeAll(() => {
-    tree = tempTree({ 'lead/PERSONA.md': persona(6) });
+    // The build outlasts the stop's 5 s grace by far, however slowly the machine got it started.
+    tree = tempTree({ 'lead/PERSONA.md': persona(20) });
   });
   afterAll(() => tree.cleanup());
 
