@@ -141,7 +141,7 @@ export class WorkerPool {
       if (store.worker(id)?.state !== 'cancelled') continue;
       live.stopping = true;
       log.info({ worker: id, tenant: live.tenant }, 'worker cancelled: stopping its container');
-      void this.deps.runtime.stop(live.container, 5).catch((error: unknown) => log.error({ err: error, worker: id }, 'could not stop a cancelled worker'));
+      void this.stopUntilGone(live).catch((error: unknown) => log.error({ err: error, worker: id }, 'could not stop a cancelled worker'));
     }
     const queued = active.filter((w) => w.state === 'queued' && !this.live.has(w.id));
     const now = Date.now();
@@ -191,10 +191,22 @@ export class WorkerPool {
     this.shuttingDown = true;
     for (const [id, live] of this.live) {
       live.stopping = true;
-      if (live.container) await this.deps.runtime.stop(live.container, 5).catch(() => undefined);
       this.deps.log.info({ worker: id }, 'stopping: worker stopped, queued again at the next start');
     }
-    await Promise.allSettled([...this.live.values()].map((l) => l.done));
+    await Promise.allSettled([...this.live.values()].map((l) => this.stopUntilGone(l).catch(() => undefined)));
+  }
+
+  /**
+   * Stops a worker's container and keeps at it until its run has ended: a stop that lands between the container's
+   * create and its start finds nothing running, and the container would then start and run to the end.
+   */
+  private async stopUntilGone(live: LiveWorker): Promise<void> {
+    let ended = false;
+    void live.done.then(() => (ended = true), () => (ended = true));
+    while (!ended) {
+      if (live.container) await this.deps.runtime.stop(live.container, 5);
+      await Promise.race([live.done.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 500))]);
+    }
   }
 
   private async run(w: WorkerRow, live: LiveWorker): Promise<void> {

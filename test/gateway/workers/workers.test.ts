@@ -10,6 +10,9 @@ import { GATEWAY_MIGRATIONS } from '../../../gateway/migrations.js';
 import { OutboxView } from '../../../gateway/outbox-view.js';
 import type { Warren } from '../../../gateway/warren.js';
 import { GatedStore, type WorkerRow } from '../../../gated/store.js';
+import { DockerRuntime } from '../../../gateway/runtime/docker.js';
+import type { AgentRunOptions } from '../../../gateway/runtime/runtime.js';
+import type Docker from 'dockerode';
 import { agentImage, containersWithLabel, requireDocker } from '../../helpers/docker.js';
 import { warren as cli } from '../../helpers/cli.js';
 import { startUp } from '../../helpers/up.js';
@@ -265,4 +268,32 @@ describe('a gateway stopped while a worker runs', () => {
       await warren.stop();
     }
   });
+
+  it('a stop that lands before the worker\'s container has started still stops it', async () => {
+    const env = { WARREN_INSTANCE: `workers-early-${process.pid}` };
+    const stopped = new Set<string>();
+    // Holds each worker's container back until a stop has been asked for it: the window between create and start.
+    class HoldingRuntime extends DockerRuntime {
+      override async run(spec: Docker.ContainerCreateOptions, opts: AgentRunOptions) {
+        if (spec.name?.includes('-w-')) await eventually(() => stopped.has(spec.name!), 'a stop asked for', 60_000);
+        return super.run(spec, opts);
+      }
+      override async stop(name: string, graceS: number) {
+        stopped.add(name);
+        return super.stop(name, graceS);
+      }
+    }
+    const warren = await startWarren(tree, { env, runtime: new HoldingRuntime(await requireDocker()) });
+    let w: WorkerRow | undefined;
+    try {
+      acceptMessage(warren.gated.store, warren.gated.registry, { tenant: 'lead', text: 'spawn build zeta', sender: 'ann' });
+      await eventually(() => (w = warren.gated.store.listWorkers({ tenant: 'lead' }).find((x) => x.brief === 'build zeta'))?.state === 'running', 'the worker running', 30_000);
+    } finally {
+      await warren.stop();
+    }
+    expect(await containersWithLabel(`warren.instance=${env.WARREN_INSTANCE}`)).toEqual([]);
+    const db = openWarrenDb(tree.data, GATEWAY_MIGRATIONS);
+    expect(new GatedStore(db).worker(w!.id)).toMatchObject({ state: 'running', result: null });
+    db.close();
+  }, 120_000);
 });
